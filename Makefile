@@ -1,0 +1,46 @@
+# kg — two commands on a fresh machine: `make run` and `make test`.
+# Everything they need is installed here, into .venv, from pinned versions.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup build lint typecheck pytest w3c bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Build the dataset (validated) and serve the API on $(HOST):$(PORT).
+run: $(STAMP)
+	$(BIN)/kg build
+	$(BIN)/kg serve --host $(HOST) --port $(PORT)
+
+build: $(STAMP)
+	$(BIN)/kg build
+
+lint: $(STAMP)
+	$(BIN)/ruff check src api tests bench
+	$(BIN)/ruff format --check src api tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+## Lint, type-check and run every test (unit, API, remote oxigraph server, W3C suite).
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

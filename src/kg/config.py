@@ -1,0 +1,94 @@
+"""The one typed settings object.
+
+Read from ``KG_*`` environment variables (and an optional ``.env``) only by :func:`get_settings`;
+everything else receives a :class:`Settings` instance explicitly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ONTOLOGY_NS", "Settings", "get_settings", "project_root"]
+
+#: The vocabulary namespace. Fixed: terms must not change between deployments.
+ONTOLOGY_NS = "https://w3id.org/gq-kg/ontology#"
+
+
+def project_root() -> Path:
+    """The checkout (or install) root: the folder holding ``ontology/`` and ``data/``."""
+    return Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Everything configurable about kg. Environment variables are ``KG_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="KG_", env_file=".env", extra="ignore")
+
+    # --- identity -------------------------------------------------------------------------
+    base_iri: str = Field(
+        "https://w3id.org/gq-kg/",
+        description="Base of every data IRI (entities live under {base_iri}id/...). Ends with /.",
+    )
+
+    # --- inputs and build -----------------------------------------------------------------
+    ontology_dir: Path = Field(default_factory=lambda: project_root() / "ontology")
+    data_dir: Path = Field(default_factory=lambda: project_root() / "data")
+    var_dir: Path = Field(
+        default_factory=lambda: project_root() / "var",
+        description="Builds go to var/builds/<id>/; var/current points at the served one.",
+    )
+
+    # --- store ----------------------------------------------------------------------------
+    store: Literal["embedded", "memory", "remote"] = Field(
+        "embedded",
+        description=(
+            "embedded: the on-disk pyoxigraph store of the current build; memory: load "
+            "`dataset_file` into memory (tests); remote: any SPARQL 1.1 endpoint at `remote_url`."
+        ),
+    )
+    store_path: Path | None = Field(None, description="Override the on-disk store folder.")
+    dataset_file: Path | None = Field(None, description="N-Quads/TriG file for store=memory.")
+    remote_url: str | None = Field(None, description="Query endpoint URL for store=remote.")
+    remote_update_url: str | None = None
+    remote_timeout_header: bool = Field(
+        True, description="Forward the deadline to the remote endpoint as a `timeout` parameter."
+    )
+    union_default_graph: bool = Field(
+        True, description="The default graph is the union of all named graphs (like Fuseki/Oxigraph)."
+    )
+
+    # --- query safety ---------------------------------------------------------------------
+    query_timeout: float = Field(10.0, gt=0, description="Seconds before a query is stopped.")
+    query_workers: int = Field(2, ge=1, description="Worker processes running queries.")
+    max_request_bytes: int = Field(1_000_000, ge=1024)
+    max_query_depth: int = Field(64, ge=4, description="Deepest bracket nesting accepted.")
+    max_result_rows: int = Field(100_000, ge=1)
+    allow_service: bool = Field(False, description="Allow SERVICE (federated queries).")
+    allow_remote_from: bool = Field(False, description="Allow FROM/FROM NAMED of unknown IRIs.")
+    update_token: str | None = Field(
+        None, description="Enables SPARQL Update behind `Authorization: Bearer <token>`."
+    )
+    cache_entries: int = Field(1024, ge=0, description="Result cache size (0 disables it).")
+
+    # --- serving --------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = Field(
+        None, description="Externally visible base URL of the API (defaults to the request's)."
+    )
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+
+    @property
+    def current_build(self) -> Path:
+        return self.var_dir / "current"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

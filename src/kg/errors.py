@@ -1,0 +1,154 @@
+"""The one tree of domain errors raised by the kg core.
+
+The web layer (``api/errors.py``) maps each class to an HTTP status in one place; the CLI maps
+them to exit codes. Nothing in the core knows about HTTP.
+
+    KgError
+    ├── DataError                 a curated data or ontology file is wrong (file, line, problem)
+    │   └── BuildError            a build could not complete; the last good build stays in place
+    ├── ValidationError           SHACL validation found violations (carries the report)
+    ├── QueryError                the user's query cannot be answered as asked
+    │   ├── QuerySyntaxError      not valid SPARQL (or not valid UTF-8)
+    │   ├── QueryTooLarge         the request body or query text is over the configured limit
+    │   ├── QueryTooComplex       nesting deeper than the guard allows (would crash the parser)
+    │   ├── ForbiddenQuery        SERVICE, LOAD, remote FROM …: would reach the network or disk
+    │   ├── UpdateNotAllowed      SPARQL Update while the endpoint is read-only / bad token
+    │   ├── UnknownQuery          a named query that does not exist
+    │   └── BadParameter          a named-query parameter or protocol parameter is invalid
+    ├── QueryTimeout              the query ran past its deadline and was stopped
+    ├── NotFound                  no such entity / resource
+    └── StoreError                the store is unavailable or failed (not the user's fault)
+        └── StoreUnavailable      the store is busy, starting, or the remote endpoint is down
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "BadParameter",
+    "BuildError",
+    "DataError",
+    "DataIssue",
+    "ForbiddenQuery",
+    "KgError",
+    "NotFound",
+    "QueryError",
+    "QuerySyntaxError",
+    "QueryTimeout",
+    "QueryTooComplex",
+    "QueryTooLarge",
+    "StoreError",
+    "StoreUnavailable",
+    "UnknownQuery",
+    "UpdateNotAllowed",
+    "ValidationError",
+]
+
+
+class KgError(Exception):
+    """Base of every error the kg core raises on purpose."""
+
+    #: A short, stable, machine-readable code (used in the JSON error body).
+    code: str = "kg_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DataIssue:
+    """One problem in one place of one file."""
+
+    file: str
+    line: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.problem}"
+
+
+class DataError(KgError):
+    """Curated data or ontology input is wrong. Carries every issue found, each with file and line."""
+
+    code = "data_error"
+
+    def __init__(self, issues: list[DataIssue] | DataIssue) -> None:
+        self.issues = [issues] if isinstance(issues, DataIssue) else list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class BuildError(DataError):
+    """A build failed; the previous build is still the current one."""
+
+    code = "build_error"
+
+
+class ValidationError(KgError):
+    """SHACL validation reported violations. ``report`` is the readable text report."""
+
+    code = "validation_error"
+
+    def __init__(self, message: str, report: str = "") -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class QueryError(KgError):
+    """The query cannot be answered as asked: the client's mistake (HTTP 4xx)."""
+
+    code = "query_error"
+
+
+class QuerySyntaxError(QueryError):
+    code = "query_syntax"
+
+
+class QueryTooLarge(QueryError):
+    code = "too_large"
+
+
+class QueryTooComplex(QueryError):
+    code = "too_complex"
+
+
+class ForbiddenQuery(QueryError):
+    code = "forbidden_query"
+
+
+class UpdateNotAllowed(QueryError):
+    code = "update_not_allowed"
+
+
+class UnknownQuery(QueryError):
+    code = "unknown_query"
+
+
+class BadParameter(QueryError):
+    code = "bad_parameter"
+
+
+class QueryTimeout(KgError):
+    """The query passed its deadline and was stopped; the server is fine."""
+
+    code = "timeout"
+
+    def __init__(self, message: str, timeout: float) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class NotFound(KgError):
+    code = "not_found"
+
+
+class StoreError(KgError):
+    """The store failed in a way that is not the client's fault."""
+
+    code = "store_error"
+
+
+class StoreUnavailable(StoreError):
+    code = "store_unavailable"

@@ -1,0 +1,1 @@
+"""Query engines behind one interface (see :mod:`kg.store.base`)."""
