@@ -1,0 +1,1 @@
+"""SPARQL protocol pieces that are not web-specific: formats, guards, service description."""
