@@ -1,0 +1,315 @@
+"""Named SPARQL queries: ``.rq`` files with a small header, bound by appending ``VALUES``.
+
+A named query is a SPARQL file whose first lines are a header (after the grlc convention)::
+
+    #+ summary: Partners of a Guangzhou district
+    #+ description: Optional longer text (may be repeated; lines are joined).
+    #+ params: district: iri, since: date = 2021-01-01, label: lang-string?
+    #+ tags: pairing, rest
+
+A parameter is ``name: type``, optionally ``= default`` (used when no value is given) or a
+trailing ``?`` (optional: left unbound when no value is given). Types: ``iri``, ``string``,
+``integer``, ``date``, ``lang-string`` (written ``text@lang``). Other ``#+ key: value`` lines are
+kept in :attr:`NamedQuery.meta`.
+
+Values are never pasted into the query body: :func:`bind` checks each one against its type and
+appends a trailing ``VALUES`` block of escaped terms, which every SPARQL 1.1 engine understands.
+The variable must therefore occur in a pattern of the query (a trailing ``VALUES`` joins with
+the solutions; a variable seen only inside a ``FILTER`` would not be bound there).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, cast, get_args
+
+from kg.config import get_settings
+from kg.errors import BadParameter, DataError, DataIssue, UnknownQuery
+
+__all__ = [
+    "NamedQuery",
+    "Param",
+    "ParamType",
+    "bind",
+    "example_value",
+    "get_query",
+    "load_queries",
+    "parse_query_file",
+    "render_term",
+]
+
+ParamType = Literal["iri", "string", "integer", "date", "lang-string"]
+_PARAM_TYPES: tuple[str, ...] = get_args(ParamType)
+
+_HEADER = re.compile(r"^#\+\s*([A-Za-z][\w-]*)\s*:\s?(.*)$")
+_PARAM = re.compile(
+    r"^\??(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*:\s*(?P<type>[a-z-]+)\s*"
+    r"(?:(?P<optional>\?)|=\s*(?P<default>.*))?$"
+)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+# What SPARQL's IRIREF production forbids, plus every control and space character.
+_IRI_FORBIDDEN = re.compile(r'[<>"{}|^`\\\x00-\x20\x7f]')
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_LANG = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$")
+# C0 controls other than tab/newline/return, and DEL: no legitimate parameter holds them.
+_BAD_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_STRING_ESCAPES = str.maketrans(
+    {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+)
+_XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"
+_EXAMPLES: dict[str, str] = {
+    "iri": "https://example.org/x",
+    "string": "示例",
+    "integer": "1",
+    "date": "2021-01-01",
+    "lang-string": "示例@zh",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter of a named query."""
+
+    name: str
+    type: ParamType
+    default: str | None = None
+    optional: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is None and not self.optional
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """A SPARQL query read from a ``.rq`` file, with its header."""
+
+    name: str
+    path: Path
+    summary: str
+    text: str
+    params: tuple[Param, ...] = ()
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise BadParameter(f"query {self.name!r} has no parameter {name!r}{self._accepted()}")
+
+    def _accepted(self) -> str:
+        names = ", ".join(p.name for p in self.params)
+        return f" (it takes: {names})" if names else " (it takes no parameters)"
+
+
+def parse_query_file(path: Path, name: str | None = None) -> NamedQuery:
+    """Read one ``.rq`` file; a malformed header raises DataError naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(DataIssue(str(path), None, f"cannot read query file: {exc}")) from exc
+    issues: list[DataIssue] = []
+    fields: dict[str, list[tuple[int, str]]] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("#"):
+            break  # the header ends at the first line of SPARQL
+        match = _HEADER.match(stripped)
+        if match:
+            fields.setdefault(match[1].lower(), []).append((lineno, match[2].strip()))
+    summary = " ".join(v for _, v in fields.pop("summary", []) if v)
+    if not summary:
+        issues.append(DataIssue(str(path), 1, "missing '#+ summary:' header line"))
+    params: list[Param] = []
+    for lineno, value in fields.pop("params", []):
+        for item in filter(None, (s.strip() for s in value.split(","))):
+            param = _parse_param(item, path, lineno, issues)
+            if param is None:
+                continue
+            if any(p.name == param.name for p in params):
+                issues.append(DataIssue(str(path), lineno, f"parameter {param.name!r} twice"))
+            elif not re.search(rf"[?$]{param.name}\b", text):
+                issues.append(
+                    DataIssue(str(path), lineno, f"parameter ?{param.name} is not used in the query")
+                )
+            else:
+                params.append(param)
+    tags = tuple(
+        t for _, value in fields.pop("tags", []) for t in (s.strip() for s in value.split(",")) if t
+    )
+    description = " ".join(v for _, v in fields.pop("description", []) if v)
+    if issues:
+        raise DataError(issues)
+    meta = {key: " ".join(v for _, v in values) for key, values in sorted(fields.items())}
+    return NamedQuery(
+        name=name or path.stem,
+        path=path,
+        summary=summary,
+        text=text,
+        params=tuple(params),
+        tags=tags,
+        description=description,
+        meta=meta,
+    )
+
+
+def _parse_param(item: str, path: Path, lineno: int, issues: list[DataIssue]) -> Param | None:
+    match = _PARAM.match(item)
+    if not match:
+        issues.append(
+            DataIssue(
+                str(path), lineno, f"bad parameter {item!r}: expected 'name: type [= default]'"
+            )
+        )
+        return None
+    ptype = match["type"]
+    if ptype not in _PARAM_TYPES:
+        expected = "|".join(_PARAM_TYPES)
+        issues.append(
+            DataIssue(str(path), lineno, f"parameter {match['name']!r}: unknown type {ptype!r} ({expected})")
+        )
+        return None
+    param = Param(match["name"], cast(ParamType, ptype), match["default"], bool(match["optional"]))
+    if param.default is not None:
+        try:
+            render_term(param.type, param.default)
+        except BadParameter as exc:
+            issues.append(DataIssue(str(path), lineno, f"bad default: {exc.message}"))
+            return None
+    return param
+
+
+def load_queries(directory: Path) -> dict[str, NamedQuery]:
+    """Every ``*.rq`` under ``directory`` (recursively), by file stem, sorted by name.
+
+    Raises DataError listing every malformed file, or two files with the same stem.
+    """
+    queries: dict[str, NamedQuery] = {}
+    issues: list[DataIssue] = []
+    for path in sorted(directory.rglob("*.rq")):
+        try:
+            query = parse_query_file(path)
+        except DataError as exc:
+            issues.extend(exc.issues)
+            continue
+        if query.name in queries:
+            other = queries[query.name].path
+            issues.append(DataIssue(str(path), None, f"query name {query.name!r} also in {other}"))
+            continue
+        queries[query.name] = query
+    if issues:
+        raise DataError(issues)
+    return dict(sorted(queries.items()))
+
+
+def get_query(name: str, directory: Path | None = None) -> NamedQuery:
+    """The named query ``name`` from ``directory`` (default: the configured ontology/queries)."""
+    folder = directory if directory is not None else get_settings().ontology_dir / "queries"
+    queries = _cached_queries(folder.resolve(), _signature(folder))
+    try:
+        return queries[name]
+    except KeyError:
+        known = ", ".join(queries) or "none"
+        raise UnknownQuery(f"no named query {name!r} (known: {known})") from None
+
+
+def _signature(folder: Path) -> tuple[tuple[str, int], ...]:
+    # Files and modification times: an edited or added .rq file invalidates the cache.
+    return tuple((str(p), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*.rq")))
+
+
+@lru_cache(maxsize=8)
+def _cached_queries(folder: Path, signature: tuple[tuple[str, int], ...]) -> dict[str, NamedQuery]:
+    del signature  # part of the cache key only
+    return load_queries(folder)
+
+
+def render_term(ptype: ParamType, value: str | int) -> str:
+    """``value`` as a SPARQL term of type ``ptype``; BadParameter if it does not fit."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BadParameter(f"expected text or an integer, got {type(value).__name__}")
+    if ptype == "integer":
+        text = str(value).strip()
+        if not _INTEGER.match(text):
+            raise BadParameter(f"{value!r} is not an integer")
+        return str(int(text))
+    if isinstance(value, int):
+        raise BadParameter(f"expected {ptype}, got the integer {value}")
+    if ptype == "iri":
+        if not _SCHEME.match(value) or _IRI_FORBIDDEN.search(value):
+            raise BadParameter(
+                f"{value!r} is not an absolute IRI (scheme:..., without spaces or <>\"{{}}|^`\\)"
+            )
+        return f"<{value}>"
+    if ptype == "date":
+        if not _DATE.match(value):
+            raise BadParameter(f"{value!r} is not a date (YYYY-MM-DD)")
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise BadParameter(f"{value!r} is not a date: {exc}") from None
+        return f'"{value}"^^<{_XSD_DATE}>'
+    if ptype == "lang-string":
+        text, sep, lang = value.rpartition("@")
+        if not sep or not _LANG.match(lang):
+            raise BadParameter(f"{value!r} is not a language-tagged string (text@lang, e.g. 都匀@zh)")
+        return f"{_string(text)}@{lang.lower()}"
+    if ptype == "string":
+        return _string(value)
+    raise BadParameter(f"unknown parameter type {ptype!r}")
+
+
+def _string(value: str) -> str:
+    if _BAD_CONTROL.search(value):
+        raise BadParameter(f"{value!r} contains control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadParameter(f"{value!r} is not valid Unicode text") from None
+    return '"' + value.translate(_STRING_ESCAPES) + '"'
+
+
+def bind(query: NamedQuery, values: Mapping[str, str | int]) -> str:
+    """The query text with ``values`` bound through a trailing ``VALUES`` block.
+
+    Defaults fill missing values; optional parameters without a value stay unbound.
+    Raises BadParameter for an unknown name, a missing required value or a value of the wrong
+    type, naming the parameter.
+    """
+    for name in values:
+        query.param(name)  # raises for unknown names
+    names: list[str] = []
+    terms: list[str] = []
+    for param in query.params:
+        value: str | int | None = values.get(param.name, param.default)
+        if value is None:
+            if param.required:
+                raise BadParameter(
+                    f"query {query.name!r} needs parameter {param.name!r} ({param.type})"
+                )
+            continue
+        try:
+            terms.append(render_term(param.type, value))
+        except BadParameter as exc:
+            raise BadParameter(f"parameter {param.name!r}: {exc.message}") from None
+        names.append(param.name)
+    if not names:
+        return query.text
+    variables = " ".join(f"?{n}" for n in names)
+    # A newline first: the query may end in a comment.
+    return f"{query.text.rstrip()}\nVALUES ({variables}) {{ ({' '.join(terms)}) }}\n"
+
+
+def example_value(param: Param) -> str:
+    """A value of the parameter's type, for documentation and tests."""
+    return param.default if param.default is not None else _EXAMPLES[param.type]
