@@ -59,9 +59,7 @@ _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _LANG = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$")
 # C0 controls other than tab/newline/return, and DEL: no legitimate parameter holds them.
 _BAD_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_STRING_ESCAPES = str.maketrans(
-    {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-)
+_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 _XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"
 _EXAMPLES: dict[str, str] = {
     "iri": "https://example.org/x",
@@ -139,9 +137,8 @@ def parse_query_file(path: Path, name: str | None = None) -> NamedQuery:
             if any(p.name == param.name for p in params):
                 issues.append(DataIssue(str(path), lineno, f"parameter {param.name!r} twice"))
             elif not re.search(rf"[?$]{param.name}\b", text):
-                issues.append(
-                    DataIssue(str(path), lineno, f"parameter ?{param.name} is not used in the query")
-                )
+                problem = f"parameter ?{param.name} is not used in the query"
+                issues.append(DataIssue(str(path), lineno, problem))
             else:
                 params.append(param)
     tags = tuple(
@@ -175,9 +172,8 @@ def _parse_param(item: str, path: Path, lineno: int, issues: list[DataIssue]) ->
     ptype = match["type"]
     if ptype not in _PARAM_TYPES:
         expected = "|".join(_PARAM_TYPES)
-        issues.append(
-            DataIssue(str(path), lineno, f"parameter {match['name']!r}: unknown type {ptype!r} ({expected})")
-        )
+        problem = f"parameter {match['name']!r}: unknown type {ptype!r} ({expected})"
+        issues.append(DataIssue(str(path), lineno, problem))
         return None
     param = Param(match["name"], cast(ParamType, ptype), match["default"], bool(match["optional"]))
     if param.default is not None:
@@ -248,7 +244,7 @@ def render_term(ptype: ParamType, value: str | int) -> str:
     if ptype == "iri":
         if not _SCHEME.match(value) or _IRI_FORBIDDEN.search(value):
             raise BadParameter(
-                f"{value!r} is not an absolute IRI (scheme:..., without spaces or <>\"{{}}|^`\\)"
+                f'{value!r} is not an absolute IRI (scheme:..., without spaces or <>"{{}}|^`\\)'
             )
         return f"<{value}>"
     if ptype == "date":
@@ -262,7 +258,7 @@ def render_term(ptype: ParamType, value: str | int) -> str:
     if ptype == "lang-string":
         text, sep, lang = value.rpartition("@")
         if not sep or not _LANG.match(lang):
-            raise BadParameter(f"{value!r} is not a language-tagged string (text@lang, e.g. 都匀@zh)")
+            raise BadParameter(f"{value!r} is not a language-tagged string (text@lang: 都匀@zh)")
         return f"{_string(text)}@{lang.lower()}"
     if ptype == "string":
         return _string(value)
