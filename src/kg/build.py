@@ -1,0 +1,278 @@
+"""The build: compile → validate → canonical N-Quads → on-disk store → manifest → switch.
+
+Layout under ``settings.var_dir``::
+
+    builds/<build-id>/dataset.nq      every quad, sorted, blank nodes canonically named
+    builds/<build-id>/store/          pyoxigraph on-disk store loaded from dataset.nq
+    builds/<build-id>/manifest.json   id, created, base_iri, counts, sha256, kg version
+    current -> builds/<build-id>      switched atomically, only after a build succeeded
+
+A build is assembled in ``builds/.<build-id>.partial`` and renamed when complete, so a failed
+or interrupted build never looks like a finished one and never touches ``current``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+import rdflib
+
+from kg import __version__
+from kg.config import Settings
+from kg.errors import BuildError, DataIssue, StoreUnavailable, ValidationError
+
+__all__ = [
+    "KEEP_BUILDS",
+    "BuildResult",
+    "Log",
+    "build",
+    "canonical_nquads",
+    "current_build",
+    "publish",
+    "read_manifest",
+]
+
+Log = Callable[[str], None]
+
+#: Finished builds kept on disk (the current one is never removed).
+KEEP_BUILDS = 3
+DATASET_FILE = "dataset.nq"
+STORE_DIR = "store"
+MANIFEST_FILE = "manifest.json"
+#: The key counting quads of the default graph in the manifest (all data should be in named graphs).
+DEFAULT_GRAPH_KEY = "default"
+_BUILD_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build produced (or reused, when ``unchanged``)."""
+
+    build_id: str
+    path: Path
+    manifest: Mapping[str, Any]
+    unchanged: bool
+
+    @property
+    def triples(self) -> int:
+        return int(self.manifest["triples"])
+
+
+def build(settings: Settings, *, log: Log = print) -> BuildResult:
+    """Compile and validate the data, then publish it as the current build.
+
+    Raises DataError (file:line issues) when the input is wrong, ValidationError (with the
+    readable report) on a SHACL violation, BuildError when writing the build fails. In every
+    failure the previous current build stays in place.
+    """
+    # Imported here so that the build's collaborators load only when a build runs.
+    from kg.compile import compile_dataset  # noqa: PLC0415
+    from kg.validate import validate  # noqa: PLC0415
+
+    started = time.perf_counter()
+    dataset = compile_dataset(settings)
+    log(f"compiled {_quad_count(dataset)} quads in {time.perf_counter() - started:.2f}s")
+
+    step = time.perf_counter()
+    report = validate(dataset, settings.ontology_dir)
+    if not report.conforms:
+        count = len(report.violations)
+        raise ValidationError(
+            f"SHACL validation found {count} violation(s); the build was not published",
+            report.text(),
+        )
+    log(f"validated in {time.perf_counter() - step:.2f}s")
+
+    nquads = canonical_nquads(dataset)
+    result = publish(settings.var_dir, nquads, base_iri=settings.base_iri, log=log)
+    log(f"done in {time.perf_counter() - started:.2f}s")
+    return result
+
+
+def _quad_count(dataset: rdflib.Dataset) -> int:
+    return sum(1 for _ in dataset.quads((None, None, None, None)))
+
+
+def canonical_nquads(dataset: rdflib.Dataset) -> bytes:
+    """The dataset as sorted N-Quads with canonical blank node labels: same data, same bytes."""
+    raw = dataset.serialize(format="nquads", encoding="utf-8")
+    try:
+        quads = ox.Dataset(ox.parse(raw, format=ox.RdfFormat.N_QUADS))
+    except SyntaxError as exc:
+        # rdflib accepts terms (IRIs with spaces, bad language tags) that RDF does not.
+        line = getattr(exc, "lineno", None)
+        raise BuildError(DataIssue("<compiled dataset>", line, f"invalid RDF: {exc}")) from None
+    quads.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
+    lines = (ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b"").splitlines()
+    lines.sort()
+    return b"".join(line + b"\n" for line in lines)
+
+
+def publish(
+    var_dir: Path,
+    nquads: bytes,
+    *,
+    base_iri: str,
+    log: Log = print,
+    keep: int = KEEP_BUILDS,
+) -> BuildResult:
+    """Write ``nquads`` as a new build, load its store, and make it the current build.
+
+    When the current build already holds exactly these bytes it is reused (``unchanged``).
+    """
+    builds = var_dir / "builds"
+    try:
+        builds.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildError(DataIssue(str(builds), None, f"cannot create: {exc}")) from None
+    digest = hashlib.sha256(nquads).hexdigest()
+    with _build_lock(builds):
+        current = _find_current(var_dir)
+        if current is not None:
+            manifest = read_manifest(current)
+            if manifest.get("sha256") == digest and (current / STORE_DIR).is_dir():
+                log(f"unchanged: the current build {current.name} holds the same dataset")
+                return BuildResult(current.name, current, manifest, unchanged=True)
+
+        created = datetime.now(UTC).replace(microsecond=0)
+        build_id = f"{created:%Y%m%dT%H%M%SZ}-{digest[:12]}"
+        final = builds / build_id
+        partial = builds / f".{build_id}.partial"
+        try:
+            manifest = _assemble(
+                partial,
+                nquads,
+                digest=digest,
+                build_id=build_id,
+                created=created,
+                base_iri=base_iri,
+            )
+            if final.exists():  # the same data built earlier this second, not current
+                shutil.rmtree(final)
+            partial.rename(final)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        _switch(var_dir, final)
+        log(f"built {build_id}: {manifest['triples']} quads; current -> builds/{build_id}")
+        for old in _prune(builds, keep, final):
+            log(f"pruned {old.name}")
+        return BuildResult(build_id, final, manifest, unchanged=False)
+
+
+def _assemble(
+    folder: Path, nquads: bytes, *, digest: str, build_id: str, created: datetime, base_iri: str
+) -> dict[str, Any]:
+    try:
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir()
+        dataset = folder / DATASET_FILE
+        dataset.write_bytes(nquads)
+        store = ox.Store(str(folder / STORE_DIR))
+        store.bulk_load(path=str(dataset), format=ox.RdfFormat.N_QUADS)
+        store.optimize()
+        store.flush()
+        graphs = Counter(
+            q.graph_name.value if isinstance(q.graph_name, ox.NamedNode) else DEFAULT_GRAPH_KEY
+            for q in store
+        )
+        del store  # closes the store before its folder is renamed
+    except (OSError, SyntaxError) as exc:
+        raise BuildError(DataIssue(str(folder), None, f"cannot write the build: {exc}")) from None
+    manifest: dict[str, Any] = {
+        "build_id": build_id,
+        "created": created.isoformat().replace("+00:00", "Z"),
+        "base_iri": base_iri,
+        "kg_version": __version__,
+        "engine": f"pyoxigraph {ox.__version__}",
+        "sha256": digest,
+        "triples": sum(graphs.values()),
+        "graphs": dict(sorted(graphs.items())),
+        "dataset": DATASET_FILE,
+        "store": STORE_DIR,
+    }
+    (folder / MANIFEST_FILE).write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return manifest
+
+
+def _switch(var_dir: Path, target: Path) -> None:
+    """Point ``var_dir/current`` at ``target`` in one atomic rename."""
+    link = var_dir / "current"
+    tmp = var_dir / f".current.{os.getpid()}.tmp"
+    try:
+        tmp.unlink(missing_ok=True)
+        # Relative, so that the var folder can be moved or mounted elsewhere.
+        tmp.symlink_to(os.path.relpath(target, var_dir))
+        os.replace(tmp, link)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        problem = f"cannot switch to the new build: {exc}"
+        raise BuildError(DataIssue(str(link), None, problem)) from None
+
+
+def _prune(builds: Path, keep: int, current: Path) -> list[Path]:
+    """Remove finished builds beyond the newest ``keep`` and leftovers of crashed builds."""
+    finished = sorted(
+        (p for p in builds.iterdir() if _BUILD_ID.match(p.name) and p.is_dir()),
+        key=lambda p: p.name,
+        reverse=True,
+    )
+    removed = [p for p in finished[keep:] if p != current]
+    # Under the build lock no other build is running, so every partial folder is stale.
+    removed += [p for p in builds.glob(".*.partial") if p.is_dir()]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+@contextmanager
+def _build_lock(builds: Path) -> Iterator[None]:
+    with (builds / ".lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            problem = "another build is running; try again when it has finished"
+            raise BuildError(DataIssue(str(builds), None, problem)) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def current_build(var_dir: Path) -> Path:
+    """The folder of the current build; StoreUnavailable when there is none yet."""
+    folder = _find_current(var_dir)
+    if folder is None:
+        raise StoreUnavailable(f"no current build in {var_dir}: run `kg build` first")
+    return folder
+
+
+def _find_current(var_dir: Path) -> Path | None:
+    folder = (var_dir / "current").resolve()
+    return folder if (folder / MANIFEST_FILE).is_file() else None
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of a build folder (empty if missing or unreadable)."""
+    try:
+        data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
