@@ -1,0 +1,189 @@
+"""The one place where errors become HTTP responses, and the one JSON error body.
+
+Every error answer has the shape ``{"error": {"code": ..., "message": ..., "status": N}}``.
+On ``/sparql`` a client that does not ask for JSON explicitly (SPARQLWrapper, Jena, curl with a
+SPARQL result Accept) gets the same message as ``text/plain``, which those clients show as is.
+
+    kg.errors class                                   status
+    QuerySyntaxError, BadParameter, QueryTooComplex,  400
+      ForbiddenQuery, other QueryError
+    QueryTooLarge                                     413
+    UpdateNotAllowed                                  403
+      UpdateUnauthorized (token configured)           401 + WWW-Authenticate: Bearer
+    UnknownQuery, NotFound                            404
+    NotAcceptable                                     406
+    UnsupportedMediaType                              415
+    QueryTimeout                                      503 + Retry-After
+    StoreUnavailable                                  503 + Retry-After
+    StoreError                                        502
+    anything else                                     500 (logged)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from kg.errors import (
+    KgError,
+    NotFound,
+    QueryError,
+    QueryTimeout,
+    QueryTooLarge,
+    StoreError,
+    StoreUnavailable,
+    UnknownQuery,
+    UpdateNotAllowed,
+)
+from kg.sparql.negotiation import NotAcceptable, parse_accept
+
+__all__ = [
+    "UnsupportedMediaType",
+    "UpdateUnauthorized",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+    "status_for",
+]
+
+log = logging.getLogger("kg.api")
+
+#: Seconds a client should wait after a 503 before trying again.
+RETRY_AFTER: Final = "5"
+
+#: Codes for errors that are not kg errors (routing, validation, crashes).
+_HTTP_CODES: Final = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "bad_parameter",
+    500: "internal_error",
+}
+
+
+class UnsupportedMediaType(QueryError):
+    """A POST body in a media type (or charset) the operation does not take."""
+
+    code = "unsupported_media_type"
+
+
+class UpdateUnauthorized(UpdateNotAllowed):
+    """Updates are enabled behind a token, and the request's bearer token is missing or wrong."""
+
+    code = "unauthorized"
+
+
+def status_for(error: KgError) -> int:
+    """The HTTP status for a kg error (the table in this module's docstring)."""
+    # Most specific classes first: several are subclasses of QueryError.
+    if isinstance(error, QueryTooLarge):
+        return 413
+    if isinstance(error, UpdateUnauthorized):
+        return 401
+    if isinstance(error, UpdateNotAllowed):
+        return 403
+    if isinstance(error, UnknownQuery | NotFound):
+        return 404
+    if isinstance(error, NotAcceptable):
+        return 406
+    if isinstance(error, UnsupportedMediaType):
+        return 415
+    if isinstance(error, QueryError):
+        return 400
+    if isinstance(error, QueryTimeout | StoreUnavailable):
+        return 503
+    if isinstance(error, StoreError):
+        return 502
+    return 500
+
+
+def error_body(code: str, message: str, status: int) -> dict[str, dict[str, str | int]]:
+    """The one JSON error shape."""
+    return {"error": {"code": code, "message": message, "status": status}}
+
+
+def _wants_text(request: Request) -> bool:
+    """On /sparql, plain text unless the client lists a JSON type explicitly."""
+    if not request.url.path.startswith("/sparql"):
+        return False
+    for r in parse_accept(request.headers.get("accept")):
+        if r.q > 0 and r.essence in {"application/json", "application/problem+json"}:
+            return False
+    return True
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Render one error, as JSON or (on /sparql for non-JSON clients) as plain text."""
+    extra = dict(headers or {})
+    if _wants_text(request):
+        return Response(
+            f"{status} {code}: {message}\n".encode(),
+            status_code=status,
+            media_type="text/plain; charset=utf-8",
+            headers=extra,
+        )
+    body = json.dumps(error_body(code, message, status), ensure_ascii=False).encode()
+    return Response(body, status_code=status, media_type="application/json", headers=extra)
+
+
+def _kg_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KgError)
+    status = status_for(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, UpdateUnauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="kg"'
+    if isinstance(exc, QueryTimeout):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.timeout)))
+    elif status == 503:
+        headers["Retry-After"] = RETRY_AFTER
+    if status >= 500:
+        log.warning("%s %s -> %d %s: %s", request.method, request.url.path, status, exc.code, exc)
+    return error_response(request, status, exc.code, exc.message, headers)
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    code = _HTTP_CODES.get(status, "http_error")
+    headers = dict(exc.headers or {})
+    if status == 405 and "Allow" not in headers:
+        headers["Allow"] = "GET, HEAD, POST, OPTIONS"
+    return error_response(request, status, code, str(exc.detail), headers)
+
+
+def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+        for e in exc.errors()
+    )
+    return error_response(request, 400, "bad_parameter", problems or "invalid request")
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, 500, "internal_error", "internal server error (logged)")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error through this module."""
+    app.add_exception_handler(KgError, _kg_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

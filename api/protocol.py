@@ -1,0 +1,169 @@
+"""Parse an HTTP request into one SPARQL 1.1 Protocol operation, checking the protocol's rules.
+
+Kept apart from the route so the rules read in one place: where each parameter may come from,
+which content types a POST may have, what counts as two queries, the size limit and UTF-8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from api.errors import UnsupportedMediaType
+from kg.errors import BadParameter, QuerySyntaxError, QueryTooLarge
+
+__all__ = ["Operation", "parse_operation", "read_body"]
+
+FORM = "application/x-www-form-urlencoded"
+SPARQL_QUERY = "application/sparql-query"
+SPARQL_UPDATE = "application/sparql-update"
+
+#: Parameters that may be given at most once.
+_SINGLE = ("query", "update", "format", "output")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One protocol operation: a query, an update, or (bare GET) the service description."""
+
+    kind: Literal["query", "update", "describe"]
+    text: str = ""
+    default_graph_uris: tuple[str, ...] = ()
+    named_graph_uris: tuple[str, ...] = ()
+    using_graph_uris: tuple[str, ...] = ()
+    using_named_graph_uris: tuple[str, ...] = ()
+    #: The ``format`` / ``output`` parameter, when given.
+    format: str | None = None
+
+
+def _parse_pairs(raw: bytes, where: str) -> list[tuple[str, str]]:
+    """application/x-www-form-urlencoded pairs; percent-escapes must decode as UTF-8."""
+    try:
+        text = raw.decode("utf-8")
+        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise QuerySyntaxError(f"the {where} is not valid UTF-8 (byte {exc.start})") from None
+    except ValueError as exc:
+        raise BadParameter(f"malformed {where}: {exc}") from None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with QueryTooLarge past ``limit`` bytes.
+
+    A Content-Length over the limit is refused before reading anything; a chunked body is
+    counted while it arrives and refused as soon as it passes the limit.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise BadParameter(f"invalid Content-Length {declared!r}") from None
+        if size > limit:
+            raise QueryTooLarge(
+                f"request body of {size} bytes is over the limit of {limit} bytes "
+                "(setting max_request_bytes)"
+            )
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise QueryTooLarge(
+                f"request body is over the limit of {limit} bytes (setting max_request_bytes)"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _content_type(request: Request) -> tuple[str, str | None]:
+    """(essence, charset) of the Content-Type header."""
+    header = request.headers.get("content-type", "")
+    parts = header.split(";")
+    essence = parts[0].strip().lower()
+    charset = None
+    for param in parts[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return essence, charset
+
+
+def _decode(body: bytes, what: str) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise QuerySyntaxError(f"the {what} is not valid UTF-8 (byte {exc.start})") from None
+
+
+def _collect(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for name, value in pairs:
+        params.setdefault(name, []).append(value)
+    for name in _SINGLE:
+        if len(params.get(name, ())) > 1:
+            raise BadParameter(f"parameter {name!r} given {len(params[name])} times; give it once")
+    return params
+
+
+def _operation(params: dict[str, list[str]], body_text: str | None, kind: str) -> Operation:
+    """Build the operation; ``body_text`` is a direct-POST body of ``kind`` (query/update)."""
+    queries = params.get("query", [])
+    updates = params.get("update", [])
+    fmt_values = params.get("format", []) or params.get("output", [])
+    fmt = fmt_values[0] if fmt_values else None
+    if body_text is not None:
+        if queries or updates:
+            raise BadParameter(
+                f"a direct POST carries the {kind} in its body; "
+                "do not also give a 'query' or 'update' parameter"
+            )
+        if kind == "query":
+            queries = [body_text]
+        else:
+            updates = [body_text]
+    if queries and updates:
+        raise BadParameter("give either 'query' or 'update', not both")
+    dataset = {
+        "default_graph_uris": tuple(params.get("default-graph-uri", ())),
+        "named_graph_uris": tuple(params.get("named-graph-uri", ())),
+        "using_graph_uris": tuple(params.get("using-graph-uri", ())),
+        "using_named_graph_uris": tuple(params.get("using-named-graph-uri", ())),
+    }
+    if updates:
+        return Operation("update", updates[0], format=fmt, **dataset)
+    if queries:
+        return Operation("query", queries[0], format=fmt, **dataset)
+    return Operation("describe", format=fmt, **dataset)
+
+
+async def parse_operation(request: Request, limit: int) -> Operation:
+    """The operation a GET/HEAD/POST on the endpoint asks for, or a protocol error."""
+    url_pairs = _parse_pairs(request.scope.get("query_string", b""), "query string")
+    if request.method in {"GET", "HEAD"}:
+        params = _collect(url_pairs)
+        if "update" in params:
+            raise BadParameter("SPARQL Update must be sent with POST, not GET")
+        if sum(len(v) for v in params.get("query", [])) > limit:
+            raise QueryTooLarge(f"query is over the limit of {limit} bytes")
+        return _operation(params, None, "query")
+    essence, charset = _content_type(request)
+    if essence not in {FORM, SPARQL_QUERY, SPARQL_UPDATE}:
+        shown = essence or "none"
+        raise UnsupportedMediaType(
+            f"a POST must be {FORM}, {SPARQL_QUERY} or {SPARQL_UPDATE} (Content-Type was {shown})"
+        )
+    if charset is not None and charset not in {"utf-8", "utf8", "us-ascii"}:
+        raise UnsupportedMediaType(f"the body must be UTF-8 (charset was {charset})")
+    body = await read_body(request, limit)
+    if essence == FORM:
+        params = _collect(url_pairs + _parse_pairs(body, "form body"))
+        operation = _operation(params, None, "query")
+        if operation.kind == "describe":
+            raise BadParameter("the form has neither a 'query' nor an 'update' parameter")
+        return operation
+    kind = "query" if essence == SPARQL_QUERY else "update"
+    return _operation(_collect(url_pairs), _decode(body, kind), kind)

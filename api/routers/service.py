@@ -1,0 +1,65 @@
+"""The bare GET on ``/sparql``: the service description, or the HTML query page for a browser."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from fastapi import Request
+from starlette.responses import Response
+
+from api.pages import query_page
+from api.state import ServiceCache
+from kg.config import Settings
+from kg.sparql.negotiation import NotAcceptable, rank
+from kg.sparql.service_description import (
+    DESCRIPTION_MEDIA_TYPES,
+    EndpointFeatures,
+    describe,
+    serialize_description,
+)
+from kg.store.base import Store
+
+__all__ = ["describe_service"]
+
+HTML: Final = "text/html"
+_OFFERED: Final = (*DESCRIPTION_MEDIA_TYPES, HTML)
+
+
+def endpoint_url(request: Request, settings: Settings) -> str:
+    """The endpoint's URL as clients reach it (settings.public_url wins over the request's)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + request.url.path
+    return str(request.url.replace(query=""))
+
+
+async def describe_service(request: Request, settings: Settings, store: Store) -> Response:
+    """Service description in Turtle (default), RDF/XML, JSON-LD, N-Triples, or the query page."""
+    choices = rank(request.headers.get("accept"), _OFFERED)
+    if not choices:
+        raise NotAcceptable(
+            f"the service description is offered as {', '.join(_OFFERED)}", _OFFERED
+        )
+    media_type = choices[0]
+    headers = {"Vary": "Accept"}  # CORSMiddleware appends Origin
+    if media_type == HTML:
+        return Response(query_page(), media_type="text/html", headers=headers)
+    info = await store.info()
+    endpoint = endpoint_url(request, settings)
+    cache: ServiceCache = request.app.state.service_cache
+    key = (endpoint, media_type)
+    body = cache.body(info.version, key)
+    if body is None:
+        stats = await cache.statistics(store, settings, info)
+        base = endpoint.rsplit("/sparql", 1)[0] + "/"
+        has_dump = request.app.state.build_meta.dump(info) is not None
+        features = EndpointFeatures(
+            endpoint=endpoint,
+            dump_url=base + "dataset.nq" if has_dump else None,
+            union_default_graph=settings.union_default_graph,
+            allow_service=settings.allow_service,
+            update_enabled=bool(settings.update_token),
+        )
+        body = serialize_description(describe(features, stats, settings), media_type)
+        if stats is not None:
+            cache.store_body(info.version, key, body)
+    return Response(body, media_type=media_type, headers=headers)

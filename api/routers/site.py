@@ -1,0 +1,100 @@
+"""The small routes around the endpoint: landing page, health, data dumps, endpoint docs."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Final
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, Response
+
+from api.deps import SettingsDep, StoreDep
+from api.pages import landing_page
+from api.routers.sparql import cache_headers
+from api.state import BuildMeta
+from kg.config import project_root
+from kg.errors import NotFound
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+#: Dump extensions → (pyoxigraph format, media type).
+DUMP_FORMATS: Final[dict[str, tuple[ox.RdfFormat, str]]] = {
+    "nq": (ox.RdfFormat.N_QUADS, "application/n-quads"),
+    "trig": (ox.RdfFormat.TRIG, "application/trig"),
+}
+
+
+@router.get("/", include_in_schema=False)
+async def index() -> Response:
+    return Response(landing_page(), media_type="text/html")
+
+
+@router.get("/health", summary="Liveness and the served store version")
+async def health(store: StoreDep) -> dict[str, str]:
+    info = await store.info()
+    return {"status": "ok", "engine": info.engine, "version": info.version}
+
+
+@lru_cache(maxsize=2)
+def _converted(source: Path, version: str, target: ox.RdfFormat) -> bytes:
+    """The dump file re-serialised in another quad format (once per store version)."""
+    del version  # part of the cache key only
+    data = ox.serialize(ox.parse(path=source), format=target)
+    assert data is not None
+    return data
+
+
+@router.get("/dataset.{ext}", summary="Dump of the served dataset (N-Quads or TriG)")
+async def dataset(ext: str, request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    if ext not in DUMP_FORMATS:
+        raise NotFound(
+            f"no dump as .{ext}; available: " + ", ".join(f"/dataset.{e}" for e in DUMP_FORMATS)
+        )
+    info = await store.info()
+    meta: BuildMeta = request.app.state.build_meta
+    source = meta.dump(info)
+    if source is None or not source.is_file():
+        raise NotFound(
+            "no dump is available: the data is served from a remote SPARQL endpoint "
+            "(store=remote); ask its operator for a dump"
+            if settings.store == "remote"
+            else f"the dump file {source} does not exist (run `kg build`)"
+        )
+    fmt, media_type = DUMP_FORMATS[ext]
+    etag = (
+        'W/"' + hashlib.blake2b(f"{info.version}|{ext}".encode(), digest_size=16).hexdigest() + '"'
+    )
+    headers = cache_headers(settings, etag, meta.last_modified(info))
+    if request.headers.get("if-none-match", "").strip() in {etag, etag.removeprefix("W/")}:
+        return Response(status_code=304, headers=headers)
+    try:
+        source_format = ox.RdfFormat.from_extension(source.suffix.lstrip("."))
+    except ValueError:
+        source_format = None
+    if source_format == fmt:
+        return FileResponse(source, media_type=media_type, headers=headers)
+    body = await asyncio.to_thread(_converted, source, info.version, fmt)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+@lru_cache(maxsize=1)
+def _endpoint_doc() -> bytes | None:
+    path = project_root() / "docs" / "endpoint.md"
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+@router.get("/docs/endpoint", summary="The endpoint documentation (Markdown)")
+async def endpoint_doc() -> Response:
+    doc = _endpoint_doc()
+    if doc is None:
+        raise NotFound("docs/endpoint.md is not installed with this copy of kg")
+    return Response(doc, media_type="text/markdown")

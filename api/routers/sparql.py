@@ -1,0 +1,157 @@
+"""``/sparql``: the SPARQL 1.1 Protocol query operation (and a refusing or token-gated update).
+
+The route parses the protocol (:mod:`api.protocol`), checks the query with the guard,
+negotiates the format, runs it on the store and renders the already-serialised answer with
+caching headers. A bare GET answers the service description (:mod:`api.routers.service`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from typing import Final
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from api.deps import SettingsDep, StoreDep
+from api.errors import UpdateUnauthorized
+from api.protocol import Operation, parse_operation
+from api.routers.service import describe_service
+from kg.config import Settings
+from kg.errors import BadParameter, UpdateNotAllowed
+from kg.sparql.negotiation import SPARQL_JSON, negotiate
+from kg.store.base import QueryRequest, QueryResult, Store, StoreInfo
+
+__all__ = ["LIMITS_DOC", "etag_for", "router"]
+
+router = APIRouter()
+
+#: Where truncation is explained; linked from truncated SPARQL JSON answers.
+LIMITS_DOC: Final = "docs/endpoint#limits"
+_HEAD_OPEN = re.compile(rb'\A\s*\{\s*"head"\s*:\s*\{')
+
+
+def etag_for(version: str, op: Operation, accept: tuple[str, ...]) -> str:
+    """A weak ETag for one query on one store version in one negotiated format."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (version, op.text, *op.default_graph_uris, "|", *op.named_graph_uris, "|", *accept):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return f'W/"{digest.hexdigest()}"'
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    tag = etag.removeprefix("W/")
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == tag:
+            return True
+    return False
+
+
+def cache_headers(settings: Settings, etag: str, last_modified: str | None) -> dict[str, str]:
+    """ETag, Cache-Control, Vary and (when the build time is known) Last-Modified."""
+    max_age = int(getattr(settings, "http_cache_max_age", 300))
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={max_age}",
+        "Vary": "Accept",  # CORSMiddleware appends Origin
+    }
+    if last_modified:
+        headers["Last-Modified"] = last_modified
+    return headers
+
+
+def _with_link(body: bytes, base_url: str) -> bytes:
+    """Add ``"link": [docs]`` to the head of a SPARQL JSON answer (cheap: no re-parse)."""
+    match = _HEAD_OPEN.match(body[:256])
+    if match is None:
+        return body
+    link = f'"link":["{base_url}{LIMITS_DOC}"],'.encode()
+    end = match.end()
+    closing = body[end:].lstrip()[:1]
+    if closing == b"}":
+        link = link[:-1]
+    return body[:end] + link + body[end:]
+
+
+def _render(
+    request: Request,
+    result: QueryResult,
+    headers: dict[str, str],
+    base_url: str,
+) -> Response:
+    body = result.body
+    if result.rows is not None:
+        headers["X-KG-Rows"] = str(result.rows)
+    if result.truncated:
+        headers["X-KG-Truncated"] = "true"
+        if result.media_type == SPARQL_JSON:
+            body = _with_link(body, base_url)
+    return Response(body, media_type=result.media_type, headers=headers)
+
+
+async def _update(request: Request, op: Operation, settings: Settings, store: Store) -> Response:
+    token = settings.update_token
+    if not token:
+        raise UpdateNotAllowed(
+            "this endpoint is read-only: SPARQL Update is disabled "
+            "(set the update_token setting, KG_UPDATE_TOKEN, to enable it)"
+        )
+    given = request.headers.get("authorization", "")
+    scheme, _, credentials = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        credentials.strip().encode(), token.encode()
+    ):
+        raise UpdateUnauthorized("SPARQL Update needs 'Authorization: Bearer <update token>'")
+    if op.using_graph_uris or op.using_named_graph_uris:
+        raise BadParameter(
+            "using-graph-uri / using-named-graph-uri are not supported; use USING in the update"
+        )
+    await store.update(op.text, timeout=settings.query_timeout)
+    return Response(status_code=204)
+
+
+def public_base(request: Request, settings: Settings) -> str:
+    """The API's external base URL, ending with '/'."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + "/"
+    return str(request.base_url)
+
+
+async def _query(request: Request, op: Operation, settings: Settings, store: Store) -> Response:
+    info: StoreInfo = await store.info()
+    accept = negotiate(request.headers.get("accept"), op.format)
+    etag = etag_for(info.version, op, accept)
+    headers = cache_headers(settings, etag, request.app.state.last_modified(info))
+    inm = request.headers.get("if-none-match")
+    if inm is not None and _matches(inm, etag):
+        return Response(status_code=304, headers=headers)
+    result = await store.query(
+        QueryRequest(
+            query=op.text,
+            accept=accept,
+            default_graph_uris=op.default_graph_uris,
+            named_graph_uris=op.named_graph_uris,
+            base_iri=None,
+        )
+    )
+    return _render(request, result, headers, public_base(request, settings))
+
+
+@router.api_route("/sparql", methods=["GET", "HEAD", "POST"], include_in_schema=False)
+@router.api_route(
+    "/sparql/",
+    methods=["GET", "HEAD", "POST"],
+    summary="SPARQL 1.1 Protocol endpoint (query; update only with a token)",
+)
+async def sparql(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    """SPARQL 1.1 Protocol: GET ?query=, POST form, POST application/sparql-query."""
+    op = await parse_operation(request, settings.max_request_bytes)
+    if op.kind == "update":
+        return await _update(request, op, settings, store)
+    if op.kind == "describe":
+        return await describe_service(request, settings, store)
+    return await _query(request, op, settings, store)
