@@ -28,21 +28,30 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, cast, get_args
 
+import pyoxigraph as ox
+
 from kg.config import get_settings
-from kg.errors import BadParameter, DataError, DataIssue, UnknownQuery
+from kg.errors import BadParameter, DataError, DataIssue, QueryError, UnknownQuery
+from kg.store.base import QueryRequest, Store
 
 __all__ = [
     "NamedQuery",
     "Param",
     "ParamType",
+    "Solutions",
+    "Term",
     "bind",
     "example_value",
     "get_query",
     "load_queries",
     "parse_query_file",
+    "parse_solutions",
     "render_term",
+    "select",
 ]
 
+#: A term of a solution (RDF 1.1: no triple terms in our data).
+Term = ox.NamedNode | ox.BlankNode | ox.Literal
 ParamType = Literal["iri", "string", "integer", "date", "lang-string"]
 _PARAM_TYPES: tuple[str, ...] = get_args(ParamType)
 
@@ -60,6 +69,7 @@ _LANG = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$")
 # C0 controls other than tab/newline/return, and DEL: no legitimate parameter holds them.
 _BAD_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_JSON_RESULTS = "application/sparql-results+json"
 _XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"
 _EXAMPLES: dict[str, str] = {
     "iri": "https://example.org/x",
@@ -309,3 +319,32 @@ def bind(query: NamedQuery, values: Mapping[str, str | int]) -> str:
 def example_value(param: Param) -> str:
     """A value of the parameter's type, for documentation and tests."""
     return param.default if param.default is not None else _EXAMPLES[param.type]
+
+
+@dataclass(frozen=True)
+class Solutions:
+    """The answer of a SELECT query: variable names and one term per bound variable per row."""
+
+    variables: tuple[str, ...]
+    rows: tuple[Mapping[str, Term], ...]
+
+
+async def select(store: Store, text: str, *, timeout: float | None = None) -> Solutions:
+    """Run a SELECT query through ``store``; QueryError if it is not a SELECT."""
+    result = await store.query(QueryRequest(query=text, accept=(_JSON_RESULTS,), timeout=timeout))
+    if result.kind != "solutions":
+        raise QueryError(f"expected a SELECT query, got a {result.kind} result")
+    return parse_solutions(result.body)
+
+
+def parse_solutions(body: bytes) -> Solutions:
+    """SPARQL JSON results as :class:`Solutions`."""
+    parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+    if not isinstance(parsed, ox.QuerySolutions):
+        raise QueryError("expected SELECT results, got a boolean")
+    variables = tuple(v.value for v in parsed.variables)
+    rows = tuple(
+        {name: term for name in variables if (term := solution[name]) is not None}
+        for solution in parsed
+    )
+    return Solutions(variables, rows)
