@@ -33,7 +33,7 @@ import rdflib
 
 from kg import __version__
 from kg.config import Settings
-from kg.errors import BuildError, DataIssue, StoreUnavailable, ValidationError
+from kg.errors import BuildError, DataIssue, StoreUnavailable
 
 __all__ = [
     "KEEP_BUILDS",
@@ -88,13 +88,7 @@ def build(settings: Settings, *, log: Log = print) -> BuildResult:
     log(f"compiled {_quad_count(dataset)} quads in {time.perf_counter() - started:.2f}s")
 
     step = time.perf_counter()
-    report = validate(dataset, settings.ontology_dir)
-    if not report.conforms:
-        count = len(report.violations)
-        raise ValidationError(
-            f"SHACL validation found {count} violation(s); the build was not published",
-            report.text(),
-        )
+    validate(dataset, settings.ontology_dir, base_iri=settings.base_iri).raise_on_violations()
     log(f"validated in {time.perf_counter() - step:.2f}s")
 
     nquads = canonical_nquads(dataset)

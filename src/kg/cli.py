@@ -1,0 +1,393 @@
+"""The ``kg`` command: build, validate, stats, export, query, serve.
+
+Every command calls one core function. A :class:`~kg.errors.KgError` becomes a short message
+on stderr and a non-zero exit status, never a traceback:
+
+    0  success                      1  validation violations, query or store errors
+    2  data errors (file:line list) and command-line usage errors
+    130  interrupted
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import unicodedata
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+import pydantic
+import pyoxigraph as ox
+
+from kg import __version__
+from kg.build import build
+from kg.config import Settings, get_settings
+from kg.errors import BadParameter, DataError, KgError, ValidationError
+from kg.export import FORMATS, export, export_file
+from kg.queries import NamedQuery, Term, bind, get_query, load_queries, parse_solutions
+from kg.stats import Section, collect_stats
+from kg.store.base import QueryRequest, QueryResult, Store
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_DATA = 2
+EXIT_INTERRUPTED = 130
+
+#: ``kg query --format`` → the media types asked of the store: results first, then the
+#: graph format used when the query is a CONSTRUCT or DESCRIBE.
+QUERY_FORMATS: dict[str, tuple[str, ...]] = {
+    "table": ("application/sparql-results+json", "text/turtle"),
+    "csv": ("text/csv", "application/n-triples"),
+    "tsv": ("text/tab-separated-values", "application/n-triples"),
+    "json": ("application/sparql-results+json", "application/ld+json"),
+}
+#: Widest table cell, in terminal columns; longer values are cut with an ellipsis.
+MAX_CELL = 60
+
+_COMPACT = {
+    "https://w3id.org/gq-kg/ontology#": "gq:",
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#": "rdf:",
+    "http://www.w3.org/2000/01/rdf-schema#": "rdfs:",
+    "http://www.w3.org/2002/07/owl#": "owl:",
+    "http://www.w3.org/2001/XMLSchema#": "xsd:",
+    "http://www.w3.org/2004/02/skos/core#": "skos:",
+    "http://purl.org/dc/terms/": "dct:",
+    "http://xmlns.com/foaf/0.1/": "foaf:",
+    "https://schema.org/": "schema:",
+    "http://www.w3.org/ns/org#": "org:",
+    "http://www.w3.org/ns/prov#": "prov:",
+    "http://purl.org/linked-data/cube#": "qb:",
+    "http://www.w3.org/2003/01/geo/wgs84_pos#": "geo:",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``kg`` command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help(sys.stderr)
+        return EXIT_DATA
+    try:
+        settings = _settings(args)
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except ValidationError as exc:
+        _error(exc.message)
+        if exc.report:
+            print(exc.report.rstrip(), file=sys.stderr)
+        return EXIT_FAILED
+    except DataError as exc:
+        _error(f"{len(exc.issues)} problem(s) in the input:")
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return EXIT_DATA
+    except KgError as exc:
+        _error(exc.message)
+        return EXIT_FAILED
+    except pydantic.ValidationError as exc:
+        _error(f"bad setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
+        return EXIT_DATA
+    except OSError as exc:
+        _error(str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _error(message: str) -> None:
+    print(f"kg: error: {message}", file=sys.stderr)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        field: value
+        for field in ("data_dir", "var_dir", "base_iri")
+        if (value := getattr(args, field, None)) is not None
+    }
+    return Settings(**overrides)
+
+
+# --- the parser ----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    # The global options are accepted before and after the command name: `kg --var-dir X build`
+    # and `kg build --var-dir X`. SUPPRESS keeps a subcommand's absent option from erasing them.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_globals(common, default=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(
+        prog="kg",
+        description="The Guangzhou–Qiannan cooperation knowledge graph (广黔协作).",
+    )
+    parser.add_argument("--version", action="version", version=f"kg {__version__}")
+    _add_globals(parser, default=None)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("build", _build, "compile, validate and publish the dataset as var/current")
+    command("validate", _validate, "compile and validate the data; print the SHACL report")
+
+    stats = command("stats", _stats, "counts: entities by class, claims by evidence, …")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    export_cmd = command("export", _export, "write the current build's dataset in an RDF format")
+    export_cmd.add_argument("--format", required=True, choices=sorted(FORMATS))
+    export_cmd.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+
+    query = command("query", _query, "run a SPARQL query on the current build or an endpoint")
+    source = query.add_mutually_exclusive_group()
+    source.add_argument("text", nargs="?", metavar="QUERY", help="SPARQL query text")
+    source.add_argument("-f", "--file", type=Path, help="read the query from FILE")
+    source.add_argument("--name", help="a named query from ontology/queries")
+    source.add_argument("--list", action="store_true", help="list the named queries")
+    query.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a named query's parameter (repeatable)",
+    )
+    query.add_argument("--endpoint", metavar="URL", help="a SPARQL 1.1 endpoint to query")
+    query.add_argument("--format", choices=list(QUERY_FORMATS), default="table")
+    query.add_argument("--timeout", type=float, help="seconds (default: the configured one)")
+
+    serve = command("serve", _serve, "serve the API and SPARQL endpoint with uvicorn")
+    serve.add_argument("--host", help="address to bind (default: settings, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: settings, 8000)")
+    serve.add_argument("--reload", action="store_true", help="restart when the code changes")
+    return parser
+
+
+def _add_globals(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("--data-dir", type=Path, default=default, help="curated data folder")
+    parser.add_argument("--var-dir", type=Path, default=default, help="builds folder")
+    parser.add_argument("--base-iri", default=default, help="base of every data IRI")
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def _build(_args: argparse.Namespace, settings: Settings) -> int:
+    result = build(settings, log=lambda message: print(message, file=sys.stderr))
+    state = "unchanged" if result.unchanged else "built"
+    print(f"{result.build_id} {state} ({result.triples} quads)")
+    return EXIT_OK
+
+
+def _validate(_args: argparse.Namespace, settings: Settings) -> int:
+    # Imported on use: they load rdflib and pyshacl, which the other commands do not need.
+    from kg.compile import compile_dataset  # noqa: PLC0415
+    from kg.validate import validate  # noqa: PLC0415
+
+    report = validate(compile_dataset(settings), settings.ontology_dir, base_iri=settings.base_iri)
+    print(report.text().rstrip())
+    return EXIT_OK if report.conforms else EXIT_FAILED
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    sections = asyncio.run(
+        _with_store(settings, lambda store: collect_stats(store, _queries_dir(settings)))
+    )
+    if args.json:
+        body = {s.key: s.as_json() for s in sections}
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+    else:
+        _print_sections(sections, sys.stdout)
+    return EXIT_OK
+
+
+def _print_sections(sections: Sequence[Section], out: TextIO) -> None:
+    for index, section in enumerate(sections):
+        if index:
+            print(file=out)
+        print(f"{section.summary} (total {section.total})", file=out)
+        rows = [[_compact(key) or "(none)", str(count)] for key, count in section.rows]
+        _print_table(list(section.columns), rows, out, right=(1,))
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    if args.output is None:
+        export(settings.var_dir, args.format, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    else:
+        export_file(settings.var_dir, args.format, args.output)
+    return EXIT_OK
+
+
+def _query(args: argparse.Namespace, settings: Settings) -> int:
+    if args.list:
+        _print_query_list(load_queries(_queries_dir(settings)), sys.stdout)
+        return EXIT_OK
+    text = _query_text(args, settings)
+    if args.endpoint:
+        settings = settings.model_copy(update={"store": "remote", "remote_url": args.endpoint})
+    request = QueryRequest(query=text, accept=QUERY_FORMATS[args.format], timeout=args.timeout)
+    result = asyncio.run(_with_store(settings, lambda store: store.query(request)))
+    _print_result(result, args.format)
+    return EXIT_OK
+
+
+def _query_text(args: argparse.Namespace, settings: Settings) -> str:
+    if args.param and not args.name:
+        raise BadParameter("--param only goes with --name")
+    if args.name:
+        named = get_query(args.name, _queries_dir(settings))
+        return bind(named, _params(args.param))
+    if args.file:
+        return Path(args.file).read_text(encoding="utf-8")
+    if args.text:
+        return str(args.text)
+    if not sys.stdin.isatty():
+        return sys.stdin.read()
+    raise BadParameter("give a query: QUERY, -f FILE, --name NAME, or on standard input")
+
+
+def _params(pairs: Sequence[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise BadParameter(f"--param {pair!r}: expected NAME=VALUE")
+        values[name.strip()] = value
+    return values
+
+
+def _print_query_list(queries: dict[str, NamedQuery], out: TextIO) -> None:
+    rows = [
+        [
+            q.name,
+            ", ".join(
+                f"{p.name}: {p.type}" + ("?" if not p.required and p.default is None else "")
+                for p in q.params
+            ),
+            q.summary,
+        ]
+        for q in queries.values()
+    ]
+    _print_table(["name", "params", "summary"], rows, out)
+
+
+def _print_result(result: QueryResult, fmt: str) -> None:
+    if result.kind == "boolean" and fmt != "json":
+        print("true" if b"true" in result.body else "false")
+        return
+    if fmt != "table" or result.kind != "solutions":
+        sys.stdout.buffer.write(result.body)
+        if not result.body.endswith(b"\n"):
+            sys.stdout.buffer.write(b"\n")
+        sys.stdout.buffer.flush()
+        return
+    solutions = parse_solutions(result.body)
+    rows = [[_cell(row.get(v)) for v in solutions.variables] for row in solutions.rows]
+    _print_table(list(solutions.variables), rows, sys.stdout)
+    more = " (truncated)" if result.truncated else ""
+    print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}{more}", file=sys.stderr)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    # The app factory reads its Settings through get_settings(), in this process or in the
+    # reloader's child: hand the command-line overrides over as KG_* variables.
+    for field in ("data_dir", "var_dir", "base_iri"):
+        if getattr(args, field, None) is not None:
+            os.environ[f"KG_{field.upper()}"] = str(getattr(settings, field))
+    get_settings.cache_clear()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        reload=args.reload,
+        # One server process: query concurrency comes from the store's worker processes
+        # (settings.query_workers), which a second server process would duplicate.
+        workers=1,
+    )
+    return EXIT_OK
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    from kg.store.factory import open_store  # noqa: PLC0415 - starts engines; load on use
+
+    store = await open_store(settings)
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+def _queries_dir(settings: Settings) -> Path:
+    return settings.ontology_dir / "queries"
+
+
+def _cell(term: Term | None) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.NamedNode):
+        return _compact(term.value)
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    return str(term.value)
+
+
+def _compact(iri: str) -> str:
+    for namespace, prefix in _COMPACT.items():
+        if iri.startswith(namespace) and len(iri) > len(namespace):
+            return prefix + iri[len(namespace) :]
+    return iri
+
+
+def _width(text: str) -> int:
+    # CJK characters take two terminal columns.
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _fit(text: str) -> str:
+    text = " ".join(text.split())  # no newlines or tabs inside a cell
+    if _width(text) <= MAX_CELL:
+        return text
+    cut = []
+    width = 0
+    for char in text:
+        width += _width(char)
+        if width > MAX_CELL - 1:
+            break
+        cut.append(char)
+    return "".join(cut) + "…"
+
+
+def _print_table(
+    header: list[str], rows: list[list[str]], out: TextIO, right: tuple[int, ...] = ()
+) -> None:
+    cells = [[_fit(c) for c in row] for row in [header, *rows]]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        padded = []
+        for i, cell in enumerate(row):
+            pad = " " * (widths[i] - _width(cell))
+            padded.append(pad + cell if i in right else cell + pad)
+        return "  ".join(padded).rstrip()
+
+    print(line(cells[0]), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for row in cells[1:]:
+        print(line(row), file=out)
