@@ -46,8 +46,8 @@ EXIT_INTERRUPTED = 130
 #: graph format used when the query is a CONSTRUCT or DESCRIBE.
 QUERY_FORMATS: dict[str, tuple[str, ...]] = {
     "table": ("application/sparql-results+json", "text/turtle"),
-    "csv": ("text/csv", "application/n-triples"),
-    "tsv": ("text/tab-separated-values", "application/n-triples"),
+    "csv": ("text/csv", "application/sparql-results+json", "application/n-triples"),
+    "tsv": ("text/tab-separated-values", "application/sparql-results+json", "application/n-triples"),
     "json": ("application/sparql-results+json", "application/ld+json"),
 }
 #: Widest table cell, in terminal columns; longer values are cut with an ellipsis.
