@@ -115,7 +115,7 @@ def test_load_queries_collects_every_problem_and_rejects_duplicate_names(tmp_pat
 def test_get_query_unknown_and_reload_after_edit(tmp_path: Path) -> None:
     path = write(tmp_path, "echo.rq", ECHO)
     assert get_query("echo", tmp_path).summary == "Echo the bound values"
-    with pytest.raises(UnknownQuery, match="'nope'.*known: echo"):
+    with pytest.raises(UnknownQuery, match=r"'nope'.*known: echo"):
         get_query("nope", tmp_path)
     path.write_text(ECHO.replace("Echo the bound values", "Changed"), encoding="utf-8")
     stat = path.stat()
