@@ -44,11 +44,13 @@ EXIT_INTERRUPTED = 130
 
 #: ``kg query --format`` → the media types asked of the store: results first, then the
 #: graph format used when the query is a CONSTRUCT or DESCRIBE.
+_JSON = "application/sparql-results+json"
 QUERY_FORMATS: dict[str, tuple[str, ...]] = {
-    "table": ("application/sparql-results+json", "text/turtle"),
-    "csv": ("text/csv", "application/sparql-results+json", "application/n-triples"),
-    "tsv": ("text/tab-separated-values", "application/sparql-results+json", "application/n-triples"),
-    "json": ("application/sparql-results+json", "application/ld+json"),
+    "table": (_JSON, "text/turtle"),
+    # ASK has no CSV/TSV form: it falls back to JSON, printed as true/false.
+    "csv": ("text/csv", _JSON, "application/n-triples"),
+    "tsv": ("text/tab-separated-values", _JSON, "application/n-triples"),
+    "json": (_JSON, "application/ld+json"),
 }
 #: Widest table cell, in terminal columns; longer values are cut with an ellipsis.
 MAX_CELL = 60
@@ -391,3 +393,7 @@ def _print_table(
     print("  ".join("-" * w for w in widths), file=out)
     for row in cells[1:]:
         print(line(row), file=out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
