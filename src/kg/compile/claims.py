@@ -1,0 +1,297 @@
+"""Claim tables: pairings, statistics, events, participations, memberships, documents (with
+their issuance) and photos. Every claim row cites exactly one sentence and carries an evidence
+grade; the compiler turns it into an n-ary node with gq:statedIn, gq:source and gq:evidence."""
+
+from __future__ import annotations
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, ORG, PROV, RDF, RDFS
+
+from kg.compile.context import Context
+from kg.compile.entities import CITE, add_labels
+from kg.compile.tables import Row, TableSpec, split_multi
+from kg.compile.values import decimal_literal, parse_date, parse_number, parse_period
+from kg.compile.vocab import GQ, SCHEMA
+
+__all__ = [
+    "DOCUMENTS_SPEC",
+    "EVENTS_SPEC",
+    "MEMBERSHIPS_SPEC",
+    "PAIRINGS_SPEC",
+    "PARTICIPATIONS_SPEC",
+    "PHOTOS_SPEC",
+    "STATISTICS_SPEC",
+    "emit_document",
+    "emit_event",
+    "emit_membership",
+    "emit_pairing",
+    "emit_participation",
+    "emit_photo",
+    "emit_statistic",
+]
+
+PAIRINGS_SPEC = TableSpec(
+    "pairings.csv",
+    required=("id", "helper", "recipient", "level", *CITE),
+    optional=("relation_text", "period_start", "period_end", "rule", "note"),
+)
+STATISTICS_SPEC = TableSpec(
+    "statistics.csv",
+    required=(
+        "id",
+        "measure",
+        "value",
+        "unit",
+        "period_start",
+        "period_end",
+        "subject",
+        "original_text",
+        *CITE,
+    ),
+    optional=("rule", "note"),
+)
+EVENTS_SPEC = TableSpec(
+    "events.csv",
+    required=("id", "class", "label_zh", *CITE),
+    optional=(
+        "label_en",
+        "date",
+        "place",
+        "venue",
+        "led_by",
+        "organizer",
+        "participants",
+        "about",
+        "super_event",
+        "programme",
+        "rule",
+        "note",
+    ),
+)
+PARTICIPATIONS_SPEC = TableSpec(
+    "participations.csv",
+    required=("id", "agent", "event", *CITE),
+    optional=("role_text", "rule", "note"),
+)
+MEMBERSHIPS_SPEC = TableSpec(
+    "memberships.csv",
+    required=("id", "member", "organization", *CITE),
+    optional=("role", "role_text", "rule", "note"),
+)
+DOCUMENTS_SPEC = TableSpec(
+    "documents.csv",
+    required=("id", "class", "title_zh", *CITE),
+    optional=("title_en", "issuer", "date", "rule", "note"),
+)
+PHOTOS_SPEC = TableSpec(
+    "photos.csv",
+    required=("id", "caption", "source", "quote"),
+    optional=("photographer", "depicts", "note"),
+)
+
+_LEVELS = frozenset(
+    GQ[n]
+    for n in (
+        "CityToPrefecture DistrictToCounty SchoolToSchool HospitalToHospital TownToTownship "
+        "VillageToVillage EnterpriseToVillage SocialOrganizationToVillage CountyEnterpriseLink"
+    ).split()
+)
+_UNITS = frozenset(
+    GQ[n]
+    for n in (
+        "PersonUnit PersonTime CNY ItemUnit SessionUnit EnterpriseUnit SchoolUnit HospitalUnit "
+        "VillageUnit TownUnit OrganizationUnit CountyUnit DistrictUnit"
+    ).split()
+)
+_EVENT_CLASSES = frozenset(
+    GQ[n]
+    for n in "Event JointMeeting DelegationVisit Launch TrainingClass PromotionEvent StudyVisit".split()
+)
+_DOCUMENT_CLASSES = frozenset(
+    GQ[n] for n in "Document PolicyDocument NewsArticle WebPage".split()
+)
+
+
+def emit_pairing(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
+    """A pairing between a helper and a recipient at a level, optionally over a period."""
+    helper, recipient = ctx.ref(row, "helper"), ctx.ref(row, "recipient")
+    level = ctx.ref(row, "level")
+    if level is not None and level not in _LEVELS:
+        ctx.problem(row, f"level: {row.get('level')!r} is not a pairing level")
+        level = None
+    if helper is not None and helper == recipient:
+        ctx.problem(row, "helper and recipient are the same")
+    if not ctx.claim(graph, node, row) or helper is None or recipient is None or level is None:
+        return
+    graph.add((node, RDF.type, GQ.Pairing))
+    graph.add((node, GQ.helper, helper))
+    graph.add((node, GQ.recipient, recipient))
+    graph.add((node, GQ.level, level))
+    verb = row.get("relation_text") or "结对"
+    if row.get("relation_text"):
+        graph.add((node, GQ.relationText, Literal(verb, lang="zh")))
+    label = f"{ctx.label_of(helper)} {verb} {ctx.label_of(recipient)}"
+    graph.add((node, RDFS.label, Literal(label, lang="zh")))
+    for column, prop in (("period_start", GQ.periodStart), ("period_end", GQ.periodEnd)):
+        if row.get(column):
+            try:
+                graph.add((node, prop, parse_period(row.get(column))))
+            except ValueError as exc:
+                ctx.problem(row, f"{column}: {exc}")
+
+
+def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
+    """A figure: measure, normalised value, unit, period, subject and the original wording."""
+    measure, subject, unit = ctx.ref(row, "measure"), ctx.ref(row, "subject"), ctx.ref(row, "unit")
+    if unit is not None and unit not in _UNITS:
+        ctx.problem(row, f"unit: {row.get('unit')!r} is not a unit (e.g. gq:PersonUnit, gq:CNY)")
+        unit = None
+    value = None
+    try:
+        value = parse_number(row.get("value"))
+    except ValueError as exc:
+        ctx.problem(row, f"value: {exc}")
+    dates: list[Literal] = []
+    for column in ("period_start", "period_end"):
+        try:
+            dates.append(parse_date(row.get(column)))
+        except ValueError as exc:
+            ctx.problem(row, f"{column}: {exc}")
+    if len(dates) == 2 and dates[0].toPython() > dates[1].toPython():
+        ctx.problem(row, "period_start is after period_end")
+    if row.get("original_text") not in row.get("quote"):
+        ctx.problem(row, f"original_text {row.get('original_text')!r} is not in the quote")
+    ok = ctx.claim(graph, node, row)
+    if not ok or None in (measure, subject, unit, value) or len(dates) != 2:
+        return
+    assert measure is not None and subject is not None and unit is not None and value is not None
+    graph.add((node, RDF.type, GQ.Statistic))
+    graph.add((node, GQ.measure, measure))
+    graph.add((node, GQ.value, decimal_literal(value)))
+    graph.add((node, GQ.unit, unit))
+    graph.add((node, GQ.periodStart, dates[0]))
+    graph.add((node, GQ.periodEnd, dates[1]))
+    graph.add((node, GQ.subject, subject))
+    graph.add((node, GQ.originalText, Literal(row.get("original_text"), lang="zh")))
+    label = f"{ctx.label_of(measure)}:{row.get('original_text')}"
+    graph.add((node, RDFS.label, Literal(label, lang="zh")))
+
+
+def emit_event(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
+    """An event: class, labels, date, place, venue, leader, participants, what it is about."""
+    classes = ctx.classes_of(row, "class", under=_EVENT_CLASSES)
+    date = None
+    if row.get("date"):
+        try:
+            date = parse_date(row.get("date"))
+        except ValueError as exc:
+            ctx.problem(row, f"date: {exc}")
+    links: list[tuple[URIRef, URIRef]] = []
+    for column, prop in (
+        ("place", GQ.place),
+        ("venue", GQ.venue),
+        ("led_by", GQ.ledBy),
+        ("organizer", GQ.organizer),
+        ("participants", GQ.participant),
+        ("about", GQ.about),
+        ("super_event", SCHEMA.superEvent),
+        ("programme", GQ.partOfProgramme),
+    ):
+        links.extend((prop, target) for target in ctx.refs(row, column))
+    if not ctx.claim(graph, node, row) or not classes:
+        return
+    for cls in classes:
+        graph.add((node, RDF.type, cls))
+    add_labels(graph, node, row)
+    if date is not None:
+        graph.add((node, GQ.date, date))
+    for prop, target in links:
+        graph.add((node, prop, target))
+
+
+def emit_participation(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
+    """An agent's part in an event (led, attended, hosted …)."""
+    agent, event = ctx.ref(row, "agent"), ctx.ref(row, "event")
+    if not ctx.claim(graph, node, row) or agent is None or event is None:
+        return
+    graph.add((node, RDF.type, GQ.Participation))
+    graph.add((node, GQ.agent, agent))
+    graph.add((node, GQ.event, event))
+    if row.get("role_text"):
+        graph.add((node, GQ.roleText, Literal(row.get("role_text"), lang="zh")))
+    label = f"{ctx.label_of(agent)} {row.get('role_text') or '参与'} {ctx.label_of(event)}"
+    graph.add((node, RDFS.label, Literal(label, lang="zh")))
+
+
+def emit_membership(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
+    """A person's role in an organisation (org:Membership)."""
+    member, organization = ctx.ref(row, "member"), ctx.ref(row, "organization")
+    role = ctx.ref(row, "role")
+    if not ctx.claim(graph, node, row) or member is None or organization is None:
+        return
+    graph.add((node, RDF.type, GQ.Membership))
+    graph.add((node, ORG.member, member))
+    graph.add((node, ORG.organization, organization))
+    if role is not None:
+        graph.add((node, ORG.role, role))
+    if row.get("role_text"):
+        graph.add((node, GQ.roleText, Literal(row.get("role_text"), lang="zh")))
+    label = f"{ctx.label_of(member)}({ctx.label_of(organization)} {row.get('role_text')})"
+    graph.add((node, RDFS.label, Literal(label, lang="zh")))
+
+
+def emit_document(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
+    """A document named by a source, and (with an issuer) its issuance as a claim."""
+    classes = ctx.classes_of(row, "class", under=_DOCUMENT_CLASSES)
+    issuers = ctx.refs(row, "issuer")
+    date = None
+    if row.get("date"):
+        try:
+            date = parse_date(row.get("date"))
+        except ValueError as exc:
+            ctx.problem(row, f"date: {exc}")
+    provenance = ctx.check_claim(row)
+    if provenance is None:
+        return
+    for cls in classes:
+        graph.add((node, RDF.type, cls))
+    graph.add((node, DCTERMS.title, Literal(row.get("title_zh"), lang="zh")))
+    add_labels(graph, node, row, zh="title_zh", en="title_en")
+    if row.get("title_en"):
+        graph.add((node, DCTERMS.title, Literal(row.get("title_en"), lang="en")))
+    graph.add((node, PROV.wasDerivedFrom, provenance.citation.sentence))
+    if not issuers:
+        return  # no issuer named: the document is mentioned, no issuance is claimed
+    issuance = URIRef(str(node).replace("/id/document/", "/id/issuance/", 1))
+    provenance.add_to(graph, issuance)
+    graph.add((issuance, RDF.type, GQ.Issuance))
+    graph.add((issuance, GQ.document, node))
+    for issuer in issuers:
+        graph.add((issuance, GQ.issuer, issuer))
+    if date is not None:
+        graph.add((issuance, GQ.date, date))
+    label = f"{'、'.join(ctx.label_of(i) for i in issuers)} 印发 {row.get('title_zh')}"
+    graph.add((issuance, RDFS.label, Literal(label, lang="zh")))
+
+
+def emit_photo(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
+    """A photo of a source: caption, photographer (after 摄), what it depicts, its sentences."""
+    photographer = ctx.ref(row, "photographer")
+    depicts = ctx.refs(row, "depicts")
+    cited = ctx.citations(row, single=False)
+    if not cited:
+        return
+    if row.get("caption") not in "".join(split_multi(row.get("quote"))):
+        ctx.problem(row, f"caption {row.get('caption')!r} is not in the quotes")
+        return
+    graph.add((node, RDF.type, GQ.Photo))
+    graph.add((node, GQ.caption, Literal(row.get("caption"), lang="zh")))
+    graph.add((node, RDFS.label, Literal(row.get("caption"), lang="zh")))
+    if photographer is not None:
+        graph.add((node, SCHEMA.creator, photographer))
+    for target in depicts:
+        graph.add((node, GQ.depicts, target))
+    for document in {c.document for c in cited}:
+        graph.add((node, DCTERMS.isPartOf, document))
+    for citation in cited:
+        graph.add((node, PROV.wasDerivedFrom, citation.sentence))

@@ -1,0 +1,112 @@
+"""Namespaces and the vocabulary the compiler knows before reading the ontology.
+
+The built-in lists are the normative term list of the project; the terms declared in
+``ontology/gq.ttl`` are added to them at compile time, so a new ontology term is usable in the
+data without touching this module.
+"""
+
+from __future__ import annotations
+
+from rdflib import Namespace, URIRef
+from rdflib.namespace import DCTERMS, FOAF, ORG, PROV, RDFS, SKOS, XSD
+
+from kg.config import ONTOLOGY_NS
+
+__all__ = [
+    "BUILTIN_CLASSES",
+    "BUILTIN_INDIVIDUALS",
+    "GEO",
+    "GQ",
+    "LITERAL_PROPERTIES",
+    "OBJECT_PROPERTIES",
+    "PREFIXES",
+    "QB",
+    "SCHEMA",
+    "WIKIDATA",
+    "expand_curie",
+]
+
+GQ = Namespace(ONTOLOGY_NS)
+SCHEMA = Namespace("https://schema.org/")
+QB = Namespace("http://purl.org/linked-data/cube#")
+GEO = Namespace("http://www.w3.org/2003/01/geo/wgs84_pos#")
+WIKIDATA = Namespace("http://www.wikidata.org/entity/")
+
+#: Prefixes accepted in the ``class`` and ``property`` columns.
+PREFIXES: dict[str, str] = {
+    "gq": ONTOLOGY_NS,
+    "rdfs": str(RDFS),
+    "skos": str(SKOS),
+    "dct": str(DCTERMS),
+    "foaf": str(FOAF),
+    "schema": str(SCHEMA),
+    "org": str(ORG),
+    "prov": str(PROV),
+    "qb": str(QB),
+    "geo": str(GEO),
+    "xsd": str(XSD),
+}
+
+_GQ_CLASSES = """
+Place AdministrativeUnit Country Province Prefecture AutonomousPrefecture UrbanDistrict County
+AutonomousCounty CountyLevelCity Town Township Subdistrict Village Community Facility
+IndustrialPark AgriculturalPark AssistanceWorkshop VegetableBasketBase PlantingBase TrainingBase
+DisplayCentre ResettlementSite Classroom Organization School College Hospital Enterprise
+SocialOrganization GovernmentBody WorkTeam Delegation MediaOutlet Person Group Programme Campaign
+TrainingProgramme CooperationModel ProgrammeArea AssistanceForm Product Brand Event JointMeeting
+DelegationVisit Launch TrainingClass PromotionEvent StudyVisit Document PolicyDocument
+NewsArticle WebPage Photo Sentence Claim Pairing Statistic Measure Unit Membership Issuance
+Participation EvidenceGrade PairingLevel
+""".split()
+
+_GQ_INDIVIDUALS = """
+Stated Inferred PersonUnit PersonTime CNY ItemUnit SessionUnit EnterpriseUnit SchoolUnit
+HospitalUnit VillageUnit TownUnit OrganizationUnit CountyUnit DistrictUnit CityToPrefecture
+DistrictToCounty SchoolToSchool HospitalToHospital TownToTownship VillageToVillage
+EnterpriseToVillage SocialOrganizationToVillage CountyEnterpriseLink
+""".split()
+
+#: Classes usable in the data before the ontology is read.
+BUILTIN_CLASSES: frozenset[URIRef] = frozenset(
+    [GQ[n] for n in _GQ_CLASSES] + [ORG.Role, SKOS.Concept]
+)
+
+#: Controlled individuals of the ontology (units, levels, grades) usable as ``gq:Name`` values.
+BUILTIN_INDIVIDUALS: frozenset[URIRef] = frozenset(GQ[n] for n in _GQ_INDIVIDUALS)
+
+#: Properties usable in ``relations.csv`` whose object is another resource.
+OBJECT_PROPERTIES: frozenset[URIRef] = frozenset(
+    [
+        GQ.partOf,
+        GQ.locatedIn,
+        GQ.operatedBy,
+        GQ.fundedBy,
+        GQ.partOfProgramme,
+        GQ.area,
+        GQ.producedBy,
+        GQ.producedIn,
+        GQ.brand,
+        GQ.about,
+        # Added by the data (reported to the ontology): see docs/data.md.
+        GQ.market,
+        GQ.appliedIn,
+        GQ.assistanceForm,
+        GQ.hasMember,
+        SCHEMA.material,
+        SKOS.broader,
+        SKOS.related,
+    ]
+)
+
+#: Properties usable in ``relations.csv`` whose object is a literal (the ``value`` column).
+LITERAL_PROPERTIES: frozenset[URIRef] = frozenset(
+    [GQ.pinyin, SKOS.altLabel, SKOS.note, SKOS.definition, RDFS.comment]
+)
+
+
+def expand_curie(curie: str) -> URIRef | None:
+    """``gq:School`` → its IRI; None when the prefix is unknown or the text is no CURIE."""
+    prefix, sep, local = curie.partition(":")
+    if not sep or not local or prefix not in PREFIXES or not local.replace("_", "").isalnum():
+        return None
+    return URIRef(PREFIXES[prefix] + local)
