@@ -34,6 +34,8 @@ __all__ = [
     "Term",
     "csv_rows",
     "from_rdflib",
+    "literal",
+    "media_type",
     "parse_answer",
     "parse_json",
     "parse_rs_graph",
@@ -322,6 +324,6 @@ def parse_rs_graph(g: rdflib.Graph) -> Answer | None:
             if value is None or var is None:
                 raise ResultsError("rs:binding without rs:value or rs:variable")
             row[str(var)] = from_rdflib(value)
-        indexed.append((0 if index is None else int(index), row))
+        indexed.append((0 if index is None else int(str(index)), row))
     indexed.sort(key=lambda pair: pair[0])
     return Answer(variables=variables, rows=[row for _, row in indexed])
