@@ -66,6 +66,7 @@ from tests.w3c.results import (
     parse_tsv,
     parse_xml,
 )
+from tests.w3c.servers import Server, kg_server, oxigraph_server
 
 __all__ = [
     "EMPTY_GRAPH",
@@ -120,6 +121,7 @@ class _WrongAnswerError(Exception):
 class _Client:
     http: httpx.Client
     endpoint: str
+    strict_literals: bool = False
     statuses: list[int] = field(default_factory=list)
 
     def send(self, method: str, url: str, **kwargs: object) -> httpx.Response:
@@ -216,7 +218,7 @@ def _run_query(client: _Client, test: QueryTest) -> str:
         actual = parse_answer(resp.text, ctype)
     except ResultsError as exc:
         raise _WrongAnswerError(f"unreadable answer: {exc}") from exc
-    diff = answers_differ(expected, actual, ordered)
+    diff = answers_differ(expected, actual, ordered, not client.strict_literals)
     if diff is not None:
         raise _WrongAnswerError(diff + _show(expected, actual))
     return ""
@@ -401,9 +403,11 @@ def _run_service_description(client: _Client, test: ServiceDescriptionTest) -> s
 # --- driver -----------------------------------------------------------------------------
 
 
-def run_test(http: httpx.Client, endpoint: str, test: Test) -> Outcome:
+def run_test(
+    http: httpx.Client, endpoint: str, test: Test, *, strict_literals: bool = False
+) -> Outcome:
     """Run one test against ``endpoint`` and say how it went."""
-    client = _Client(http=http, endpoint=endpoint)
+    client = _Client(http=http, endpoint=endpoint, strict_literals=strict_literals)
     outcome = Outcome(iri=test.iri, suite=test.suite, name=test.name, status=PASS)
     try:
         if isinstance(test, QueryTest):
@@ -428,24 +432,31 @@ def run_test(http: httpx.Client, endpoint: str, test: Test) -> Outcome:
 
 
 def run_suite(
-    endpoint: str, tests: Iterable[Test], progress: Callable[[Outcome], None] | None = None
+    endpoint: str,
+    tests: Iterable[Test],
+    progress: Callable[[Outcome], None] | None = None,
+    *,
+    strict_literals: bool = False,
 ) -> list[Outcome]:
-    """Run ``tests`` in order against ``endpoint``."""
+    """Run ``tests`` in order against ``endpoint``.
+
+    ``strict_literals``: numbers must match by lexical form too, not only by value.
+    """
     outcomes = []
     # Literals must be parsed as written everywhere in the run (see rdfio).
     with exact_literals(), httpx.Client(timeout=30.0, follow_redirects=False) as http:
         for test in tests:
-            outcome = run_test(http, endpoint, test)
+            outcome = run_test(http, endpoint, test, strict_literals=strict_literals)
             outcomes.append(outcome)
             if progress is not None:
                 progress(outcome)
     return outcomes
 
 
-def _start(which: str, nquads: Path, workdir: Path) -> AbstractContextManager[object]:
-    from tests.w3c.servers import kg_server, oxigraph_server
-
-    return oxigraph_server(nquads, workdir) if which == "oxigraph" else kg_server(nquads, workdir)
+def _start(which: str, nquads: Path, workdir: Path) -> AbstractContextManager[Server]:
+    if which == "oxigraph":
+        return oxigraph_server(nquads, workdir)
+    return kg_server(nquads, workdir)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -453,12 +464,22 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m tests.w3c.runner", description=__doc__.split("\n")[0]
     )
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--endpoint", help="query endpoint URL of a running server")
-    where.add_argument("--start", choices=["oxigraph", "kg"], help="start this server yourself")
+    where.add_argument("--endpoint", action="append", help="query endpoint URL (repeatable)")
+    where.add_argument(
+        "--start",
+        action="append",
+        choices=["oxigraph", "kg"],
+        help="start this server on 127.0.0.1 yourself (repeatable: runs side by side)",
+    )
     where.add_argument("--write-data", type=Path, metavar="FILE.nq", help="only write the data")
     p.add_argument("--suite", action="append", help="suite folder name (repeatable; default all)")
     p.add_argument("--suite-dir", type=Path, default=DEFAULT_SUITE_DIR)
     p.add_argument("--only", metavar="TEXT", help="only tests whose IRI contains TEXT")
+    p.add_argument(
+        "--strict-literals",
+        action="store_true",
+        help="compare numbers by lexical form too (default: by value within their datatype)",
+    )
     p.add_argument("--report", type=Path, metavar="FILE.md", help="write a Markdown report")
     p.add_argument("-v", "--verbose", action="store_true", help="print every test")
     return p.parse_args(argv)
@@ -481,24 +502,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             detail = o.detail if args.verbose else o.detail[:300]
             print(f"{o.status:8} {o.iri}  {detail}", file=sys.stderr)
 
-    started = time.monotonic()
+    def run(label: str, endpoint: str) -> None:
+        started = time.monotonic()
+        outcomes = run_suite(endpoint, tests, progress, strict_literals=args.strict_literals)
+        print(f"== {label}: {len(outcomes)} tests in {time.monotonic() - started:.1f}s")
+        for line in _summary(outcomes):
+            print(line)
+        runs[label] = outcomes
+
+    runs: dict[str, list[Outcome]] = {}
     if args.endpoint is not None:
-        endpoint = args.endpoint
-        outcomes = run_suite(endpoint, tests, progress)
+        for endpoint in args.endpoint:
+            run(endpoint, endpoint)
     else:
         with tempfile.TemporaryDirectory(prefix="kg-w3c-") as tmp:
             nquads = Path(tmp) / "suite.nq"
             write_nquads(tests, nquads)
-            with _start(args.start, nquads, Path(tmp)) as server:
-                endpoint = server.endpoint  # type: ignore[attr-defined]
-                outcomes = run_suite(endpoint, tests, progress)
-    elapsed = time.monotonic() - started
-    for line in _summary(outcomes):
-        print(line)
-    print(f"{len(outcomes)} tests in {elapsed:.1f}s against {endpoint}")
+            for which in args.start:
+                with _start(which, nquads, Path(tmp)) as server:
+                    run(_LABELS[which], server.endpoint)
     if args.report is not None:
-        args.report.write_text(render_markdown({endpoint: outcomes}), encoding="utf-8")
-    return 1 if any(o.status in (FAIL, ERROR) for o in outcomes) else 0
+        args.report.write_text(render_markdown(runs), encoding="utf-8")
+    return 1 if any(o.status in (FAIL, ERROR) for os_ in runs.values() for o in os_) else 0
+
+
+_LABELS = {"oxigraph": "oxigraph serve-read-only", "kg": "kg (api.app, /sparql)"}
 
 
 def _summary(outcomes: list[Outcome]) -> Iterator[str]:
