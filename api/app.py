@@ -36,7 +36,7 @@ EXPOSED_HEADERS: Final = (
 
 async def _open(settings: Settings) -> Store:
     # Imported here, not at module level: importing the app must not touch the engine.
-    from kg.store.factory import open_store
+    from kg.store.factory import open_store  # noqa: PLC0415
 
     return await open_store(settings)
 

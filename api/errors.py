@@ -71,7 +71,7 @@ _HTTP_CODES: Final = {
 }
 
 
-class UnsupportedMediaType(QueryError):
+class UnsupportedMediaType(QueryError):  # noqa: N818 (named like the kg.errors tree)
     """A POST body in a media type (or charset) the operation does not take."""
 
     code = "unsupported_media_type"

@@ -127,17 +127,18 @@ def _operation(params: dict[str, list[str]], body_text: str | None, kind: str) -
             updates = [body_text]
     if queries and updates:
         raise BadParameter("give either 'query' or 'update', not both")
-    dataset = {
-        "default_graph_uris": tuple(params.get("default-graph-uri", ())),
-        "named_graph_uris": tuple(params.get("named-graph-uri", ())),
-        "using_graph_uris": tuple(params.get("using-graph-uri", ())),
-        "using_named_graph_uris": tuple(params.get("using-named-graph-uri", ())),
-    }
-    if updates:
-        return Operation("update", updates[0], format=fmt, **dataset)
-    if queries:
-        return Operation("query", queries[0], format=fmt, **dataset)
-    return Operation("describe", format=fmt, **dataset)
+    kind_: Literal["query", "update", "describe"] = (
+        "update" if updates else "query" if queries else "describe"
+    )
+    return Operation(
+        kind_,
+        (updates or queries or [""])[0],
+        default_graph_uris=tuple(params.get("default-graph-uri", ())),
+        named_graph_uris=tuple(params.get("named-graph-uri", ())),
+        using_graph_uris=tuple(params.get("using-graph-uri", ())),
+        using_named_graph_uris=tuple(params.get("using-named-graph-uri", ())),
+        format=fmt,
+    )
 
 
 async def parse_operation(request: Request, limit: int) -> Operation:

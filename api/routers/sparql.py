@@ -44,8 +44,8 @@ def etag_for(version: str, op: Operation, accept: tuple[str, ...]) -> str:
 
 def _matches(if_none_match: str, etag: str) -> bool:
     tag = etag.removeprefix("W/")
-    for candidate in if_none_match.split(","):
-        candidate = candidate.strip()
+    for raw in if_none_match.split(","):
+        candidate = raw.strip()
         if candidate == "*" or candidate.removeprefix("W/") == tag:
             return True
     return False
@@ -78,7 +78,6 @@ def _with_link(body: bytes, base_url: str) -> bytes:
 
 
 def _render(
-    request: Request,
     result: QueryResult,
     headers: dict[str, str],
     base_url: str,
@@ -138,7 +137,7 @@ async def _query(request: Request, op: Operation, settings: Settings, store: Sto
             base_iri=None,
         )
     )
-    return _render(request, result, headers, public_base(request, settings))
+    return _render(result, headers, public_base(request, settings))
 
 
 @router.api_route("/sparql", methods=["GET", "HEAD", "POST"], include_in_schema=False)

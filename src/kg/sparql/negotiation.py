@@ -114,7 +114,7 @@ FORMAT_NAMES: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
-class NotAcceptable(QueryError):
+class NotAcceptable(QueryError):  # noqa: N818 (named like the kg.errors tree)
     """Nothing the client accepts can be produced. ``offered`` lists what can."""
 
     code = "not_acceptable"

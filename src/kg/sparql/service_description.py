@@ -8,7 +8,7 @@ and the endpoint's features into triples; :func:`serialize_description` writes t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -16,10 +16,9 @@ from typing import Final
 import pyoxigraph as ox
 
 from kg.config import ONTOLOGY_NS, Settings
-from kg.errors import StoreError
-from kg.queries import get_query
+from kg.queries import get_query, select
 from kg.sparql.negotiation import MEDIA_TYPE_FORMATS, OFFERED
-from kg.store.base import QueryRequest, Store
+from kg.store.base import Store
 
 __all__ = [
     "DESCRIPTION_MEDIA_TYPES",
@@ -110,42 +109,21 @@ class EndpointFeatures:
     allow_service: bool
     update_enabled: bool
     media_types: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            dict.fromkeys(m for kind in ("solutions", "graph") for m in OFFERED[kind])  # type: ignore[index]
-        )
+        default_factory=lambda: (*OFFERED["solutions"], *OFFERED["graph"])
     )
 
 
-async def _select(
-    store: Store, name: str, queries: Path
-) -> list[dict[str, ox.NamedNode | ox.Literal]]:
-    """Run one void query; rows as {variable: term}."""
-    text = get_query(name, queries).text
-    result = await store.query(
-        QueryRequest(query=text, accept=("application/sparql-results+json",), max_rows=10_000_000)
-    )
-    if result.kind != "solutions":
-        raise StoreError(f"query {name} did not answer solutions")
-    parsed = ox.parse_query_results(result.body, format=ox.QueryResultsFormat.JSON)
-    assert isinstance(parsed, ox.QuerySolutions)
-    names = [v.value for v in parsed.variables]
-    rows: list[dict[str, ox.NamedNode | ox.Literal]] = []
-    for solution in parsed:
-        row = {}
-        for n in names:
-            term = solution[n]
-            if isinstance(term, ox.NamedNode | ox.Literal):
-                row[n] = term
-        rows.append(row)
-    return rows
+async def _select(store: Store, name: str, queries: Path) -> Sequence[Mapping[str, object]]:
+    """Run one void query; its rows as {variable: term}."""
+    return (await select(store, get_query(name, queries).text)).rows
 
 
-def _int(row: dict[str, ox.NamedNode | ox.Literal], name: str) -> int:
+def _int(row: Mapping[str, object], name: str) -> int:
     term = row.get(name)
     return int(term.value) if isinstance(term, ox.Literal) else 0
 
 
-def _iri(row: dict[str, ox.NamedNode | ox.Literal], name: str) -> str | None:
+def _iri(row: Mapping[str, object], name: str) -> str | None:
     term = row.get(name)
     return term.value if isinstance(term, ox.NamedNode) else None
 
@@ -177,6 +155,18 @@ async def collect_statistics(store: Store, settings: Settings) -> VoidStatistics
     )
 
 
+def _sd(local: str) -> ox.NamedNode:
+    return ox.NamedNode(SD + local)
+
+
+def _void(local: str) -> ox.NamedNode:
+    return ox.NamedNode(VOID + local)
+
+
+def _dct(local: str) -> ox.NamedNode:
+    return ox.NamedNode(DCT + local)
+
+
 def _count(value: int) -> ox.Literal:
     return ox.Literal(str(value), datatype=XSD_INTEGER)
 
@@ -185,9 +175,6 @@ def describe(
     features: EndpointFeatures, stats: VoidStatistics | None, settings: Settings
 ) -> list[ox.Triple]:
     """The service description triples (VoID counts only when ``stats`` is given)."""
-    sd = lambda local: ox.NamedNode(SD + local)  # noqa: E731
-    void = lambda local: ox.NamedNode(VOID + local)  # noqa: E731
-    dct = lambda local: ox.NamedNode(DCT + local)  # noqa: E731
     service = ox.BlankNode("service")
     dataset = ox.NamedNode(settings.base_iri + "dataset")
     endpoint = ox.NamedNode(features.endpoint)
@@ -198,72 +185,80 @@ def describe(
     ) -> None:
         out.append(ox.Triple(s, p, o))
 
-    add(service, RDF_TYPE, sd("Service"))
-    add(service, sd("endpoint"), endpoint)
-    add(service, sd("supportedLanguage"), sd("SPARQL11Query"))
+    add(service, RDF_TYPE, _sd("Service"))
+    add(service, _sd("endpoint"), endpoint)
+    add(service, _sd("supportedLanguage"), _sd("SPARQL11Query"))
     if features.update_enabled:
-        add(service, sd("supportedLanguage"), sd("SPARQL11Update"))
+        add(service, _sd("supportedLanguage"), _sd("SPARQL11Update"))
     for media_type in features.media_types:
         name = MEDIA_TYPE_FORMATS.get(media_type)
         if name in _FORMAT_IRIS:
-            add(service, sd("resultFormat"), ox.NamedNode(FORMATS + _FORMAT_IRIS[name]))
+            add(service, _sd("resultFormat"), ox.NamedNode(FORMATS + _FORMAT_IRIS[name]))
     if features.union_default_graph:
-        add(service, sd("feature"), sd("UnionDefaultGraph"))
+        add(service, _sd("feature"), _sd("UnionDefaultGraph"))
     if features.allow_service:
-        add(service, sd("feature"), sd("BasicFederatedQuery"))
+        add(service, _sd("feature"), _sd("BasicFederatedQuery"))
     add(
         service,
-        sd("defaultEntailmentRegime"),
+        _sd("defaultEntailmentRegime"),
         ox.NamedNode("http://www.w3.org/ns/entailment/Simple"),
     )
-    add(service, sd("defaultDataset"), dataset)
+    add(service, _sd("defaultDataset"), dataset)
 
-    add(dataset, RDF_TYPE, sd("Dataset"))
-    add(dataset, RDF_TYPE, void("Dataset"))
-    add(dataset, dct("title"), ox.Literal(TITLE, language="en"))
-    add(dataset, dct("description"), ox.Literal(DESCRIPTION, language="en"))
-    add(dataset, dct("license"), ox.NamedNode(DATA_LICENSE))
-    add(dataset, dct("source"), ox.NamedNode(f"{settings.base_iri}id/document/{ARTICLE_SLUG}"))
-    add(dataset, void("sparqlEndpoint"), endpoint)
+    add(dataset, RDF_TYPE, _sd("Dataset"))
+    add(dataset, RDF_TYPE, _void("Dataset"))
+    add(dataset, _dct("title"), ox.Literal(TITLE, language="en"))
+    add(dataset, _dct("description"), ox.Literal(DESCRIPTION, language="en"))
+    add(dataset, _dct("license"), ox.NamedNode(DATA_LICENSE))
+    add(dataset, _dct("source"), ox.NamedNode(f"{settings.base_iri}id/document/{ARTICLE_SLUG}"))
+    add(dataset, _void("sparqlEndpoint"), endpoint)
     if features.dump_url:
-        add(dataset, void("dataDump"), ox.NamedNode(features.dump_url))
-    add(dataset, void("uriSpace"), ox.Literal(settings.base_iri + "id/"))
-    add(dataset, void("vocabulary"), ox.NamedNode(ONTOLOGY_NS))
+        add(dataset, _void("dataDump"), ox.NamedNode(features.dump_url))
+    add(dataset, _void("uriSpace"), ox.Literal(settings.base_iri + "id/"))
+    add(dataset, _void("vocabulary"), ox.NamedNode(ONTOLOGY_NS))
 
     default_graph = ox.BlankNode("defaultGraph")
-    add(dataset, sd("defaultGraph"), default_graph)
-    add(default_graph, RDF_TYPE, sd("Graph"))
+    add(dataset, _sd("defaultGraph"), default_graph)
+    add(default_graph, RDF_TYPE, _sd("Graph"))
     if stats is None:
-        return out
+        return _grouped(out)
 
-    add(dataset, void("triples"), _count(stats.triples))
-    add(dataset, void("entities"), _count(stats.entities))
-    add(dataset, void("classes"), _count(len(stats.classes)))
-    add(dataset, void("properties"), _count(len(stats.properties)))
-    add(dataset, void("distinctSubjects"), _count(stats.distinct_subjects))
-    add(dataset, void("distinctObjects"), _count(stats.distinct_objects))
+    add(dataset, _void("triples"), _count(stats.triples))
+    add(dataset, _void("entities"), _count(stats.entities))
+    add(dataset, _void("classes"), _count(len(stats.classes)))
+    add(dataset, _void("properties"), _count(len(stats.properties)))
+    add(dataset, _void("distinctSubjects"), _count(stats.distinct_subjects))
+    add(dataset, _void("distinctObjects"), _count(stats.distinct_objects))
     if features.union_default_graph:
-        add(default_graph, void("triples"), _count(stats.triples))
+        add(default_graph, _void("triples"), _count(stats.triples))
     for index, (cls, entities) in enumerate(stats.classes):
         part = ox.BlankNode(f"class{index}")
-        add(dataset, void("classPartition"), part)
-        add(part, void("class"), ox.NamedNode(cls))
-        add(part, void("entities"), _count(entities))
+        add(dataset, _void("classPartition"), part)
+        add(part, _void("class"), ox.NamedNode(cls))
+        add(part, _void("entities"), _count(entities))
     for index, (prop, triples) in enumerate(stats.properties):
         part = ox.BlankNode(f"property{index}")
-        add(dataset, void("propertyPartition"), part)
-        add(part, void("property"), ox.NamedNode(prop))
-        add(part, void("triples"), _count(triples))
+        add(dataset, _void("propertyPartition"), part)
+        add(part, _void("property"), ox.NamedNode(prop))
+        add(part, _void("triples"), _count(triples))
     for index, graph in enumerate(stats.graphs):
         named = ox.BlankNode(f"namedGraph{index}")
         inner = ox.BlankNode(f"graph{index}")
-        add(dataset, sd("namedGraph"), named)
-        add(named, RDF_TYPE, sd("NamedGraph"))
-        add(named, sd("name"), ox.NamedNode(graph.name))
-        add(named, sd("graph"), inner)
-        add(inner, RDF_TYPE, sd("Graph"))
-        add(inner, void("triples"), _count(graph.triples))
-    return out
+        add(dataset, _sd("namedGraph"), named)
+        add(named, RDF_TYPE, _sd("NamedGraph"))
+        add(named, _sd("name"), ox.NamedNode(graph.name))
+        add(named, _sd("graph"), inner)
+        add(inner, RDF_TYPE, _sd("Graph"))
+        add(inner, _void("triples"), _count(graph.triples))
+    return _grouped(out)
+
+
+def _grouped(triples: list[ox.Triple]) -> list[ox.Triple]:
+    """Triples grouped by subject (first-seen order), so Turtle writes each subject once."""
+    first: dict[object, int] = {}
+    for triple in triples:
+        first.setdefault(triple.subject, len(first))
+    return sorted(triples, key=lambda t: first[t.subject])
 
 
 def serialize_description(triples: Iterable[ox.Triple], media_type: str) -> bytes:

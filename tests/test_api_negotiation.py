@@ -1,0 +1,151 @@
+"""kg.sparql.negotiation: Accept parsing and format choice, without HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from kg.errors import BadParameter
+from kg.sparql.negotiation import (
+    FORMAT_NAMES,
+    OFFERED,
+    NotAcceptable,
+    format_to_accept,
+    negotiate,
+    parse_accept,
+    rank,
+)
+
+JSON = "application/sparql-results+json"
+XML = "application/sparql-results+xml"
+CSV = "text/csv"
+TSV = "text/tab-separated-values"
+TTL = "text/turtle"
+NT = "application/n-triples"
+JSONLD = "application/ld+json"
+RDFXML = "application/rdf+xml"
+CHROME = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
+
+
+def test_parse_accept_reads_q_values_params_and_skips_junk() -> None:
+    ranges = parse_accept("text/csv;q=0.5;charset=utf-8, garbage, */*;q=0.1, text/*;q=x")
+    assert [(r.essence, r.q) for r in ranges] == [("text/csv", 0.5), ("*/*", 0.1), ("text/*", 1.0)]
+    assert parse_accept(None)[0].essence == "*/*"
+    assert parse_accept("  ")[0].essence == "*/*"
+
+
+@pytest.mark.parametrize(
+    ("accept", "kind", "best"),
+    [
+        (None, "solutions", JSON),
+        ("*/*", "solutions", JSON),
+        ("*/*", "graph", TTL),
+        ("*/*", "boolean", JSON),
+        (CHROME, "solutions", JSON),
+        (CHROME, "graph", TTL),
+        ("text/csv", "solutions", CSV),
+        ("text/tab-separated-values", "solutions", TSV),
+        ("application/sparql-results+xml", "solutions", XML),
+        ("application/json", "solutions", JSON),
+        ("application/json", "graph", JSONLD),
+        ("application/xml", "solutions", XML),
+        ("application/xml", "boolean", XML),
+        ("application/xml", "graph", RDFXML),
+        ("text/plain", "graph", NT),
+        ("text/*", "solutions", CSV),
+        ("application/*", "graph", NT),
+        ("text/csv;q=0.2, application/sparql-results+xml;q=0.9", "solutions", XML),
+        ("text/csv, application/sparql-results+xml", "solutions", CSV),
+        ("application/sparql-results+xml, text/csv", "solutions", XML),
+        ("text/turtle;q=0.1, application/rdf+xml", "graph", RDFXML),
+        ("application/x-turtle", "graph", TTL),
+        ("application/sparql-results+json, text/turtle;q=0.9", "graph", TTL),
+        ("text/csv;q=0, */*", "solutions", JSON),
+    ],
+)
+def test_negotiate_picks_the_best_offered_type(accept: str | None, kind: str, best: str) -> None:
+    chosen = negotiate(accept, kinds=(kind,))  # type: ignore[arg-type]
+    assert chosen[0] == best
+    assert all(m in OFFERED[kind] for m in chosen)  # type: ignore[index]
+
+
+def test_negotiate_without_kind_covers_every_kind_in_preference_order() -> None:
+    chosen = negotiate("application/sparql-results+xml, text/turtle;q=0.5")
+    assert chosen == (XML, TTL)
+    assert negotiate(None)[:2] == (JSON, XML)
+    assert TTL in negotiate(None)
+
+
+@pytest.mark.parametrize(
+    ("accept", "kind"),
+    [
+        ("text/csv", "graph"),
+        ("text/csv", "boolean"),
+        ("text/turtle", "solutions"),
+        ("image/png", "solutions"),
+        ("text/html", "graph"),
+        ("*/*;q=0", "solutions"),
+    ],
+)
+def test_nothing_acceptable_lists_what_is_offered(accept: str, kind: str) -> None:
+    with pytest.raises(NotAcceptable) as caught:
+        negotiate(accept, kinds=(kind,))  # type: ignore[arg-type]
+    assert caught.value.offered == OFFERED[kind]  # type: ignore[index]
+    assert OFFERED[kind][0] in caught.value.message  # type: ignore[index]
+
+
+def test_nothing_acceptable_for_any_kind() -> None:
+    with pytest.raises(NotAcceptable):
+        negotiate("image/png")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "kind", "best"),
+    [
+        ("json", "solutions", JSON),
+        ("JSON", "graph", JSONLD),
+        ("xml", "solutions", XML),
+        ("xml", "graph", RDFXML),
+        ("csv", "solutions", CSV),
+        ("tsv", "solutions", TSV),
+        ("turtle", "graph", TTL),
+        ("ttl", "graph", TTL),
+        ("nt", "graph", NT),
+        ("ntriples", "graph", NT),
+        ("nq", "graph", "application/n-quads"),
+        ("nquads", "graph", "application/n-quads"),
+        ("trig", "graph", "application/trig"),
+        ("jsonld", "graph", JSONLD),
+        ("json-ld", "graph", JSONLD),
+        ("rdfxml", "graph", RDFXML),
+        ("text/csv", "solutions", CSV),
+        ("application/sparql-results+json", "boolean", JSON),
+        ("application/json", "solutions", JSON),
+    ],
+)
+def test_format_parameter_overrides_accept(fmt: str, kind: str, best: str) -> None:
+    assert negotiate("text/csv", fmt, kinds=(kind,))[0] == best  # type: ignore[arg-type]
+
+
+def test_format_parameter_that_does_not_fit_the_kind_is_not_acceptable() -> None:
+    with pytest.raises(NotAcceptable):
+        negotiate(None, "csv", kinds=("graph",))
+
+
+def test_unknown_format_name_is_a_bad_parameter() -> None:
+    with pytest.raises(BadParameter, match="unknown result format 'yaml'"):
+        format_to_accept("yaml")
+
+
+def test_every_format_name_maps_to_offered_media_types() -> None:
+    offered = {m for kind in OFFERED.values() for m in kind}
+    for name, media_types in FORMAT_NAMES.items():
+        assert media_types, name
+        assert set(media_types) <= offered, name
+
+
+def test_rank_keeps_the_clients_order_and_drops_q_zero() -> None:
+    offered = ("text/turtle", "application/rdf+xml", "application/ld+json", "text/html")
+    assert rank("application/ld+json, text/turtle", offered) == (JSONLD, TTL)
+    assert rank(CHROME, offered)[0] == "text/html"
+    assert rank("*/*", offered)[0] == TTL
+    assert rank("text/html;q=0, */*", offered) == (TTL, RDFXML, JSONLD)
