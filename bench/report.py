@@ -1,0 +1,263 @@
+"""Turn a run into markdown: the machine, the data, the table, the ratios, the goals."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.wrk import WrkResult
+
+__all__ = ["GOALS", "CaseResult", "RunReport", "update_readme", "write_report"]
+
+MIB = 2**20
+#: (query, minimum ratio of kg over oxigraph) from issue 3.
+GOALS = {"one-hop": 0.5, "aggregation": 0.9}
+BASELINES = ("oxigraph-disk", "oxigraph-mem")
+OURS = ("kg-nocache", "kg")
+README_START = "<!-- bench:results:start -->"
+README_END = "<!-- bench:results:end -->"
+
+
+@dataclass
+class CaseResult:
+    server: str
+    query: str
+    mode: str
+    round: int
+    result: WrkResult
+    rss_peak: int
+    pss_peak: int
+    processes: int
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.query, self.mode, self.server)
+
+
+@dataclass
+class RunReport:
+    started: str
+    command: str
+    machine: dict[str, str]
+    dataset: dict[str, Any]
+    settings: dict[str, Any]
+    loads: dict[str, float]
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    finished: str = ""
+    servers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: "server query" → status of a conditional GET with the ETag of a first answer.
+    etag_checks: dict[str, int] = field(default_factory=dict)
+    cases: list[CaseResult] = field(default_factory=list)
+
+    def medians(self) -> dict[tuple[str, str, str], CaseResult]:
+        """Per (query, mode, server): the round with the median throughput."""
+        groups: dict[tuple[str, str, str], list[CaseResult]] = {}
+        for case in self.cases:
+            groups.setdefault(case.key, []).append(case)
+        chosen = {}
+        for key, cases in groups.items():
+            cases.sort(key=lambda c: c.result.rps)
+            chosen[key] = cases[(len(cases) - 1) // 2]
+        return chosen
+
+    def to_json(self) -> dict[str, Any]:
+        raw = asdict(self)
+        for case, out in zip(self.cases, raw["cases"], strict=True):
+            out["result"]["rps"] = round(case.result.rps, 1)
+        return raw
+
+
+def _ratio(
+    table: dict[tuple[str, str, str], CaseResult], query: str, mode: str, a: str, b: str
+) -> float | None:
+    ours, base = table.get((query, mode, a)), table.get((query, mode, b))
+    if ours is None or base is None or base.result.rps == 0:
+        return None
+    return ours.result.rps / base.result.rps
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}×"
+
+
+def results_table(report: RunReport) -> list[str]:
+    table = report.medians()
+    lines = [
+        "| query | mode | server | req/s | p50 ms | p99 ms | errors | peak RSS MiB (PSS) |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for (query, mode, server), case in sorted(
+        table.items(), key=lambda kv: (_order(kv[0][0]), _order(kv[0][1]), _order(kv[0][2]))
+    ):
+        r = case.result
+        lines.append(
+            f"| {query} | {mode} | {server} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"{r.errors} | {case.rss_peak / MIB:,.0f} ({case.pss_peak / MIB:,.0f}) |"
+        )
+    return lines
+
+
+_ORDER = [
+    "one-hop", "aggregation", "same", "vary", "etag",
+    "oxigraph-disk", "oxigraph-mem", "kg", "kg-nocache",
+]  # fmt: skip
+
+
+def _order(name: str) -> int:
+    return _ORDER.index(name) if name in _ORDER else len(_ORDER)
+
+
+def ratio_table(report: RunReport) -> list[str]:
+    table = report.medians()
+    lines = [
+        "| query | mode | kg / oxigraph-disk | kg-nocache / oxigraph-disk "
+        "| kg / oxigraph-mem | kg-nocache / oxigraph-mem |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    pairs = sorted({(q, m) for q, m, _ in table}, key=lambda p: (_order(p[0]), _order(p[1])))
+    for query, mode in pairs:
+        cells = [
+            _fmt_ratio(_ratio(table, query, mode, ours, base))
+            for base in BASELINES
+            for ours in ("kg", "kg-nocache")
+        ]
+        lines.append(f"| {query} | {mode} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def goal_lines(report: RunReport) -> list[str]:
+    """One line per goal of issue 3, judged on the uncached path (kg-nocache)."""
+    table = report.medians()
+    lines = [
+        "| goal | measured (uncached: kg-nocache) | met? | with the default cache (kg) |",
+        "|---|---|---|---|",
+    ]
+    for query, floor in GOALS.items():
+        for mode in ("same", "vary"):
+            for base in BASELINES:
+                uncached = _ratio(table, query, mode, "kg-nocache", base)
+                cached = _ratio(table, query, mode, "kg", base)
+                if uncached is None and cached is None:
+                    continue
+                met = "–" if uncached is None else ("yes" if uncached >= floor else "**no**")
+                lines.append(
+                    f"| {query} ({mode}) ≥ {floor}× {base} | {_fmt_ratio(uncached)} | {met} "
+                    f"| {_fmt_ratio(cached)} |"
+                )
+    same_cached = _ratio(table, "aggregation", "same", "kg", "kg-nocache")
+    if same_cached is not None:
+        met = "yes" if same_cached > 2 else "**no**"
+        lines.append(
+            f"| identical queries not recomputed: aggregation kg / kg-nocache (same) "
+            f"| {_fmt_ratio(same_cached)} | {met} | – |"
+        )
+    for key, status in sorted(report.etag_checks.items()):
+        met = "yes" if status == 304 else "**no**"
+        lines.append(f"| conditional GET with the ETag → 304 ({key}) | HTTP {status} | {met} | – |")
+    return lines
+
+
+def write_report(report: RunReport, path: Path) -> Path:
+    m, d, s, loads = report.machine, report.dataset, report.settings, report.loads
+    lines = [
+        f"# Benchmark run {report.started}",
+        "",
+        f"Command: `{report.command}` (finished {report.finished}).",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in m.items()],
+        f"| load average before / after | {_load(report.load_before)} / "
+        f"{_load(report.load_after)} |",
+        "",
+        "## Data and loading",
+        "",
+        f"Synthetic pairing network (`bench/generate.py`, seed {d['seed']}): {d['quads']:,} quads "
+        f"({d['file_mib']} MiB of N-Quads), {d['districts']} districts, {d['pairings']:,} "
+        "pairings, in the build's four named graphs. Every server answers from the union of "
+        "the graphs.",
+        "",
+        "| server | how it got the data | seconds | idle RSS MiB |",
+        "|---|---|---:|---:|",
+    ]
+    for name, info in report.servers.items():
+        if name == "oxigraph-disk":
+            how = f"`oxigraph load` {loads['oxigraph_load']:.1f} s + `optimize` "
+            how += f"{loads['oxigraph_optimize']:.1f} s"
+            secs = loads["oxigraph_load"] + loads["oxigraph_optimize"]
+        elif name == "oxigraph-mem":
+            how, secs = "HTTP POST of the N-Quads to /store", info["http_load_s"] or 0.0
+        else:
+            how = "`kg.build.publish` (hash, bulk_load, optimize, manifest)"
+            secs = loads["kg_build"]
+        lines.append(f"| {name} | {how} | {secs:.1f} | {info['idle_rss'] / MIB:,.0f} |")
+    lines += [
+        "",
+        "Servers: " + "; ".join(f"**{k}**: {v['description']}" for k, v in report.servers.items()),
+        "",
+        "## Answers",
+        "",
+        "Before timing, each query was sent once to every server and the answers compared:",
+        "",
+        *[
+            f"- {q}: {a['rows']} rows, {'identical on every server' if a['agree'] else 'DIFFER'}"
+            f" (HTTP {sorted(set(a['status'].values()))})"
+            for q, a in report.answers.items()
+        ],
+        "",
+        "## Throughput and latency",
+        "",
+        f"wrk, {s['concurrency']} connections, {s['wrk_threads']} threads, {s['duration_s']:g} s "
+        f"per case after {s['warmup_s']:g} s of warm-up, {s['rounds']} round(s) (median kept). "
+        "wrk runs on the same 2 cores as the server it measures.",
+        "",
+        *results_table(report),
+        "",
+        "## Ratios",
+        "",
+        *ratio_table(report),
+        "",
+        "## Goals (issue 3)",
+        "",
+        *goal_lines(report),
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _load(values: tuple[float, float, float]) -> str:
+    return " ".join(f"{v:.2f}" for v in values)
+
+
+def update_readme(report: RunReport, readme: Path, results_name: str) -> None:
+    """Replace the table between the README's markers with this run's."""
+    block = "\n".join(
+        [
+            README_START,
+            f"Latest run: {report.started}, {report.dataset['quads']:,} quads, "
+            f"concurrency {report.settings['concurrency']}, "
+            f"{report.settings['duration_s']:g} s per case; full report: "
+            f"[results/{results_name}](results/{results_name}).",
+            "",
+            *results_table(report),
+            "",
+            *ratio_table(report),
+            "",
+            *goal_lines(report),
+            README_END,
+        ]
+    )
+    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    readme.write_text(text, encoding="utf-8")

@@ -1,0 +1,439 @@
+"""Side-by-side SPARQL throughput: oxigraph from disk, oxigraph in memory, and kg's /sparql.
+
+    python -m bench.run [--triples N] [--duration S] [--concurrency 8] [--rounds R]
+
+One run, one dataset: the synthetic network (bench/generate.py) is loaded into an oxigraph
+on-disk store (``oxigraph load`` + ``optimize``), into ``oxigraph serve`` in memory (HTTP POST),
+and into a kg build (``kg.build.publish``: the same on-disk pyoxigraph store ``kg build`` makes).
+All servers run at once on 127.0.0.1, idle but for the one under load; every case (query ×
+request mode) is run against each server in turn, so background load on a shared machine hits
+all of them alike. wrk sends the load; each server is stopped at the end, whatever happens.
+
+Queries (bench/queries/*.rq): a one-hop "partners of a district" and an aggregation (pairings
+per level). Request modes: ``same`` (one identical request: what a cache or ETag can serve),
+``vary`` (one-hop: every district in turn; aggregation: distinct query texts with identical work,
+so a text-keyed cache never hits), ``etag`` (identical request with ``If-None-Match`` from a first
+answer; only for servers that send an ETag). kg runs twice: with its default result cache and
+with ``KG_CACHE_ENTRIES=0`` (the uncached path). Results go to bench/results/<date>.md (+ .json)
+and the table in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+from bench.generate import DEFAULT_BASE, GeneratedDataset, generate, load_meta
+from bench.machine import describe_machine, load_average
+from bench.report import CaseResult, RunReport, update_readme, write_report
+from bench.servers import (
+    Memory,
+    Server,
+    ServerSpec,
+    memory_of_tree,
+    start_server,
+    stop_server,
+    venv_bin,
+)
+from bench.wrk import WrkResult, find_wrk, run_wrk
+from kg.queries import NamedQuery, bind, parse_query_file
+
+__all__ = ["main"]
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+QUERIES = {
+    "one-hop": BENCH_DIR / "queries" / "partners-of-district.rq",
+    "aggregation": BENCH_DIR / "queries" / "pairings-per-level.rq",
+}
+MODES = ("same", "vary", "etag")
+SERVERS = ("oxigraph-disk", "oxigraph-mem", "kg", "kg-nocache")
+JSON_RESULTS = "application/sparql-results+json"
+#: Distinct aggregation texts in ``vary`` mode: more than any sensible result cache holds.
+AGGREGATION_VARIANTS = 4096
+
+
+# --- data and stores ----------------------------------------------------------------------
+
+
+def _dataset(work: Path, triples: int, seed: int) -> GeneratedDataset:
+    path = work / f"data-{triples}-s{seed}" / "dataset.nq"
+    existing = load_meta(path)
+    if existing is not None and existing.seed == seed:
+        print(f"bench: reusing {path} ({existing.triples} quads)", file=sys.stderr)
+        return existing
+    print(f"bench: generating {triples} quads into {path}", file=sys.stderr)
+    return generate(path, triples, seed, DEFAULT_BASE)
+
+
+@dataclass
+class Loads:
+    """Seconds each server needed to get the data."""
+
+    oxigraph_load: float = 0.0
+    oxigraph_optimize: float = 0.0
+    kg_build: float = 0.0
+
+
+def _load_oxigraph(data: Path, location: Path, loads: Loads) -> None:
+    shutil.rmtree(location, ignore_errors=True)
+    oxigraph = str(venv_bin("oxigraph"))
+    began = time.monotonic()
+    subprocess.run(
+        [oxigraph, "load", "--location", str(location), "--file", str(data)],
+        check=True,
+        capture_output=True,
+    )
+    loads.oxigraph_load = time.monotonic() - began
+    began = time.monotonic()
+    subprocess.run(
+        [oxigraph, "optimize", "--location", str(location)], check=True, capture_output=True
+    )
+    loads.oxigraph_optimize = time.monotonic() - began
+
+
+_BUILD = """
+import sys
+from pathlib import Path
+from kg.build import publish
+publish(Path(sys.argv[1]), Path(sys.argv[2]).read_bytes(), base_iri=sys.argv[3], log=lambda m: None)
+"""
+
+
+def _build_kg(data: Path, var_dir: Path, base: str, loads: Loads) -> None:
+    # A fresh var dir: the build is really made (not reused as "unchanged"), so its time counts.
+    shutil.rmtree(var_dir, ignore_errors=True)
+    began = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-c", _BUILD, str(var_dir), str(data), base],
+        check=True,
+        env=_python_env(),
+    )
+    loads.kg_build = time.monotonic() - began
+
+
+def _python_env() -> dict[str, str]:
+    paths = [str(ROOT / "src"), str(ROOT)]
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    return {**os.environ, "PYTHONPATH": ":".join(paths)}
+
+
+def _specs(work: Path, data: Path, names: Sequence[str]) -> list[ServerSpec]:
+    oxigraph = str(venv_bin("oxigraph"))
+    bind_arg = ["--bind", "127.0.0.1:{port}"]
+    uvicorn = [
+        sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+        "--host", "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    kg_env = {
+        **_python_env(),
+        "KG_STORE": "embedded",
+        "KG_VAR_DIR": str(work / "var"),
+        "KG_BASE_IRI": DEFAULT_BASE,
+    }
+    all_specs = {
+        "oxigraph-disk": ServerSpec(
+            "oxigraph-disk",
+            "`oxigraph serve-read-only` on the on-disk store (`oxigraph load` + `optimize`)",
+            [
+                oxigraph,
+                "serve-read-only",
+                "--location",
+                str(work / "oxigraph"),
+                "--union-default-graph",
+                *bind_arg,
+            ],
+            "/query",
+        ),
+        "oxigraph-mem": ServerSpec(
+            "oxigraph-mem",
+            "`oxigraph serve` without --location (in memory), data POSTed to /store",
+            [oxigraph, "serve", "--union-default-graph", *bind_arg],
+            "/query",
+            load_file=data,
+        ),
+        "kg": ServerSpec(
+            "kg",
+            "kg /sparql: `uvicorn --factory api.app:create_app`, KG_STORE=embedded "
+            "(on-disk build), default result cache",
+            uvicorn,
+            "/sparql",
+            env=kg_env,
+        ),
+        "kg-nocache": ServerSpec(
+            "kg-nocache",
+            "the same with KG_CACHE_ENTRIES=0 (every query reaches the engine)",
+            uvicorn,
+            "/sparql",
+            env={**kg_env, "KG_CACHE_ENTRIES": "0"},
+        ),
+    }
+    return [all_specs[n] for n in names]
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+def _texts(
+    name: str, query: NamedQuery, mode: str, dataset: GeneratedDataset, seed: int
+) -> list[str]:
+    """The query texts a case cycles through."""
+    if name == "one-hop":
+        districts = list(dataset.districts)
+        if mode == "vary":
+            random.Random(seed).shuffle(districts)
+            return [bind(query, {"district": d}) for d in districts]
+        return [bind(query, {"district": districts[0]})]
+    text = bind(query, {})
+    if mode == "vary":
+        # A trailing comment changes the text, not the work: a text-keyed cache misses.
+        return [f"{text.rstrip()}\n# variant {i}\n" for i in range(AGGREGATION_VARIANTS)]
+    return [text]
+
+
+def _paths(server: Server, texts: Sequence[str]) -> list[str]:
+    return [f"{server.spec.query_path}?query={quote(t, safe='')}" for t in texts]
+
+
+def _answer(server: Server, text: str) -> tuple[int, set[tuple[tuple[str, str], ...]], str | None]:
+    response = httpx.get(
+        server.query_url, params={"query": text}, headers={"Accept": JSON_RESULTS}, timeout=120
+    )
+    rows: set[tuple[tuple[str, str], ...]] = set()
+    if response.status_code == 200:
+        for binding in response.json()["results"]["bindings"]:
+            rows.add(tuple(sorted((k, v["value"]) for k, v in binding.items())))
+    return response.status_code, rows, response.headers.get("etag")
+
+
+def _check_etag(server: Server, text: str, etag: str) -> int:
+    response = httpx.get(
+        server.query_url,
+        params={"query": text},
+        headers={"Accept": JSON_RESULTS, "If-None-Match": etag},
+        timeout=120,
+    )
+    return response.status_code
+
+
+@contextmanager
+def _sampling(server: Server) -> Iterator[list[Memory]]:
+    """Samples the server's memory every 0.25 s while the body runs."""
+    samples: list[Memory] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            samples.append(memory_of_tree(server.process.pid))
+            stop.wait(0.25)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass(frozen=True)
+class _Load:
+    """What wrk sends in one case."""
+
+    url: str
+    paths: list[str]
+    headers: dict[str, str]
+    script: Path
+
+
+def _measure(load: _Load, args: argparse.Namespace, seconds: float) -> WrkResult:
+    return run_wrk(
+        load.url,
+        load.paths,
+        load.headers,
+        duration=seconds,
+        concurrency=args.concurrency,
+        threads=args.threads,
+        script=load.script,
+    )
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def _run_cases(
+    servers: list[Server],
+    dataset: GeneratedDataset,
+    args: argparse.Namespace,
+    report: RunReport,
+    scripts: Path,
+) -> None:
+    queries = {name: parse_query_file(QUERIES[name]) for name in args.queries}
+    etags: dict[tuple[str, str], str] = {}
+    # Answers must agree before speed means anything.
+    for name, query in queries.items():
+        text = _texts(name, query, "same", dataset, args.seed)[0]
+        answers = {}
+        for server in servers:
+            status, rows, etag = _answer(server, text)
+            answers[server.spec.name] = (status, rows)
+            if etag:
+                etags[(server.spec.name, name)] = etag
+                report.etag_checks[f"{server.spec.name} {name}"] = _check_etag(server, text, etag)
+        reference = next(iter(answers.values()))
+        agree = all(a == reference for a in answers.values()) and reference[0] == 200
+        report.answers[name] = {
+            "rows": len(reference[1]),
+            "agree": agree,
+            "status": {k: v[0] for k, v in answers.items()},
+        }
+        if not agree:
+            print(f"bench: WARNING: servers disagree on {name}: {report.answers[name]}")
+
+    for round_no in range(1, args.rounds + 1):
+        for name, query in queries.items():
+            for mode in args.modes:
+                texts = _texts(name, query, mode, dataset, args.seed)
+                for server in servers:
+                    headers = {"Accept": JSON_RESULTS}
+                    if mode == "etag":
+                        etag = etags.get((server.spec.name, name))
+                        if etag is None:
+                            continue  # this server sends no ETag: nothing to measure
+                        headers["If-None-Match"] = etag
+                    script = scripts / f"{server.spec.name}-{name}-{mode}.lua"
+                    load = _Load(server.base_url, _paths(server, texts), headers, script)
+                    if args.warmup > 0:
+                        _measure(load, args, args.warmup)
+                    with _sampling(server) as samples:
+                        result = _measure(load, args, args.duration)
+                    peak = max(samples, key=lambda m: m.rss) if samples else None
+                    case = CaseResult(
+                        server=server.spec.name,
+                        query=name,
+                        mode=mode,
+                        round=round_no,
+                        result=result,
+                        rss_peak=peak.rss if peak else 0,
+                        pss_peak=max((m.pss for m in samples), default=0),
+                        processes=peak.processes if peak else 0,
+                    )
+                    report.cases.append(case)
+                    print(
+                        f"bench: round {round_no} {name:11} {mode:4} {server.spec.name:13} "
+                        f"{result.rps:9.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
+                        f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--triples", type=int, default=1_000_000, help="dataset size (quads)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured case")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per case")
+    parser.add_argument("--concurrency", type=int, default=8, help="open connections")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every case; median kept")
+    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
+    parser.add_argument("--queries", nargs="+", choices=list(QUERIES), default=list(QUERIES))
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench", help="scratch dir")
+    parser.add_argument(
+        "--results", type=Path, default=BENCH_DIR / "results", help="where <date>.md goes"
+    )
+    parser.add_argument("--no-readme", action="store_true", help="leave bench/README.md alone")
+    args = parser.parse_args(argv)
+
+    wrk = find_wrk()
+    oxigraph = venv_bin("oxigraph")
+    if not oxigraph.exists():
+        raise SystemExit(f"bench: {oxigraph} not found: install the dev extras (make setup)")
+    work: Path = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    dataset = _dataset(work, args.triples, args.seed)
+    loads = Loads()
+    if "oxigraph-disk" in args.servers:
+        print("bench: oxigraph load + optimize", file=sys.stderr)
+        _load_oxigraph(dataset.path, work / "oxigraph", loads)
+    if {"kg", "kg-nocache"} & set(args.servers):
+        print("bench: kg build (kg.build.publish)", file=sys.stderr)
+        _build_kg(dataset.path, work / "var", dataset.base_iri, loads)
+
+    report = RunReport(
+        started=started.isoformat().replace("+00:00", "Z"),
+        command="python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:]),
+        machine=describe_machine(oxigraph, wrk),
+        dataset={
+            "quads": dataset.triples,
+            "seed": dataset.seed,
+            "districts": len(dataset.districts),
+            "pairings": sum(dataset.pairings_by_level.values()),
+            "file_mib": round(dataset.path.stat().st_size / 2**20, 1),
+        },
+        settings={
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "concurrency": args.concurrency,
+            "wrk_threads": args.threads,
+            "rounds": args.rounds,
+        },
+        loads=asdict(loads),
+        load_before=load_average(),
+    )
+    servers: list[Server] = []
+    try:
+        for spec in _specs(work, dataset.path, args.servers):
+            print(f"bench: starting {spec.name}", file=sys.stderr)
+            server = start_server(spec, work / "logs")
+            servers.append(server)
+            report.servers[spec.name] = {
+                "description": spec.description,
+                "start_s": round(server.start_seconds, 2),
+                "http_load_s": round(server.load_seconds, 2) if server.load_seconds else None,
+                "idle_rss": memory_of_tree(server.process.pid).rss,
+            }
+        _run_cases(servers, dataset, args, report, work / "scripts")
+    finally:
+        for server in servers:
+            stop_server(server)
+    report.load_after = load_average()
+    report.finished = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+    args.results.mkdir(parents=True, exist_ok=True)
+    md = write_report(report, args.results / f"{started:%Y-%m-%d}.md")
+    (args.results / f"{started:%Y-%m-%d}.json").write_text(
+        json.dumps(report.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+    if not args.no_readme:
+        update_readme(report, BENCH_DIR / "README.md", md.name)
+    print(f"bench: results in {md}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
