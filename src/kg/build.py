@@ -103,13 +103,13 @@ def _quad_count(dataset: rdflib.Dataset) -> int:
 
 def canonical_nquads(dataset: rdflib.Dataset) -> bytes:
     """The dataset as sorted N-Quads with canonical blank node labels: same data, same bytes."""
-    raw = dataset.serialize(format="nquads", encoding="utf-8")
+    # rdflib accepts terms (IRIs with spaces, bad language tags) that RDF does not; its
+    # serialiser then fails with a bare Exception, pyoxigraph's parser with a SyntaxError.
     try:
+        raw = dataset.serialize(format="nquads", encoding="utf-8")
         quads = ox.Dataset(ox.parse(raw, format=ox.RdfFormat.N_QUADS))
-    except SyntaxError as exc:
-        # rdflib accepts terms (IRIs with spaces, bad language tags) that RDF does not.
-        line = getattr(exc, "lineno", None)
-        raise BuildError(DataIssue("<compiled dataset>", line, f"invalid RDF: {exc}")) from None
+    except Exception as exc:
+        raise BuildError(DataIssue("<compiled dataset>", None, f"invalid RDF: {exc}")) from None
     quads.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
     lines = (ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b"").splitlines()
     lines.sort()
@@ -223,9 +223,10 @@ def _switch(var_dir: Path, target: Path) -> None:
 
 def _prune(builds: Path, keep: int, current: Path) -> list[Path]:
     """Remove finished builds beyond the newest ``keep`` and leftovers of crashed builds."""
+    # Newest first by the time the manifest was written: ids only have one-second resolution.
     finished = sorted(
-        (p for p in builds.iterdir() if _BUILD_ID.match(p.name) and p.is_dir()),
-        key=lambda p: p.name,
+        (p for p in builds.iterdir() if _BUILD_ID.match(p.name) and (p / MANIFEST_FILE).is_file()),
+        key=lambda p: (p / MANIFEST_FILE).stat().st_mtime_ns,
         reverse=True,
     )
     removed = [p for p in finished[keep:] if p != current]

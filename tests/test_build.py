@@ -1,0 +1,146 @@
+"""The build: canonical N-Quads, the build folder, the atomic switch, reuse, pruning, failure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+
+from kg.build import (
+    KEEP_BUILDS,
+    build,
+    canonical_nquads,
+    current_build,
+    publish,
+    read_manifest,
+)
+from kg.config import Settings
+from kg.errors import BuildError, StoreUnavailable
+
+BASE = "https://w3id.org/gq-kg/"
+ARTICLE = rdflib.URIRef(f"{BASE}graph/article")
+ONTOLOGY = rdflib.URIRef(f"{BASE}graph/ontology")
+P = rdflib.URIRef("https://w3id.org/gq-kg/ontology#p")
+
+
+def dataset(order: int = 1, extra: int = 0) -> rdflib.Dataset:
+    """A small dataset with blank nodes, built in either order."""
+    ds = rdflib.Dataset()
+    article, ontology = ds.graph(ARTICLE), ds.graph(ONTOLOGY)
+    triples = []
+    for i in range(5 + extra):
+        node = rdflib.BNode()  # fresh, random labels on every call
+        triples.append((article, (rdflib.URIRef(f"{BASE}id/x/{i}"), P, node)))
+        triples.append((article, (node, P, rdflib.Literal(f"值{i}", lang="zh"))))
+    triples.append((ontology, (P, rdflib.RDFS.label, rdflib.Literal("p", lang="en"))))
+    triples.append((article, (P, rdflib.RDFS.label, rdflib.Literal("p", lang="en"))))
+    for graph, triple in triples[::order]:
+        graph.add(triple)
+    return ds
+
+
+def test_canonical_nquads_is_deterministic_and_sorted() -> None:
+    first = canonical_nquads(dataset())
+    assert first == canonical_nquads(dataset(order=-1))
+    lines = first.splitlines()
+    assert lines == sorted(lines)
+    assert len(lines) == 12
+    assert b"_:N" not in first  # rdflib's random labels are gone
+    # And it is the same data.
+    parsed = list(ox.parse(first, format=ox.RdfFormat.N_QUADS))
+    assert len(parsed) == 12
+
+
+def test_canonical_nquads_rejects_terms_rdflib_lets_through() -> None:
+    ds = rdflib.Dataset()
+    ds.graph(ARTICLE).add((rdflib.URIRef("https://x/a b"), P, rdflib.Literal("x")))
+    with pytest.raises(BuildError, match="invalid RDF"):
+        canonical_nquads(ds)
+
+
+def test_publish_writes_dataset_store_manifest_and_current(tmp_path: Path) -> None:
+    nquads = canonical_nquads(dataset())
+    messages: list[str] = []
+    result = publish(tmp_path, nquads, base_iri=BASE, log=messages.append)
+
+    assert not result.unchanged
+    folder = tmp_path / "builds" / result.build_id
+    assert result.path == folder
+    assert (folder / "dataset.nq").read_bytes() == nquads
+    digest = hashlib.sha256(nquads).hexdigest()
+    assert result.build_id.endswith(f"Z-{digest[:12]}")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest == read_manifest(folder) == dict(result.manifest)
+    assert manifest["sha256"] == digest
+    assert manifest["base_iri"] == BASE
+    assert manifest["triples"] == 12
+    assert manifest["graphs"] == {str(ARTICLE): 11, str(ONTOLOGY): 1}
+    assert set(manifest) >= {"build_id", "created", "kg_version"}
+    # current is a relative symlink to the build, so var/ can move.
+    assert os.readlink(tmp_path / "current") == f"builds/{result.build_id}"
+    assert current_build(tmp_path) == folder
+    assert any("current -> builds/" in m for m in messages)
+    # The store answers queries.
+    store = ox.Store.read_only(str(folder / "store"))
+    assert len(list(store.quads_for_pattern(None, None, None, ox.NamedNode(str(ARTICLE))))) == 11
+
+
+def test_same_data_is_reported_unchanged(tmp_path: Path) -> None:
+    first = publish(tmp_path, canonical_nquads(dataset()), base_iri=BASE, log=lambda _: None)
+    messages: list[str] = []
+    again = publish(tmp_path, canonical_nquads(dataset(-1)), base_iri=BASE, log=messages.append)
+    assert again.unchanged
+    assert again.build_id == first.build_id
+    assert messages == [f"unchanged: the current build {first.build_id} holds the same dataset"]
+    assert [p.name for p in (tmp_path / "builds").iterdir() if not p.name.startswith(".")] == [
+        first.build_id
+    ]
+
+
+def test_old_builds_are_pruned_but_never_the_current(tmp_path: Path) -> None:
+    ids = [
+        publish(
+            tmp_path, canonical_nquads(dataset(extra=n)), base_iri=BASE, log=lambda _: None
+        ).build_id
+        for n in range(5)
+    ]
+    kept = sorted(p.name for p in (tmp_path / "builds").iterdir() if not p.name.startswith("."))
+    assert kept == sorted(ids[-KEEP_BUILDS:])
+    assert current_build(tmp_path).name == ids[-1]
+
+
+def test_failed_publish_leaves_the_current_build_and_no_partial_folder(tmp_path: Path) -> None:
+    good = publish(tmp_path, canonical_nquads(dataset()), base_iri=BASE, log=lambda _: None)
+    with pytest.raises(BuildError, match="cannot write the build"):
+        publish(tmp_path, b"<not n-quads\n", base_iri=BASE, log=lambda _: None)
+    assert current_build(tmp_path) == good.path
+    leftovers = [p.name for p in (tmp_path / "builds").iterdir() if p.name != ".lock"]
+    assert leftovers == [good.build_id]
+
+
+def test_no_current_build_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable, match="run `kg build` first"):
+        current_build(tmp_path)
+
+
+# --- the real data ------------------------------------------------------------------------
+
+
+def test_build_of_the_project_data(tmp_path: Path) -> None:
+    """compile (data/, ontology/) → validate → publish, then the same again is unchanged."""
+    settings = Settings(var_dir=tmp_path / "var")
+    result = build(settings, log=lambda _: None)
+    assert not result.unchanged
+    graphs = result.manifest["graphs"]
+    for name in ("ontology", "sources", "article", "reference"):
+        assert graphs.get(f"{settings.base_iri}graph/{name}", 0) > 0, name
+    assert (result.path / "store").is_dir()
+    assert current_build(settings.var_dir) == result.path
+    again = build(settings, log=lambda _: None)
+    assert again.unchanged
+    assert again.build_id == result.build_id
