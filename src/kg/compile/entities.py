@@ -49,11 +49,9 @@ def add_labels(graph: Graph, node: URIRef, row: Row, zh: str = "label_zh", en: s
 
 def derived_from(ctx: Context, graph: Graph, node: URIRef, row: Row, *, required: bool) -> list[URIRef]:
     """Check the row's citations and link ``node`` to each cited sentence (prov:wasDerivedFrom)."""
-    from rdflib.namespace import PROV as _PROV
-
     cited = ctx.citations(row, single=False, required=required)
     for citation in cited:
-        graph.add((node, _PROV.wasDerivedFrom, citation.sentence))
+        graph.add((node, PROV.wasDerivedFrom, citation.sentence))
     return [c.document for c in cited]
 
 
@@ -93,7 +91,7 @@ def emit_relation(ctx: Context, graph: Graph, row: Row, _node: URIRef | None) ->
             ctx.problem(row, f"value: {row.get('property')} takes an id (object), not a value")
             return
         obj = Literal(row.get("value"), lang=row.get("lang") or None)
-    grade = ctx.evidence(row)
+    grade = _stated_only(ctx, row)
     cited = ctx.citations(row, single=False)
     if subject is None or obj is None or grade is None or not cited:
         return
@@ -119,5 +117,18 @@ def emit_group(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
         graph.add((node, GQ.within, within))
     for member in ctx.refs(row, "members"):
         graph.add((node, GQ.hasMember, member))
-    ctx.evidence(row)
+    _stated_only(ctx, row)
     derived_from(ctx, graph, node, row, required=True)
+
+
+def _stated_only(ctx: Context, row: Row) -> URIRef | None:
+    """The grade of a plain fact, which must be stated.
+
+    A plain triple cannot carry its own evidence grade, so an inferred fact has to be a claim
+    (a row of a claim table) for its rule to reach the graph.
+    """
+    grade = ctx.evidence(row)
+    if grade is not None and grade[0] != GQ.Stated:
+        ctx.problem(row, "evidence: this table holds stated facts only; write an inferred fact as a claim")
+        return None
+    return grade[0] if grade else None
