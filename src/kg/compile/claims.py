@@ -91,24 +91,50 @@ PHOTOS_SPEC = TableSpec(
 
 _LEVELS = frozenset(
     GQ[n]
-    for n in (
-        "CityToPrefecture DistrictToCounty SchoolToSchool HospitalToHospital TownToTownship "
-        "VillageToVillage EnterpriseToVillage SocialOrganizationToVillage CountyEnterpriseLink"
-    ).split()
+    for n in [
+        "CityToPrefecture",
+        "DistrictToCounty",
+        "SchoolToSchool",
+        "HospitalToHospital",
+        "TownToTownship",
+        "VillageToVillage",
+        "EnterpriseToVillage",
+        "SocialOrganizationToVillage",
+        "CountyEnterpriseLink",
+    ]
 )
 _UNITS = frozenset(
     GQ[n]
-    for n in (
-        "PersonUnit PersonTime CNY ItemUnit SessionUnit EnterpriseUnit SchoolUnit HospitalUnit "
-        "VillageUnit TownUnit OrganizationUnit CountyUnit DistrictUnit"
-    ).split()
+    for n in [
+        "PersonUnit",
+        "PersonTime",
+        "CNY",
+        "ItemUnit",
+        "SessionUnit",
+        "EnterpriseUnit",
+        "SchoolUnit",
+        "HospitalUnit",
+        "VillageUnit",
+        "TownUnit",
+        "OrganizationUnit",
+        "CountyUnit",
+        "DistrictUnit",
+    ]
 )
 _EVENT_CLASSES = frozenset(
     GQ[n]
-    for n in "Event JointMeeting DelegationVisit Launch TrainingClass PromotionEvent StudyVisit".split()
+    for n in [
+        "Event",
+        "JointMeeting",
+        "DelegationVisit",
+        "Launch",
+        "TrainingClass",
+        "PromotionEvent",
+        "StudyVisit",
+    ]
 )
 _DOCUMENT_CLASSES = frozenset(
-    GQ[n] for n in "Document PolicyDocument NewsArticle WebPage".split()
+    GQ[n] for n in ["Document", "PolicyDocument", "NewsArticle", "WebPage"]
 )
 
 
@@ -162,9 +188,10 @@ def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     if row.get("original_text") not in row.get("quote"):
         ctx.problem(row, f"original_text {row.get('original_text')!r} is not in the quote")
     ok = ctx.claim(graph, node, row)
-    if not ok or None in (measure, subject, unit, value) or len(dates) != 2:
+    if not ok or measure is None or subject is None or unit is None or value is None:
         return
-    assert measure is not None and subject is not None and unit is not None and value is not None
+    if len(dates) != 2:
+        return
     graph.add((node, RDF.type, GQ.Statistic))
     graph.add((node, GQ.measure, measure))
     graph.add((node, GQ.value, decimal_literal(value)))

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF, RDFS
+from rdflib.namespace import OWL, RDF, RDFS
 
 from kg.compile.tables import Row, split_multi
 from kg.compile.vocab import (
@@ -80,8 +80,6 @@ class Context:
 
     def learn_ontology(self, ontology: Graph) -> None:
         """Make every class, property and individual declared in the ontology usable."""
-        from rdflib.namespace import OWL
-
         for cls in ontology.subjects(RDF.type, OWL.Class):
             if isinstance(cls, URIRef):
                 self.classes.add(cls)
@@ -118,10 +116,12 @@ class Context:
         ref = row.get(column)
         match = _ID.match(ref)
         if not match or match.group(1) == "gq":
-            self.problem(row, f"{column}: {ref!r} is not an id (write kind:slug, e.g. org:luodian-school)")
+            self.problem(row, f"{column}: {ref!r} is not an id (write kind:slug, e.g. org:foo)")
             return None
         if kinds is not None and match.group(1) not in kinds:
-            self.problem(row, f"{column}: {ref!r} must start with {' or '.join(k + ':' for k in kinds)}")
+            self.problem(
+                row, f"{column}: {ref!r} must start with {' or '.join(k + ':' for k in kinds)}"
+            )
             return None
         if ref in self.declared:
             file, line = self.declared[ref]
@@ -170,7 +170,9 @@ class Context:
             return None
         return self.resolve(row, column, values[0])
 
-    def classes_of(self, row: Row, column: str, under: frozenset[URIRef] | None = None) -> list[URIRef]:
+    def classes_of(
+        self, row: Row, column: str, under: frozenset[URIRef] | None = None
+    ) -> list[URIRef]:
         """The classes named in a cell; reports unknown ones (or ones outside ``under``)."""
         found: list[URIRef] = []
         for curie in split_multi(row.get(column)):

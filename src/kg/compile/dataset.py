@@ -80,7 +80,9 @@ def compile_dataset(settings: Settings) -> Dataset:
     for prefix, ns in (("gq", "https://w3id.org/gq-kg/ontology#"),):
         dataset.bind(prefix, ns)
 
-    ontology = _parse_turtle(Path(settings.ontology_dir) / "gq.ttl", Path(settings.ontology_dir).parent, ctx.issues)
+    ontology = _parse_turtle(
+        Path(settings.ontology_dir) / "gq.ttl", Path(settings.ontology_dir).parent, ctx.issues
+    )
     if ontology is not None:
         for triple in ontology:
             graphs["ontology"].add(triple)
@@ -106,7 +108,13 @@ def compile_dataset(settings: Settings) -> Dataset:
         folder = path.relative_to(data_dir).parts[0]
         shown = shown_path(path, data_dir)
         if folder not in ("sources", "article", "reference"):
-            ctx.issues.append(DataIssue(shown, None, "Turtle files belong in data/article, data/reference or data/sources"))
+            ctx.issues.append(
+                DataIssue(
+                    shown,
+                    None,
+                    "Turtle files belong in data/article, data/reference or data/sources",
+                )
+            )
             continue
         parsed = _parse_turtle(path, data_dir.parent, ctx.issues)
         if parsed is not None:

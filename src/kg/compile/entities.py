@@ -4,7 +4,7 @@ a row) and ``groups.csv`` (N members of one class within a place)."""
 from __future__ import annotations
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import PROV, RDF, RDFS, XSD
+from rdflib.namespace import PROV, RDF, RDFS, SKOS, XSD
 
 from kg.compile.context import Context
 from kg.compile.tables import Row, TableSpec, split_multi
@@ -40,14 +40,18 @@ GROUPS_SPEC = TableSpec(
 )
 
 
-def add_labels(graph: Graph, node: URIRef, row: Row, zh: str = "label_zh", en: str = "label_en") -> None:
+def add_labels(
+    graph: Graph, node: URIRef, row: Row, zh: str = "label_zh", en: str = "label_en"
+) -> None:
     """rdfs:label in Chinese (and English when given)."""
     graph.add((node, RDFS.label, Literal(row.get(zh), lang="zh")))
     if row.get(en):
         graph.add((node, RDFS.label, Literal(row.get(en), lang="en")))
 
 
-def derived_from(ctx: Context, graph: Graph, node: URIRef, row: Row, *, required: bool) -> list[URIRef]:
+def derived_from(
+    ctx: Context, graph: Graph, node: URIRef, row: Row, *, required: bool
+) -> list[URIRef]:
     """Check the row's citations and link ``node`` to each cited sentence (prov:wasDerivedFrom)."""
     cited = ctx.citations(row, single=False, required=required)
     for citation in cited:
@@ -57,8 +61,6 @@ def derived_from(ctx: Context, graph: Graph, node: URIRef, row: Row, *, required
 
 def emit_entity(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     """An entity: its classes, labels, pinyin, alternative labels and where it is mentioned."""
-    from rdflib.namespace import SKOS
-
     for cls in ctx.classes_of(row, "class"):
         graph.add((node, RDF.type, cls))
     add_labels(graph, node, row)
@@ -129,6 +131,6 @@ def _stated_only(ctx: Context, row: Row) -> URIRef | None:
     """
     grade = ctx.evidence(row)
     if grade is not None and grade[0] != GQ.Stated:
-        ctx.problem(row, "evidence: this table holds stated facts only; write an inferred fact as a claim")
+        ctx.problem(row, "evidence: only stated facts here; write an inferred fact as a claim")
         return None
     return grade[0] if grade else None

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF, RDFS, XSD
+from rdflib.namespace import PROV, RDF, RDFS, SKOS, XSD
 
 from kg.compile.context import Context
 from kg.compile.documents import WebPages, shown_path
@@ -93,27 +93,39 @@ class ReferenceTables:
     def emit(self, ctx: Context, graph: Graph, pages: WebPages) -> None:
         """Emit divisions and pairings into ``graph`` (the reference graph)."""
         by_name = {label: iri for iri, label in ctx.labels.items()}
-        notes = Row("data/sources/sources.csv", 0, {"source": DIVISIONS_SOURCE, "quote": DIVISIONS_QUOTE})
+        notes = Row(
+            "data/sources/sources.csv", 0, {"source": DIVISIONS_SOURCE, "quote": DIVISIONS_QUOTE}
+        )
         provenance = ctx.citations(notes, single=True)
         for row, node in self.divisions:
-            self._division(ctx, graph, row, node, by_name, provenance[0].sentence if provenance else None)
+            self._division(
+                ctx,
+                graph=graph,
+                row=row,
+                node=node,
+                by_name=by_name,
+                provenance=provenance[0].sentence if provenance else None,
+            )
         for row, node in self.pairings:
             self._pairing(ctx, graph, row, node, pages)
 
     @staticmethod
     def _division(
         ctx: Context,
+        *,
         graph: Graph,
         row: Row,
         node: URIRef,
         by_name: dict[str, URIRef],
         provenance: URIRef | None,
     ) -> None:
-        from rdflib.namespace import PROV, SKOS
-
         cls = division_class(row.get("level"), row.get("name_zh"))
         if cls is None:
-            ctx.problem(row, f"level: unknown level {row.get('level')!r} (province, prefecture, city, district, county)")
+            ctx.problem(
+                row,
+                f"level: unknown level {row.get('level')!r} "
+                "(province, prefecture, city, district, county)",
+            )
             return
         graph.add((node, RDF.type, cls))
         graph.add((node, RDFS.label, Literal(row.get("name_zh"), lang="zh")))
@@ -122,7 +134,9 @@ class ReferenceTables:
         graph.add((node, GQ.divisionCode, Literal(row.get("adcode"))))
         parent = by_name.get(row.get("parent_zh"))
         if parent is None:
-            ctx.problem(row, f"parent_zh: no division or entity is labelled {row.get('parent_zh')!r}")
+            ctx.problem(
+                row, f"parent_zh: no division or entity is labelled {row.get('parent_zh')!r}"
+            )
         else:
             graph.add((node, GQ.partOf, parent))
         lat, lon = row.get("lat"), row.get("lon")
@@ -201,9 +215,13 @@ def read_reference(ctx: Context, data_dir: Path, pages: WebPages) -> ReferenceTa
     pairings = folder / "pairings.csv"
     for path in (divisions, pairings):
         if not path.is_file():
-            ctx.issues.append(DataIssue(shown_path(path, data_dir), None, "missing reference table"))
+            ctx.issues.append(
+                DataIssue(shown_path(path, data_dir), None, "missing reference table")
+            )
     if divisions.is_file():
-        for row in read_table(divisions, shown_path(divisions, data_dir), DIVISIONS_SPEC, ctx.issues):
+        for row in read_table(
+            divisions, shown_path(divisions, data_dir), DIVISIONS_SPEC, ctx.issues
+        ):
             code = row.get("adcode")
             if not _ADCODE.match(code):
                 ctx.problem(row, f"adcode: {code!r} is not a 6-digit GB/T 2260 code")
@@ -214,7 +232,9 @@ def read_reference(ctx: Context, data_dir: Path, pages: WebPages) -> ReferenceTa
                 found.divisions.append((row, node))
     if pairings.is_file():
         slugs: set[str] = set()
-        for row in read_table(pairings, shown_path(pairings, data_dir), REF_PAIRINGS_SPEC, ctx.issues):
+        for row in read_table(
+            pairings, shown_path(pairings, data_dir), REF_PAIRINGS_SPEC, ctx.issues
+        ):
             slug = "-".join(
                 v
                 for v in (

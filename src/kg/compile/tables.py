@@ -43,9 +43,7 @@ def split_multi(cell: str) -> list[str]:
     return [part.strip() for part in cell.split("|") if part.strip()]
 
 
-def read_table(
-    path: Path, shown: str, spec: TableSpec, issues: list[DataIssue]
-) -> list[Row]:
+def read_table(path: Path, shown: str, spec: TableSpec, issues: list[DataIssue]) -> list[Row]:
     """Read ``path`` (reported as ``shown``); append every problem to ``issues``."""
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -103,9 +101,7 @@ def read_table(
     return rows
 
 
-def _records(
-    text: str, shown: str, issues: list[DataIssue]
-) -> Iterator[tuple[int, list[str]]]:
+def _records(text: str, shown: str, issues: list[DataIssue]) -> Iterator[tuple[int, list[str]]]:
     """Each CSV record with the line it starts on."""
     reader = csv.reader(text.splitlines(keepends=True), strict=True)
     start = 1

@@ -62,4 +62,6 @@ def parse_period(text: str) -> Literal:
     try:
         return parse_date(text)
     except ValueError as exc:
-        raise ValueError(f"{text!r} is not a year, year-month or date (YYYY, YYYY-MM, YYYY-MM-DD)") from exc
+        raise ValueError(
+            f"{text!r} is not a year, year-month or date (YYYY, YYYY-MM, YYYY-MM-DD)"
+        ) from exc

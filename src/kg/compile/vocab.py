@@ -47,24 +47,103 @@ PREFIXES: dict[str, str] = {
     "xsd": str(XSD),
 }
 
-_GQ_CLASSES = """
-Place AdministrativeUnit Country Province Prefecture AutonomousPrefecture UrbanDistrict County
-AutonomousCounty CountyLevelCity Town Township Subdistrict Village Community Facility
-IndustrialPark AgriculturalPark AssistanceWorkshop VegetableBasketBase PlantingBase TrainingBase
-DisplayCentre ResettlementSite Classroom Organization School College Hospital Enterprise
-SocialOrganization GovernmentBody WorkTeam Delegation MediaOutlet Person Group Programme Campaign
-TrainingProgramme CooperationModel ProgrammeArea AssistanceForm Product Brand Event JointMeeting
-DelegationVisit Launch TrainingClass PromotionEvent StudyVisit Document PolicyDocument
-NewsArticle WebPage Photo Sentence Claim Pairing Statistic Measure Unit Membership Issuance
-Participation EvidenceGrade PairingLevel
-""".split()
+_GQ_CLASSES = [
+    "Place",
+    "AdministrativeUnit",
+    "Country",
+    "Province",
+    "Prefecture",
+    "AutonomousPrefecture",
+    "UrbanDistrict",
+    "County",
+    "AutonomousCounty",
+    "CountyLevelCity",
+    "Town",
+    "Township",
+    "Subdistrict",
+    "Village",
+    "Community",
+    "Facility",
+    "IndustrialPark",
+    "AgriculturalPark",
+    "AssistanceWorkshop",
+    "VegetableBasketBase",
+    "PlantingBase",
+    "TrainingBase",
+    "DisplayCentre",
+    "ResettlementSite",
+    "Classroom",
+    "Organization",
+    "School",
+    "College",
+    "Hospital",
+    "Enterprise",
+    "SocialOrganization",
+    "GovernmentBody",
+    "WorkTeam",
+    "Delegation",
+    "MediaOutlet",
+    "Person",
+    "Group",
+    "Programme",
+    "Campaign",
+    "TrainingProgramme",
+    "CooperationModel",
+    "ProgrammeArea",
+    "AssistanceForm",
+    "Product",
+    "Brand",
+    "Event",
+    "JointMeeting",
+    "DelegationVisit",
+    "Launch",
+    "TrainingClass",
+    "PromotionEvent",
+    "StudyVisit",
+    "Document",
+    "PolicyDocument",
+    "NewsArticle",
+    "WebPage",
+    "Photo",
+    "Sentence",
+    "Claim",
+    "Pairing",
+    "Statistic",
+    "Measure",
+    "Unit",
+    "Membership",
+    "Issuance",
+    "Participation",
+    "EvidenceGrade",
+    "PairingLevel",
+]
 
-_GQ_INDIVIDUALS = """
-Stated Inferred PersonUnit PersonTime CNY ItemUnit SessionUnit EnterpriseUnit SchoolUnit
-HospitalUnit VillageUnit TownUnit OrganizationUnit CountyUnit DistrictUnit CityToPrefecture
-DistrictToCounty SchoolToSchool HospitalToHospital TownToTownship VillageToVillage
-EnterpriseToVillage SocialOrganizationToVillage CountyEnterpriseLink
-""".split()
+_GQ_INDIVIDUALS = [
+    "Stated",
+    "Inferred",
+    "PersonUnit",
+    "PersonTime",
+    "CNY",
+    "ItemUnit",
+    "SessionUnit",
+    "EnterpriseUnit",
+    "SchoolUnit",
+    "HospitalUnit",
+    "VillageUnit",
+    "TownUnit",
+    "OrganizationUnit",
+    "CountyUnit",
+    "DistrictUnit",
+    "CityToPrefecture",
+    "DistrictToCounty",
+    "SchoolToSchool",
+    "HospitalToHospital",
+    "TownToTownship",
+    "VillageToVillage",
+    "EnterpriseToVillage",
+    "SocialOrganizationToVillage",
+    "CountyEnterpriseLink",
+]
 
 #: Classes usable in the data before the ontology is read.
 BUILTIN_CLASSES: frozenset[URIRef] = frozenset(
