@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.build_meta = build_meta
     app.state.last_modified = build_meta.last_modified
     app.state.service_cache = ServiceCache()
+    app.state.cache_control = sparql.cache_control(settings)
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,

@@ -70,7 +70,7 @@ async def dataset(ext: str, request: Request, settings: SettingsDep, store: Stor
     etag = (
         'W/"' + hashlib.blake2b(f"{info.version}|{ext}".encode(), digest_size=16).hexdigest() + '"'
     )
-    headers = cache_headers(settings, etag, meta.last_modified(info))
+    headers = cache_headers(request, etag, meta.last_modified(info))
     if request.headers.get("if-none-match", "").strip() in {etag, etag.removeprefix("W/")}:
         return Response(status_code=304, headers=headers)
     try:

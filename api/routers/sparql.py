@@ -15,7 +15,7 @@ from typing import Final
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.deps import SettingsDep, StoreDep
+from api.deps import settings_of, store_of
 from api.errors import UpdateUnauthorized
 from api.protocol import Operation, parse_operation
 from api.routers.service import describe_service
@@ -24,7 +24,7 @@ from kg.errors import BadParameter, UpdateNotAllowed
 from kg.sparql.negotiation import SPARQL_JSON, negotiate
 from kg.store.base import QueryRequest, QueryResult, Store, StoreInfo
 
-__all__ = ["LIMITS_DOC", "etag_for", "router"]
+__all__ = ["LIMITS_DOC", "cache_control", "cache_headers", "etag_for", "router", "sparql"]
 
 router = APIRouter()
 
@@ -51,12 +51,18 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return False
 
 
-def cache_headers(settings: Settings, etag: str, last_modified: str | None) -> dict[str, str]:
-    """ETag, Cache-Control, Vary and (when the build time is known) Last-Modified."""
+def cache_control(settings: Settings) -> str:
+    """The Cache-Control value for answers that only change with the data."""
+    # http_cache_max_age is not a Settings field yet: 300 s until it is.
     max_age = int(getattr(settings, "http_cache_max_age", 300))
+    return f"public, max-age={max_age}"
+
+
+def cache_headers(request: Request, etag: str, last_modified: str | None) -> dict[str, str]:
+    """ETag, Cache-Control, Vary and (when the build time is known) Last-Modified."""
     headers = {
         "ETag": etag,
-        "Cache-Control": f"public, max-age={max_age}",
+        "Cache-Control": request.app.state.cache_control,
         "Vary": "Accept",  # CORSMiddleware appends Origin
     }
     if last_modified:
@@ -124,7 +130,7 @@ async def _query(request: Request, op: Operation, settings: Settings, store: Sto
     info: StoreInfo = await store.info()
     accept = negotiate(request.headers.get("accept"), op.format)
     etag = etag_for(info.version, op, accept)
-    headers = cache_headers(settings, etag, request.app.state.last_modified(info))
+    headers = cache_headers(request, etag, request.app.state.last_modified(info))
     inm = request.headers.get("if-none-match")
     if inm is not None and _matches(inm, etag):
         return Response(status_code=304, headers=headers)
@@ -140,17 +146,19 @@ async def _query(request: Request, op: Operation, settings: Settings, store: Sto
     return _render(result, headers, public_base(request, settings))
 
 
-@router.api_route("/sparql", methods=["GET", "HEAD", "POST"], include_in_schema=False)
-@router.api_route(
-    "/sparql/",
-    methods=["GET", "HEAD", "POST"],
-    summary="SPARQL 1.1 Protocol endpoint (query; update only with a token)",
-)
-async def sparql(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+async def sparql(request: Request) -> Response:
     """SPARQL 1.1 Protocol: GET ?query=, POST form, POST application/sparql-query."""
+    settings = settings_of(request)
+    store = store_of(request)
     op = await parse_operation(request, settings.max_request_bytes)
     if op.kind == "update":
         return await _update(request, op, settings, store)
     if op.kind == "describe":
         return await describe_service(request, settings, store)
     return await _query(request, op, settings, store)
+
+
+# Plain Starlette routes, not FastAPI endpoints: no dependency solving or validation on the
+# hot path (the route parses the protocol itself). GET implies HEAD.
+router.add_route("/sparql", sparql, methods=["GET", "POST"], include_in_schema=False)
+router.add_route("/sparql/", sparql, methods=["GET", "POST"], include_in_schema=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from kg.errors import BadParameter, QueryError
@@ -229,15 +230,17 @@ def _offered_for(kinds: Iterable[ResultKind]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+@lru_cache(maxsize=512)
 def negotiate(
     accept: str | None,
     fmt: str | None = None,
-    kinds: Sequence[ResultKind] = ALL_KINDS,
+    kinds: tuple[ResultKind, ...] = ALL_KINDS,
 ) -> tuple[str, ...]:
     """The ordered ``accept`` tuple for a QueryRequest.
 
     ``fmt`` (the ``format``/``output`` parameter) overrides the Accept header. ``kinds`` are the
-    result kinds the query can produce (all three when unknown). Every kind in ``kinds`` must be
+    result kinds the query can produce (all three when unknown). Cached: clients repeat their
+    Accept header on every request. Every kind in ``kinds`` must be
     served by at least one media type in the answer, else NotAcceptable lists what is offered.
     """
     offered = _offered_for(kinds)
