@@ -1,0 +1,150 @@
+"""kg.compile on the real data, and on broken copies of it (tests/data_cases/*.toml).
+
+Each broken-input case copies data/ into a temporary folder, breaks one thing (replace the first
+occurrence of ``find`` by ``replace``, ``append`` a row, or ``create`` a file) and asserts that
+the DataError names the file, the line (that of ``find``, of the appended row, or ``line``) and
+the problem.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+from rdflib import Dataset, Literal, URIRef
+from rdflib.namespace import RDF, RDFS, XSD
+
+from kg.compile import GRAPH_NAMES, compile_dataset, graph_iri
+from kg.config import ONTOLOGY_NS, Settings, project_root
+from kg.errors import DataError
+
+BASE = "http://kg.example.test/"  # not the default: nothing may hard-code the base
+CASES = sorted((Path(__file__).parent / "data_cases").glob("*.toml"))
+
+
+def gq(name: str) -> URIRef:
+    return URIRef(ONTOLOGY_NS + name)
+
+
+def ident(path: str) -> URIRef:
+    return URIRef(BASE + "id/" + path)
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Dataset:
+    return compile_dataset(Settings(base_iri=BASE))
+
+
+def union(ds: Dataset) -> set[tuple[object, object, object]]:
+    return {(s, p, o) for s, p, o, _ in ds.quads((None, None, None, None))}
+
+
+def test_every_graph_has_triples(dataset: Dataset) -> None:
+    sizes = {name: len(dataset.graph(graph_iri(BASE, name))) for name in GRAPH_NAMES}
+    assert all(size > 0 for size in sizes.values()), sizes
+    assert not any("w3id.org/gq-kg/id/" in str(term) for t in union(dataset) for term in t)
+
+
+def test_statistic_is_normalised(dataset: Dataset) -> None:
+    article = dataset.graph(graph_iri(BASE, "article"))
+    stat = ident("statistic/rural-labour-employed")
+    assert article.value(stat, gq("value")) == Literal("34500", datatype=XSD.decimal)
+    assert article.value(stat, gq("unit")) == gq("PersonUnit")
+    assert article.value(stat, gq("originalText")) == Literal("3.45万人", lang="zh")
+    assert article.value(stat, gq("statedIn")) == ident("document/gq2023/s/17-4")
+    assert article.value(stat, gq("evidence")) == gq("Inferred")
+    assert article.value(stat, gq("inferenceRule")) is not None
+    money = ident("statistic/relocation-site-funds")
+    assert article.value(money, gq("value")) == Literal("185000000", datatype=XSD.decimal)
+    assert article.value(money, gq("unit")) == gq("CNY")
+
+
+def test_counts_of_curated_facts(dataset: Dataset) -> None:
+    article = dataset.graph(graph_iri(BASE, "article"))
+    reference = dataset.graph(graph_iri(BASE, "reference"))
+    assert len(set(article.subjects(RDF.type, gq("Statistic")))) == 45
+    assert len(set(article.subjects(RDF.type, gq("Pairing")))) == 7
+    assert len(set(reference.subjects(RDF.type, gq("Pairing")))) == 14
+    assert len(set(article.subjects(RDF.type, gq("Photo")))) == 9
+    assert len(set(article.subjects(RDF.type, gq("Issuance")))) == 3
+    assert len(set(reference.subjects(gq("divisionCode"), None))) == 27
+
+
+def test_every_claim_cites_an_existing_sentence_that_holds_its_wording(dataset: Dataset) -> None:
+    sources = dataset.graph(graph_iri(BASE, "sources"))
+    triples = union(dataset)
+    cited = {(s, o) for s, p, o in triples if p == gq("statedIn")}
+    assert len(cited) == 81  # 45 statistics, 21 pairings, 8 events, 3+1+3 other claims
+    for claim, sentence in cited:
+        assert (sentence, RDF.type, gq("Sentence")) in sources, (claim, sentence)
+        assert (
+            claim,
+            gq("source"),
+            sources.value(sentence, URIRef("http://purl.org/dc/terms/isPartOf")),
+        ) in triples
+    for stat, text in ((s, o) for s, p, o in triples if p == gq("originalText")):
+        sentence = next(o for s, p, o in triples if s == stat and p == gq("statedIn"))
+        assert str(text) in str(sources.value(sentence, gq("text"))), stat
+
+
+def test_divisions_and_reference_pairings(dataset: Dataset) -> None:
+    reference = dataset.graph(graph_iri(BASE, "reference"))
+    sources = dataset.graph(graph_iri(BASE, "sources"))
+    assert (ident("division/522732"), RDF.type, gq("AutonomousCounty")) in reference
+    assert (ident("division/522732"), RDF.type, gq("County")) not in reference
+    assert (ident("division/522700"), RDF.type, gq("AutonomousPrefecture")) in reference
+    assert (ident("division/522701"), RDF.type, gq("CountyLevelCity")) in reference
+    assert (
+        reference.value(
+            ident("division/440117"), URIRef("http://www.w3.org/2003/01/geo/wgs84_pos#lat")
+        )
+        is None
+    )
+    assert reference.value(ident("division/440000"), gq("partOf")) == ident("country/cn")
+    assert (ident("division/440103"), RDFS.label, Literal("Liwan District", lang="en")) in reference
+    inferred = ident("pairing/440111-522722-2021")
+    assert reference.value(inferred, gq("evidence")) == gq("Inferred")
+    assert reference.value(inferred, gq("inferenceRule")) is not None
+    page = reference.value(inferred, gq("source"))
+    assert (page, RDF.type, gq("WebPage")) in sources
+    assert str(sources.value(page, URIRef("https://schema.org/url"))).startswith(
+        "https://www.gz.gov.cn/"
+    )
+    assert reference.value(ident("pairing/440103-522731-2021-03"), gq("periodStart")) == Literal(
+        "2021-03", datatype=XSD.gYearMonth
+    )
+
+
+def test_compiling_twice_gives_the_same_quads(dataset: Dataset) -> None:
+    again = compile_dataset(Settings(base_iri=BASE))
+    assert set(again.quads((None, None, None, None))) == set(
+        dataset.quads((None, None, None, None))
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_broken_input_is_reported(case: Path, tmp_path: Path) -> None:
+    spec = tomllib.loads(case.read_text(encoding="utf-8"))
+    shutil.copytree(project_root() / "data", tmp_path / "data")
+    target = tmp_path / spec["file"]
+    if "create" in spec:
+        target.write_text(spec["create"], encoding="utf-8")
+        line = spec.get("line")
+    elif "append" in spec:
+        text = target.read_text(encoding="utf-8")
+        line = text.count("\n") + 1
+        target.write_text(text + spec["append"] + "\n", encoding="utf-8")
+    else:
+        text = target.read_text(encoding="utf-8")
+        assert spec["find"] in text, f"{case.name}: 'find' is not in {spec['file']}"
+        line = spec.get("line", text[: text.index(spec["find"])].count("\n") + 1)
+        target.write_text(text.replace(spec["find"], spec["replace"], 1), encoding="utf-8")
+    settings = Settings(base_iri=BASE, data_dir=tmp_path / "data")
+    with pytest.raises(DataError) as caught:
+        compile_dataset(settings)
+    issues = caught.value.issues
+    matching = [i for i in issues if i.file == spec["file"] and spec["problem"] in i.problem]
+    assert matching, "\n".join(str(i) for i in issues)
+    assert line is None or any(i.line == line for i in matching), "\n".join(map(str, matching))
