@@ -101,6 +101,8 @@ def _actual(store: ox.Store, query: NamedQuery) -> tuple[list[str], list[Row]]:
 def _diff(expected: list[Row], actual: list[Row]) -> str:
     missing = Counter(expected) - Counter(actual)
     extra = Counter(actual) - Counter(expected)
+    if not missing and not extra:
+        return "same rows in another order; got:\n" + "\n".join(f"  {r}" for r in actual)
     lines = ["missing rows:"] + [f"  {r}" for r in sorted(missing.elements())]
     lines += ["unexpected rows:"] + [f"  {r}" for r in sorted(extra.elements())]
     return "\n".join(lines)
