@@ -13,7 +13,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from kg.build import current_build, read_manifest
+from kg.build import current_build, publish, read_manifest
 from kg.cli import main
 from kg.config import project_root
 from kg.export import FORMATS
@@ -30,11 +30,17 @@ SELECT ?code ?name WHERE {
 """
 
 
+def copy_inputs(folder: Path) -> Path:
+    """A private copy of data/ and ontology/ in ``folder``."""
+    for part in ("data", "ontology"):
+        shutil.copytree(project_root() / part, folder / part)
+    return folder
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of data/ and ontology/, and an empty var/, used by every command."""
-    for part in ("data", "ontology"):
-        shutil.copytree(project_root() / part, tmp_path / part)
+    """Copied inputs and an empty var/, used by every command through KG_* variables."""
+    copy_inputs(tmp_path)
     monkeypatch.setenv("KG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("KG_ONTOLOGY_DIR", str(tmp_path / "ontology"))
     monkeypatch.setenv("KG_VAR_DIR", str(tmp_path / "var"))
@@ -53,9 +59,21 @@ def kg(capsys: pytest.CaptureFixture[str]) -> Run:
 
 @pytest.fixture
 def built(project: Path, kg: Run) -> Path:
+    """A good build in the test's own var/ (for tests that change the inputs)."""
     code, _, err = kg("build")
     assert code == 0, err
     return project / "var"
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One good build for the tests that only read it: pass ``--var-dir`` explicitly."""
+    root = copy_inputs(tmp_path_factory.mktemp("shared"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KG_ONTOLOGY_DIR", str(root / "ontology"))
+        code = main(["--data-dir", str(root / "data"), "--var-dir", str(root / "var"), "build"])
+    assert code == 0
+    return root / "var"
 
 
 # --- build ------------------------------------------------------------------------------------
@@ -181,27 +199,43 @@ def test_validate_exit_codes(project: Path, kg: Run) -> None:
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-def test_export_round_trips(built: Path, tmp_path: Path, kg: Run, fmt: str) -> None:
-    folder = current_build(built)
+def test_export_round_trips(shared: Path, tmp_path: Path, kg: Run, fmt: str) -> None:
+    folder = current_build(shared)
     quads = list(ox.parse(path=str(folder / "dataset.nq"), format=ox.RdfFormat.N_QUADS))
     target = tmp_path / f"export.{fmt}"
-    code, _, err = kg("export", "--format", fmt, "-o", str(target))
+    code, _, err = kg("--var-dir", str(shared), "export", "--format", fmt, "-o", str(target))
     assert code == 0, err
     parsed = list(ox.parse(path=str(target), format=FORMATS[fmt]))
     if FORMATS[fmt].supports_datasets:
         assert len(parsed) == len(quads) == read_manifest(folder)["triples"]
         assert set(parsed) == set(quads)
     else:  # the union of the graphs
-        assert len(parsed) == len({q.triple for q in quads})
-        assert set(parsed) == {q.triple for q in quads}
+        union = {q.triple for q in quads}
+        assert len(parsed) == len(union)
+        assert {q.triple for q in parsed} == union
 
 
-def test_export_nquads_to_stdout_is_the_build_file(
-    built: Path, capsysbinary: pytest.CaptureFixture[bytes]
-) -> None:
-    assert main(["export", "--format", "nquads"]) == 0
-    out, _ = capsysbinary.readouterr()
-    assert out == (current_build(built) / "dataset.nq").read_bytes()
+def test_export_of_triple_formats_is_the_union_without_duplicates(tmp_path: Path, kg: Run) -> None:
+    triple = '<urn:a> <urn:p> "x"@zh'
+    nquads = "".join(
+        f"{line} .\n"
+        for line in sorted(
+            [f"{triple} <urn:g1>", f"{triple} <urn:g2>", f"{triple}", "<urn:b> <urn:p> <urn:a>"]
+        )
+    ).encode()
+    publish(tmp_path, nquads, base_iri="https://example.org/", log=lambda _: None)
+    for fmt in ("turtle", "ntriples", "rdfxml"):
+        code, out, err = kg("--var-dir", str(tmp_path), "export", "--format", fmt)
+        assert code == 0, err
+        assert len(list(ox.parse(out.encode(), format=FORMATS[fmt]))) == 2, fmt
+    code, out, _ = kg("--var-dir", str(tmp_path), "export", "--format", "trig")
+    assert len(list(ox.parse(out.encode(), format=ox.RdfFormat.TRIG))) == 4
+
+
+def test_export_nquads_to_stdout_is_the_build_file(shared: Path, kg: Run) -> None:
+    code, out, _ = kg("export", "--var-dir", str(shared), "--format", "nquads")
+    assert code == 0
+    assert out.encode("utf-8") == (current_build(shared) / "dataset.nq").read_bytes()
 
 
 def test_export_without_a_build_is_a_one_line_error(project: Path, kg: Run) -> None:
@@ -220,8 +254,8 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def test_query_table_is_aligned(built: Path, kg: Run) -> None:
-    code, out, err = kg("query", COUNTIES)
+def test_query_table_is_aligned(shared: Path, kg: Run) -> None:
+    code, out, err = kg("query", "--var-dir", str(shared), COUNTIES)
     assert code == 0, err
     header, rule, *rows = out.splitlines()
     assert header.split() == ["code", "name"]
@@ -234,27 +268,35 @@ def test_query_table_is_aligned(built: Path, kg: Run) -> None:
     assert err.strip() == "12 rows"
 
 
-def test_query_csv_tsv_json(built: Path, kg: Run) -> None:
-    _, out, _ = kg("query", "--format", "csv", COUNTIES)
+def test_query_csv_tsv_json(shared: Path, kg: Run) -> None:
+    _, out, _ = kg("query", "--var-dir", str(shared), "--format", "csv", COUNTIES)
     table = list(csv.reader(io.StringIO(out)))
     assert table[0] == ["code", "name"]
     assert ["522701", "都匀市"] in table
-    _, out, _ = kg("query", "--format", "tsv", COUNTIES)
+    _, out, _ = kg("query", "--var-dir", str(shared), "--format", "tsv", COUNTIES)
     assert out.splitlines()[0] == "?code\t?name"
-    _, out, _ = kg("query", "--format", "json", COUNTIES)
+    _, out, _ = kg("query", "--var-dir", str(shared), "--format", "json", COUNTIES)
     body = json.loads(out)
     assert body["head"]["vars"] == ["code", "name"]
     assert len(body["results"]["bindings"]) == 12
 
 
-def test_query_from_file_named_query_and_list(built: Path, tmp_path: Path, kg: Run) -> None:
+def test_query_from_file_named_query_and_list(shared: Path, tmp_path: Path, kg: Run) -> None:
     path = tmp_path / "q.rq"
     path.write_text(COUNTIES, encoding="utf-8")
-    _, out, _ = kg("query", "--format", "csv", "-f", str(path))
+    _, out, _ = kg("--var-dir", str(shared), "query", "--format", "csv", "-f", str(path))
     assert len(out.strip().splitlines()) == 13
 
     code, out, err = kg(
-        "query", "--format", "csv", "--name", "county-partners", "--param", "prefectureCode=522700"
+        "--var-dir",
+        str(shared),
+        "query",
+        "--format",
+        "csv",
+        "--name",
+        "county-partners",
+        "--param",
+        "prefectureCode=522700",
     )
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -279,9 +321,9 @@ def test_query_from_file_named_query_and_list(built: Path, tmp_path: Path, kg: R
     ],
 )
 def test_query_mistakes_are_one_line_errors(
-    built: Path, kg: Run, argv: list[str], message: str
+    shared: Path, kg: Run, argv: list[str], message: str
 ) -> None:
-    code, out, err = kg(*argv)
+    code, out, err = kg("--var-dir", str(shared), *argv)
     assert code == 1
     assert out == ""
     assert message in err
@@ -289,8 +331,8 @@ def test_query_mistakes_are_one_line_errors(
     assert len(err.strip().splitlines()) == 1
 
 
-def test_stats(built: Path, kg: Run) -> None:
-    code, out, err = kg("stats", "--json")
+def test_stats(shared: Path, kg: Run) -> None:
+    code, out, err = kg("--var-dir", str(shared), "stats", "--json")
     assert code == 0, err
     stats = json.loads(out)
     assert list(stats) == [
@@ -300,8 +342,8 @@ def test_stats(built: Path, kg: Run) -> None:
         "statistics_by_unit",
     ]
     graphs = {r["graph"]: r["triples"] for r in stats["triples_by_graph"]["rows"]}
-    assert graphs == read_manifest(current_build(built))["graphs"]
-    code, out, _ = kg("stats")
+    assert graphs == read_manifest(current_build(shared))["graphs"]
+    code, out, _ = kg("--var-dir", str(shared), "stats")
     assert code == 0
     assert "gq:County" in out
 
