@@ -42,7 +42,7 @@ from kg.errors import (
     UnknownQuery,
     UpdateNotAllowed,
 )
-from kg.sparql.negotiation import NotAcceptable, parse_accept
+from kg.sparql.negotiation import OFFERED, NotAcceptable, parse_accept
 
 __all__ = [
     "UnsupportedMediaType",
@@ -69,6 +69,10 @@ _HTTP_CODES: Final = {
     422: "bad_parameter",
     500: "internal_error",
 }
+
+
+#: SPARQL result and RDF media types: a client listing one is a SPARQL client.
+_RESULT_TYPES: Final = frozenset(m for types in OFFERED.values() for m in types)
 
 
 class UnsupportedMediaType(QueryError):  # noqa: N818 (named like the kg.errors tree)
@@ -113,13 +117,22 @@ def error_body(code: str, message: str, status: int) -> dict[str, dict[str, str 
 
 
 def _wants_text(request: Request) -> bool:
-    """On /sparql, plain text unless the client lists a JSON type explicitly."""
+    """On /sparql, plain text unless the client asks for JSON and not for SPARQL results.
+
+    SPARQLWrapper lists application/json after application/sparql-results+json: it is a SPARQL
+    client and shows the body as text, so SPARQL or RDF types in Accept mean plain text.
+    """
     if not request.url.path.startswith("/sparql"):
         return False
+    wants_json = False
     for r in parse_accept(request.headers.get("accept")):
-        if r.q > 0 and r.essence in {"application/json", "application/problem+json"}:
-            return False
-    return True
+        if r.q <= 0:
+            continue
+        if r.essence in _RESULT_TYPES:
+            return True
+        if r.essence in {"application/json", "application/problem+json"}:
+            wants_json = True
+    return not wants_json
 
 
 def error_response(

@@ -75,7 +75,7 @@ def test_timeout_retry_after_follows_the_deadline(web_app: Callable[..., TestCli
 @pytest.mark.parametrize(
     "accept",
     [
-        "application/sparql-results+json,application/json;q=0",
+        "application/sparql-results+json,application/json,text/javascript",  # SPARQLWrapper
         "application/sparql-results+xml",
         "text/csv",
         "*/*",
