@@ -93,4 +93,3 @@ def sentence_triples(base_iri: str, slug: str, sentences: Iterable[Sentence]) ->
         yield node, GQ.line, Literal(s.line, datatype=XSD.integer)
         yield node, GQ.position, Literal(s.position, datatype=XSD.integer)
         yield node, DCTERMS.isPartOf, doc
-
