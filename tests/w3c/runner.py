@@ -35,6 +35,7 @@ from tests.w3c.compare import (
     strip_comments,
 )
 from tests.w3c.dataset import write_nquads
+from tests.w3c.expected import load_expected_failures
 from tests.w3c.manifest import (
     DEFAULT_SUITE_DIR,
     ProtocolRequest,
@@ -522,7 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with _start(which, nquads, Path(tmp)) as server:
                     run(_LABELS[which], server.endpoint)
     if args.report is not None:
-        args.report.write_text(render_markdown(runs), encoding="utf-8")
+        causes = {e.iri: f"{e.category}: {e.cause}" for e in load_expected_failures().values()}
+        args.report.write_text(render_markdown(runs, causes), encoding="utf-8")
     return 1 if any(o.status in (FAIL, ERROR) for os_ in runs.values() for o in os_) else 0
 
 
