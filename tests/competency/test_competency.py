@@ -13,24 +13,36 @@ header is the projected variables in order; a SELECT cell is written as:
 An ASK question's file has the single column ``boolean`` and one row ``true`` or ``false``.
 Rows are compared as multisets, in order only when the query has an ORDER BY.
 
+Every question is asked twice: of the embedded engine (pyoxigraph, default graph as union) and
+of a real ``oxigraph serve-read-only --union-default-graph`` over HTTP, the way a deployment that
+outgrew one machine would run them.
+
 The dataset is compiled under a base that is not the default one, so a query or a compiler that
 hard-codes the data base fails here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
+import socket
+import subprocess
+import time
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pyoxigraph as ox
 import pytest
 
 from kg.config import Settings, project_root
 from kg.queries import NamedQuery, bind, parse_query_file
 
+OXIGRAPH = project_root() / ".venv" / "bin" / "oxigraph"
 CQ_DIR = project_root() / "ontology" / "queries" / "cq"
 EXPECTED_DIR = Path(__file__).parent / "expected"
 BASE = "https://example.org/kg-cq/"
@@ -108,14 +120,84 @@ def _diff(expected: list[Row], actual: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _json_cell(binding: dict[str, Any] | None) -> str:
+    if binding is None:
+        return ""
+    value = str(binding["value"])
+    if binding["type"] == "uri":
+        return value[len(BASE) :] if value.startswith(BASE) else value
+    if binding["type"] == "bnode":
+        return f"_:{value}"
+    return _canonical(value)
+
+
+def _remote(url: str, query: NamedQuery) -> tuple[list[str], list[Row]]:
+    response = httpx.post(
+        url,
+        data={"query": bind(query, {})},
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    if "boolean" in body:
+        return ["boolean"], [("true" if body["boolean"] else "false",)]
+    variables = list(body["head"]["vars"])
+    rows = [tuple(_json_cell(b.get(v)) for v in variables) for b in body["results"]["bindings"]]
+    return variables, rows
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
-def store() -> ox.Store:
+def nquads() -> bytes:
     from kg.compile import compile_dataset
 
     dataset = compile_dataset(Settings.model_validate({"base_iri": BASE}))
+    return dataset.serialize(format="nquads", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def store(nquads: bytes) -> ox.Store:
     loaded = ox.Store()
-    loaded.load(dataset.serialize(format="nquads", encoding="utf-8"), format=ox.RdfFormat.N_QUADS)
+    loaded.load(nquads, format=ox.RdfFormat.N_QUADS)
     return loaded
+
+
+@pytest.fixture(scope="module")
+def oxigraph_server(nquads: bytes, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Oxigraph server on 127.0.0.1 over the compiled dataset; stopped afterwards."""
+    folder = tmp_path_factory.mktemp("cq-oxigraph")
+    (folder / "dataset.nq").write_bytes(nquads)
+    location = str(folder / "db")
+    subprocess.run(
+        [str(OXIGRAPH), "load", "--location", location, "--file", str(folder / "dataset.nq")],
+        check=True,
+        capture_output=True,
+    )
+    port = _free_port()
+    command = [str(OXIGRAPH), "serve-read-only", "--location", location, "--union-default-graph"]
+    url = f"http://127.0.0.1:{port}/query"
+    # The log goes to a file, not a pipe: an unread pipe could fill up and block the server.
+    with (folder / "server.log").open("wb") as log:
+        server = subprocess.Popen([*command, "--bind", f"127.0.0.1:{port}"], stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.post(url, data={"query": "ASK {}"}).status_code == 200:
+                        break
+                assert server.poll() is None, (folder / "server.log").read_text(errors="replace")
+                assert time.monotonic() < deadline, "oxigraph did not start in 30 s"
+                time.sleep(0.1)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 def test_enough_questions() -> None:
@@ -138,13 +220,23 @@ def test_header(name: str) -> None:
     assert not re.search(r"\bGRAPH\b", body), "the default graph is the union: no GRAPH clause"
 
 
-@pytest.mark.parametrize("name", _names())
-def test_answer(name: str, store: ox.Store) -> None:
-    query = _query(name)
-    header, expected = _expected(name)
-    variables, actual = _actual(store, query)
+def _check(query: NamedQuery, variables: list[str], actual: list[Row]) -> None:
+    header, expected = _expected(query.name)
     assert variables == header
     if _ORDER_BY.search(_body(query)):
         assert actual == expected, _diff(expected, actual)
     else:
         assert Counter(actual) == Counter(expected), _diff(expected, actual)
+
+
+@pytest.mark.parametrize("name", _names())
+def test_answer(name: str, store: ox.Store) -> None:
+    query = _query(name)
+    _check(query, *_actual(store, query))
+
+
+@pytest.mark.remote
+@pytest.mark.parametrize("name", _names())
+def test_answer_on_oxigraph_server(name: str, oxigraph_server: str) -> None:
+    query = _query(name)
+    _check(query, *_remote(oxigraph_server, query))
