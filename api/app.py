@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
+from api.fastpath import SparqlFastPath
 from api.pages import STATIC_DIR
 from api.routers import site, sparql
 from api.state import BuildMeta, ServiceCache
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.service_cache = ServiceCache()
     app.state.cache_control = sparql.cache_control(settings)
     install_error_handlers(app)
+    # Added first, so it runs inside CORS: /sparql keeps its CORS handling.
+    app.add_middleware(SparqlFastPath)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),

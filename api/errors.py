@@ -26,7 +26,8 @@ import logging
 import math
 from typing import Final
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from starlette.requests import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -49,6 +50,7 @@ __all__ = [
     "UpdateUnauthorized",
     "error_body",
     "error_response",
+    "kg_error_response",
     "install_error_handlers",
     "status_for",
 ]
@@ -155,8 +157,8 @@ def error_response(
     return Response(body, status_code=status, media_type="application/json", headers=extra)
 
 
-def _kg_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, KgError)
+def kg_error_response(request: Request, exc: KgError) -> Response:
+    """The response for a kg error: status, headers and body by the table above."""
     status = status_for(exc)
     headers: dict[str, str] = {}
     if isinstance(exc, UpdateUnauthorized):
@@ -168,6 +170,11 @@ def _kg_error(request: Request, exc: Exception) -> Response:
     if status >= 500:
         log.warning("%s %s -> %d %s: %s", request.method, request.url.path, status, exc.code, exc)
     return error_response(request, status, exc.code, exc.message, headers)
+
+
+def _kg_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KgError)
+    return kg_error_response(request, exc)
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
