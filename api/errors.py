@@ -27,9 +27,9 @@ import math
 from typing import Final
 
 from fastapi import FastAPI
-from starlette.requests import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 
 from kg.errors import (
@@ -50,8 +50,8 @@ __all__ = [
     "UpdateUnauthorized",
     "error_body",
     "error_response",
-    "kg_error_response",
     "install_error_handlers",
+    "kg_error_response",
     "status_for",
 ]
 

@@ -17,10 +17,10 @@ from urllib.error import HTTPError
 import httpx
 import pytest
 import uvicorn
+from api.app import create_app
 from SPARQLWrapper import JSON, TURTLE, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
-from api.app import create_app
 from tests.conftest import MINI, mini_settings
 from tests.fixtures.memory_store import MemoryStore
 
