@@ -30,6 +30,13 @@ class CaseResult:
     rss_peak: int
     pss_peak: int
     processes: int
+    #: CPU seconds the server's process tree used during the measured run.
+    cpu_seconds: float = 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Server CPU per answered request: robust to other load on a shared machine."""
+        return 1000 * self.cpu_seconds / self.result.requests if self.result.requests else 0.0
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -87,8 +94,9 @@ def _fmt_ratio(value: float | None) -> str:
 def results_table(report: RunReport) -> list[str]:
     table = report.medians()
     lines = [
-        "| query | mode | server | req/s | p50 ms | p99 ms | errors | peak RSS MiB (PSS) |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| query | mode | server | req/s | p50 ms | p99 ms | server CPU ms/req | errors "
+        "| peak RSS MiB (PSS) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for (query, mode, server), case in sorted(
         table.items(), key=lambda kv: (_order(kv[0][0]), _order(kv[0][1]), _order(kv[0][2]))
@@ -96,14 +104,15 @@ def results_table(report: RunReport) -> list[str]:
         r = case.result
         lines.append(
             f"| {query} | {mode} | {server} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-            f"{r.errors} | {case.rss_peak / MIB:,.0f} ({case.pss_peak / MIB:,.0f}) |"
+            f"{case.cpu_ms_per_request:.3f} | {r.errors} | "
+            f"{case.rss_peak / MIB:,.0f} ({case.pss_peak / MIB:,.0f}) |"
         )
     return lines
 
 
 _ORDER = [
     "one-hop", "aggregation", "same", "vary", "etag",
-    "oxigraph-disk", "oxigraph-mem", "kg", "kg-nocache",
+    "oxigraph-disk", "oxigraph-mem", "kg", "kg-nocache", "kg-inprocess",
 ]  # fmt: skip
 
 
@@ -111,12 +120,23 @@ def _order(name: str) -> int:
     return _ORDER.index(name) if name in _ORDER else len(_ORDER)
 
 
+def _cpu_ratio(
+    table: dict[tuple[str, str, str], CaseResult], query: str, mode: str, a: str, b: str
+) -> float | None:
+    """How many of ``a``'s requests fit in the server CPU ``b`` spends on one."""
+    ours, base = table.get((query, mode, a)), table.get((query, mode, b))
+    if ours is None or base is None or ours.cpu_ms_per_request == 0:
+        return None
+    return base.cpu_ms_per_request / ours.cpu_ms_per_request
+
+
 def ratio_table(report: RunReport) -> list[str]:
     table = report.medians()
     lines = [
         "| query | mode | kg / oxigraph-disk | kg-nocache / oxigraph-disk "
-        "| kg / oxigraph-mem | kg-nocache / oxigraph-mem |",
-        "|---|---|---:|---:|---:|---:|",
+        "| kg / oxigraph-mem | kg-nocache / oxigraph-mem "
+        "| kg-nocache / oxigraph-disk, by server CPU per request |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     pairs = sorted({(q, m) for q, m, _ in table}, key=lambda p: (_order(p[0]), _order(p[1])))
     for query, mode in pairs:
@@ -125,6 +145,7 @@ def ratio_table(report: RunReport) -> list[str]:
             for base in BASELINES
             for ours in ("kg", "kg-nocache")
         ]
+        cells.append(_fmt_ratio(_cpu_ratio(table, query, mode, "kg-nocache", "oxigraph-disk")))
         lines.append(f"| {query} | {mode} | " + " | ".join(cells) + " |")
     return lines
 

@@ -45,6 +45,7 @@ from bench.servers import (
     Memory,
     Server,
     ServerSpec,
+    cpu_seconds_of_tree,
     memory_of_tree,
     start_server,
     stop_server,
@@ -63,6 +64,8 @@ QUERIES = {
 }
 MODES = ("same", "vary", "etag")
 SERVERS = ("oxigraph-disk", "oxigraph-mem", "kg", "kg-nocache")
+#: Diagnostic servers, run only when asked for (``--servers ... kg-inprocess``).
+EXTRA_SERVERS = ("kg-inprocess",)
 JSON_RESULTS = "application/sparql-results+json"
 #: Distinct aggregation texts in ``vary`` mode: more than any sensible result cache holds.
 AGGREGATION_VARIANTS = 4096
@@ -182,6 +185,14 @@ def _specs(work: Path, data: Path, names: Sequence[str]) -> list[ServerSpec]:
             uvicorn,
             "/sparql",
             env={**kg_env, "KG_CACHE_ENTRIES": "0"},
+        ),
+        "kg-inprocess": ServerSpec(
+            "kg-inprocess",
+            "diagnostic: kg's app over pyoxigraph called in-process (bench/inprocess.py: no "
+            "worker pool, guard, cache or deadline; not safe to serve)",
+            [a.replace("api.app:create_app", "bench.inprocess:create_app") for a in uvicorn],
+            "/sparql",
+            env=kg_env,
         ),
     }
     return [all_specs[n] for n in names]
@@ -321,8 +332,11 @@ def _run_cases(
                     load = _Load(server.base_url, _paths(server, texts), headers, script)
                     if args.warmup > 0:
                         _measure(load, args, args.warmup)
+                    cpu_before = cpu_seconds_of_tree(server.process.pid)
                     with _sampling(server) as samples:
                         result = _measure(load, args, args.duration)
+                    cpu_after = cpu_seconds_of_tree(server.process.pid)
+                    cpu = sum(t - cpu_before.get(p, 0.0) for p, t in cpu_after.items())
                     peak = max(samples, key=lambda m: m.rss) if samples else None
                     case = CaseResult(
                         server=server.spec.name,
@@ -333,12 +347,14 @@ def _run_cases(
                         rss_peak=peak.rss if peak else 0,
                         pss_peak=max((m.pss for m in samples), default=0),
                         processes=peak.processes if peak else 0,
+                        cpu_seconds=cpu,
                     )
                     report.cases.append(case)
                     print(
                         f"bench: round {round_no} {name:11} {mode:4} {server.spec.name:13} "
                         f"{result.rps:9.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
-                        f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
+                        f"p99 {result.p99_ms:7.2f} ms  cpu {case.cpu_ms_per_request:6.3f} ms/req  "
+                        f"errors {result.errors}",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -357,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="open connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every case; median kept")
-    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
+    parser.add_argument(
+        "--servers", nargs="+", choices=SERVERS + EXTRA_SERVERS, default=list(SERVERS)
+    )
     parser.add_argument("--queries", nargs="+", choices=list(QUERIES), default=list(QUERIES))
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench", help="scratch dir")
@@ -380,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     if "oxigraph-disk" in args.servers:
         print("bench: oxigraph load + optimize", file=sys.stderr)
         _load_oxigraph(dataset.path, work / "oxigraph", loads)
-    if {"kg", "kg-nocache"} & set(args.servers):
+    if {"kg", "kg-nocache", "kg-inprocess"} & set(args.servers):
         print("bench: kg build (kg.build.publish)", file=sys.stderr)
         _build_kg(dataset.path, work / "var", dataset.base_iri, loads)
 

@@ -23,6 +23,7 @@ __all__ = [
     "Memory",
     "Server",
     "ServerSpec",
+    "cpu_seconds_of_tree",
     "free_port",
     "memory_of_tree",
     "start_server",
@@ -108,14 +109,40 @@ def _field_kib(path: Path, name: str) -> int:
 def memory_of_tree(pid: int) -> Memory:
     """RSS double-counts pages shared between workers (the store's mmap); PSS splits them."""
     rss = pss = count = 0
-    todo = [pid]
-    while todo:
-        current = todo.pop()
+    for current in _descendants(pid):
         count += 1
         rss += _field_kib(Path(f"/proc/{current}/status"), "VmRSS")
         pss += _field_kib(Path(f"/proc/{current}/smaps_rollup"), "Pss")
-        todo.extend(_children(current))
     return Memory(rss=rss, pss=pss, processes=count)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(_children(current))
+    return found
+
+
+def cpu_seconds_of_tree(pid: int) -> dict[int, float]:
+    """User + system CPU seconds used so far by the process and each live descendant.
+
+    Per process, so that a delta over a run can ignore processes that came or went.
+    """
+    used: dict[int, float] = {}
+    for current in _descendants(pid):
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        # After the command name: state is field 3, utime 14 and stime 15 (1-based).
+        used[current] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return used
 
 
 _PROBE = "ASK { ?s ?p ?o }"
