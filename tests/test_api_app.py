@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from api.app import create_app
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from kg.config import get_settings
 from tests.conftest import MINI, mini_settings
 from tests.fixtures.memory_store import MemoryStore
