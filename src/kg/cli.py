@@ -3,7 +3,7 @@
 Every command calls one core function. A :class:`~kg.errors.KgError` becomes a short message
 on stderr and a non-zero exit status, never a traceback:
 
-    0  success                      1  validation violations, query or store errors
+    0  success                      1  validation violations, query, store or build errors
     2  data errors (file:line list) and command-line usage errors
     130  interrupted
 """
@@ -26,7 +26,7 @@ import pyoxigraph as ox
 from kg import __version__
 from kg.build import build
 from kg.config import Settings, get_settings
-from kg.errors import BadParameter, DataError, KgError, ValidationError
+from kg.errors import BadParameter, BuildError, DataError, KgError, ValidationError
 from kg.export import FORMATS, export, export_file
 from kg.queries import NamedQuery, Term, bind, get_query, load_queries, parse_solutions
 from kg.stats import Section, collect_stats
@@ -52,6 +52,8 @@ QUERY_FORMATS: dict[str, tuple[str, ...]] = {
     "tsv": ("text/tab-separated-values", _JSON, "application/n-triples"),
     "json": (_JSON, "application/ld+json"),
 }
+#: Settings the global options override.
+_GLOBAL_SETTINGS = ("data_dir", "var_dir", "base_iri")
 #: Widest table cell, in terminal columns; longer values are cut with an ellipsis.
 MAX_CELL = 60
 
@@ -88,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.report:
             print(exc.report.rstrip(), file=sys.stderr)
         return EXIT_FAILED
+    except BuildError as exc:  # not the input's fault: the build could not be written
+        for issue in exc.issues:
+            _error(str(issue))
+        return EXIT_FAILED
     except DataError as exc:
         _error(f"{len(exc.issues)} problem(s) in the input:")
         for issue in exc.issues:
@@ -114,7 +120,7 @@ def _error(message: str) -> None:
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         field: value
-        for field in ("data_dir", "var_dir", "base_iri")
+        for field in _GLOBAL_SETTINGS
         if (value := getattr(args, field, None)) is not None
     }
     return Settings(**overrides)
@@ -306,7 +312,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     # The app factory reads its Settings through get_settings(), in this process or in the
     # reloader's child: hand the command-line overrides over as KG_* variables.
-    for field in ("data_dir", "var_dir", "base_iri"):
+    for field in _GLOBAL_SETTINGS:
         if getattr(args, field, None) is not None:
             os.environ[f"KG_{field.upper()}"] = str(getattr(settings, field))
     get_settings.cache_clear()
