@@ -36,7 +36,10 @@ from kg.config import Settings
 from kg.errors import BuildError, DataIssue, StoreUnavailable
 
 __all__ = [
+    "DATASET_FILE",
     "KEEP_BUILDS",
+    "MANIFEST_FILE",
+    "STORE_DIR",
     "BuildResult",
     "Log",
     "build",
