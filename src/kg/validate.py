@@ -6,6 +6,7 @@ subclass axioms; no RDFS inference runs (the shapes list their target subclasses
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ _SEVERITIES: dict[Node, Severity] = {
     SH.Warning: "Warning",
     SH.Info: "Info",
 }
+# IRIs that SHACL-SPARQL message templates paste in, to be shortened like the rest.
+_IRI = re.compile(r"https?://[^\s<>\"{}|^`]+[^\s<>\"{}|^`.,;:)]")
 _SEVERITY_ORDER: dict[Severity, int] = {"Violation": 0, "Warning": 1, "Info": 2}
 
 # Shown in reports whether or not the data graph binds them.
@@ -117,7 +120,8 @@ class ValidationReport:
                     focus += f" 「{v.focus_label}」"
                 where = f" {_compact_path(self, v.path)}" if v.path else ""
                 value = f" = {self._compact_value(v.value)}" if v.value is not None else ""
-                lines.append(f"  - {focus}{where}{value}: {v.message}")
+                message = _IRI.sub(lambda m: self.compact(m.group(0)), v.message)
+                lines.append(f"  - {focus}{where}{value}: {message}")
         return "\n".join(lines) + "\n"
 
     def raise_on_violations(self) -> None:
@@ -203,6 +207,10 @@ def _node_text(node: Node) -> str:
     return node.n3()
 
 
+def _value_text(node: Node) -> str:
+    return f"_:{node}" if isinstance(node, BNode) else node.n3()
+
+
 def _path_text(results: rdflib.Graph, path: Node) -> str:
     if isinstance(path, URIRef):
         return str(path)
@@ -250,11 +258,33 @@ def _violations(results: rdflib.Graph, data: rdflib.Graph) -> Iterable[Violation
                 severity=severity,
                 focus_node=_node_text(focus),
                 path=_path_text(results, path) if path is not None else None,
-                value=_node_text(value) if value is not None else None,
+                value=_value_text(value) if value is not None else None,
                 message=_message(results, result),
                 source_shape=_node_text(shape),
                 focus_label=_zh_label(data, focus),
             )
+
+
+def _undeclared_terms(merged: rdflib.Graph, shapes: rdflib.Graph) -> Iterator[Violation]:
+    """Uses of gq: IRIs the ontology does not declare (gq:Vocabulary_Shape, run in Python)."""
+    shape = URIRef(f"{ONTOLOGY_NS}Vocabulary_Shape")
+    if (shape, RDF.type, SH.NodeShape) not in shapes:
+        return
+    message = str(shapes.value(shape, SH.message) or "Undeclared gq: term.")
+    severity = _SEVERITIES.get(shapes.value(shape, SH.severity) or SH.Violation, "Violation")
+    declared = set(merged.subjects(RDF.type, None))
+    for s, p, o in merged:
+        for term in (p, o):
+            if isinstance(term, URIRef) and term.startswith(ONTOLOGY_NS) and term not in declared:
+                yield Violation(
+                    severity=severity,
+                    focus_node=_node_text(s),
+                    path=str(p),
+                    value=_value_text(term),
+                    message=message,
+                    source_shape=str(shape),
+                    focus_label=_zh_label(merged, s),
+                )
 
 
 def validate(
@@ -280,8 +310,9 @@ def validate(
         allow_warnings=True,
         abort_on_first=False,
     )
+    found = [*_violations(cast(rdflib.Graph, results), merged), *_undeclared_terms(merged, shapes)]
     violations = sorted(
-        _violations(cast(rdflib.Graph, results), merged),
+        found,
         key=lambda v: (
             _SEVERITY_ORDER[v.severity],
             v.source_shape,
