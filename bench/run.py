@@ -54,7 +54,15 @@ from bench.servers import (
 from bench.wrk import WrkResult, find_wrk, run_wrk
 from kg.queries import NamedQuery, bind, parse_query_file
 
-__all__ = ["main"]
+__all__ = [
+    "QUERIES",
+    "ROOT",
+    "dataset_for",
+    "main",
+    "query_texts",
+    "request_paths",
+    "server_specs",
+]
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -74,7 +82,7 @@ AGGREGATION_VARIANTS = 4096
 # --- data and stores ----------------------------------------------------------------------
 
 
-def _dataset(work: Path, triples: int, seed: int) -> GeneratedDataset:
+def dataset_for(work: Path, triples: int, seed: int) -> GeneratedDataset:
     path = work / f"data-{triples}-s{seed}" / "dataset.nq"
     existing = load_meta(path)
     if existing is not None and existing.seed == seed:
@@ -137,7 +145,7 @@ def _python_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": ":".join(paths)}
 
 
-def _specs(work: Path, data: Path, names: Sequence[str]) -> list[ServerSpec]:
+def server_specs(work: Path, data: Path, names: Sequence[str]) -> list[ServerSpec]:
     oxigraph = str(venv_bin("oxigraph"))
     bind_arg = ["--bind", "127.0.0.1:{port}"]
     uvicorn = [
@@ -201,7 +209,7 @@ def _specs(work: Path, data: Path, names: Sequence[str]) -> list[ServerSpec]:
 # --- requests -----------------------------------------------------------------------------
 
 
-def _texts(
+def query_texts(
     name: str, query: NamedQuery, mode: str, dataset: GeneratedDataset, seed: int
 ) -> list[str]:
     """The query texts a case cycles through."""
@@ -218,7 +226,7 @@ def _texts(
     return [text]
 
 
-def _paths(server: Server, texts: Sequence[str]) -> list[str]:
+def request_paths(server: Server, texts: Sequence[str]) -> list[str]:
     return [f"{server.spec.query_path}?query={quote(t, safe='')}" for t in texts]
 
 
@@ -299,7 +307,7 @@ def _run_cases(
     etags: dict[tuple[str, str], str] = {}
     # Answers must agree before speed means anything.
     for name, query in queries.items():
-        text = _texts(name, query, "same", dataset, args.seed)[0]
+        text = query_texts(name, query, "same", dataset, args.seed)[0]
         answers = {}
         for server in servers:
             status, rows, etag = _answer(server, text)
@@ -320,7 +328,7 @@ def _run_cases(
     for round_no in range(1, args.rounds + 1):
         for name, query in queries.items():
             for mode in args.modes:
-                texts = _texts(name, query, mode, dataset, args.seed)
+                texts = query_texts(name, query, mode, dataset, args.seed)
                 for server in servers:
                     headers = {"Accept": JSON_RESULTS}
                     if mode == "etag":
@@ -329,7 +337,7 @@ def _run_cases(
                             continue  # this server sends no ETag: nothing to measure
                         headers["If-None-Match"] = etag
                     script = scripts / f"{server.spec.name}-{name}-{mode}.lua"
-                    load = _Load(server.base_url, _paths(server, texts), headers, script)
+                    load = _Load(server.base_url, request_paths(server, texts), headers, script)
                     if args.warmup > 0:
                         _measure(load, args, args.warmup)
                     cpu_before = cpu_seconds_of_tree(server.process.pid)
@@ -393,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
 
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    dataset = _dataset(work, args.triples, args.seed)
+    dataset = dataset_for(work, args.triples, args.seed)
     loads = Loads()
     if "oxigraph-disk" in args.servers:
         print("bench: oxigraph load + optimize", file=sys.stderr)
@@ -425,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     servers: list[Server] = []
     try:
-        for spec in _specs(work, dataset.path, args.servers):
+        for spec in server_specs(work, dataset.path, args.servers):
             print(f"bench: starting {spec.name}", file=sys.stderr)
             server = start_server(spec, work / "logs")
             servers.append(server)

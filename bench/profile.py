@@ -1,0 +1,157 @@
+"""Where a kg server spends its time under load: py-spy samples grouped by component.
+
+    python -m bench.profile [--server kg-nocache] [--query one-hop] [--mode vary] [--seconds 15]
+
+Starts one server (as bench.run does, on the same generated data), puts wrk load on it, samples
+the server's main process with py-spy, and prints (a) server CPU per request split between the
+main process (the asyncio event loop: HTTP, routing, protocol, negotiation, guard, cache) and
+its worker processes (the engine), and (b) the main process's samples by component, each sample
+charged to the innermost frame that belongs to a known component. Needs ``py-spy`` in the venv
+(``.venv/bin/pip install py-spy``; not a project dependency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from bench.run import QUERIES, ROOT, dataset_for, query_texts, request_paths, server_specs
+from bench.servers import cpu_seconds_of_tree, start_server, stop_server, venv_bin
+from bench.wrk import run_wrk
+from kg.queries import parse_query_file
+
+__all__ = ["COMPONENTS", "classify", "main"]
+
+#: (component, pattern on "function (file)") — the innermost matching frame wins.
+WRITE = "socket write (kernel; wall time includes being preempted by wrk)"
+COMPONENTS: list[tuple[str, re.Pattern[str]]] = [
+    ("engine in-process (pyoxigraph)", re.compile(r"InProcessStore\.query")),
+    ("result cache", re.compile(r"kg/store/cache\.py")),
+    ("worker round trip (pipe, pickle, await)", re.compile(r"kg/store/(workers|embedded)\.py")),
+    ("store factory/other store code", re.compile(r"kg/store/")),
+    ("guard (lexer)", re.compile(r"kg/sparql/guard\.py")),
+    ("negotiation", re.compile(r"kg/sparql/negotiation\.py")),
+    ("result serialisation", re.compile(r"kg/sparql/results\.py")),
+    ("protocol parsing (api/protocol.py)", re.compile(r"api/protocol\.py")),
+    ("/sparql route: ETag, headers, render", re.compile(r"api/routers/sparql\.py")),
+    ("other kg api code", re.compile(r"api/|bench/inprocess\.py")),
+    ("Starlette/FastAPI (middleware, request, response)", re.compile(r"(starlette|fastapi)/")),
+    ("uvicorn + httptools (HTTP parse, transport write)", re.compile(r"uvicorn/")),
+    ("asyncio / uvloop event loop", re.compile(r"asyncio/|uvloop|runners\.py")),
+]
+
+
+def classify(stack: list[str]) -> str:
+    """The component of one sampled stack (root first)."""
+    if stack and re.match(r"RequestResponseCycle\.send \(uvicorn/", stack[-1]):
+        # uvicorn's send() has almost no Python of its own: a sample there is in transport.write.
+        return WRITE
+    for frame in reversed(stack):
+        for name, pattern in COMPONENTS:
+            if pattern.search(frame):
+                return name
+    return "other"
+
+
+def _user_system(pid: int) -> tuple[float, float]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def _read_raw(path: Path) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, n = line.rpartition(" ")
+        if stack and n.isdigit():
+            counts[classify(stack.split(";"))] += int(n)
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument(
+        "--server", default="kg-nocache", choices=("kg", "kg-nocache", "kg-inprocess")
+    )
+    parser.add_argument("--query", default="one-hop", choices=list(QUERIES))
+    parser.add_argument("--mode", default="vary", choices=("same", "vary"))
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--triples", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench")
+    args = parser.parse_args(argv)
+
+    pyspy = venv_bin("py-spy")
+    if not pyspy.exists():
+        raise SystemExit("bench.profile: py-spy missing: .venv/bin/pip install py-spy")
+    work: Path = args.work.resolve()
+    dataset = dataset_for(work, args.triples, args.seed)
+    if not (work / "var" / "current").exists():
+        raise SystemExit(
+            "bench.profile: no kg build in the work dir: run `python -m bench.run` once"
+        )
+    spec = server_specs(work, dataset.path, [args.server])[0]
+    texts = query_texts(
+        args.query, parse_query_file(QUERIES[args.query]), args.mode, dataset, args.seed
+    )
+    server = start_server(spec, work / "logs")
+    raw = work / "prof" / f"{args.server}-{args.query}-{args.mode}.txt"
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        paths = request_paths(server, texts)
+        headers = {"Accept": "application/sparql-results+json"}
+        script = work / "scripts" / f"profile-{args.server}.lua"
+        run_wrk(server.base_url, paths, headers, duration=3, concurrency=args.concurrency,
+                threads=2, script=script)  # fmt: skip
+        main_pid = server.process.pid
+        before = cpu_seconds_of_tree(main_pid)
+        user0, system0 = _user_system(main_pid)
+        spy = subprocess.Popen(
+            [str(pyspy), "record", "-p", str(main_pid), "-r", "250", "-d", str(int(args.seconds)),
+             "--format", "raw", "-o", str(raw), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(0.5)
+        result = run_wrk(server.base_url, paths, headers, duration=args.seconds - 1,
+                         concurrency=args.concurrency, threads=2, script=script)  # fmt: skip
+        after = cpu_seconds_of_tree(main_pid)
+        user1, system1 = _user_system(main_pid)
+        spy.wait(timeout=args.seconds + 60)
+    finally:
+        stop_server(server)
+
+    requests = max(result.requests, 1)
+    main_ms = 1000 * (after.get(main_pid, 0.0) - before.get(main_pid, 0.0)) / requests
+    workers_ms = (
+        1000 * sum(t - before.get(p, 0.0) for p, t in after.items() if p != main_pid) / requests
+    )
+    print(f"{args.server} {args.query} {args.mode}: {result.rps:,.0f} req/s, "
+          f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms")  # fmt: skip
+    user_ms = 1000 * (user1 - user0) / requests
+    kernel_ms = 1000 * (system1 - system0) / requests
+    print(
+        f"server CPU per request: main process {main_ms:.3f} ms (user {user_ms:.3f}, "
+        f"kernel {kernel_ms:.3f}), workers {workers_ms:.3f} ms"
+    )
+    counts = _read_raw(raw)
+    total = sum(counts.values()) or 1
+    # Samples are wall time; CPU is what limits throughput. The write's CPU is the kernel time;
+    # the user CPU is shared among the other components in proportion to their samples.
+    busy = (total - counts[WRITE]) or 1
+    print(f"main process, {total} samples (raw stacks: {raw}):")
+    print("  samples  CPU ms/req (est.)  component")
+    for name, n in counts.most_common():
+        est = kernel_ms if name == WRITE else user_ms * n / busy
+        print(f"  {100 * n / total:6.1f}%  {est:8.3f}           {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
