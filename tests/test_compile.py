@@ -54,8 +54,10 @@ def test_statistic_is_normalised(dataset: Dataset) -> None:
     assert article.value(stat, gq("unit")) == gq("PersonUnit")
     assert article.value(stat, gq("originalText")) == Literal("3.45万人", lang="zh")
     assert article.value(stat, gq("statedIn")) == ident("document/gq2023/s/17-4")
-    assert article.value(stat, gq("evidence")) == gq("Inferred")
-    assert article.value(stat, gq("inferenceRule")) is not None
+    # The figure is stated; only its period is the curator's reading, said in gq:periodRule.
+    assert article.value(stat, gq("evidence")) == gq("Stated")
+    assert article.value(stat, gq("inferenceRule")) is None
+    assert "今年以来" in str(article.value(stat, gq("periodRule")))
     money = ident("statistic/relocation-site-funds")
     assert article.value(money, gq("value")) == Literal("185000000", datatype=XSD.decimal)
     assert article.value(money, gq("unit")) == gq("CNY")

@@ -48,7 +48,7 @@ STATISTICS_SPEC = TableSpec(
         "original_text",
         *CITE,
     ),
-    optional=("rule", "note"),
+    optional=("rule", "period_rule", "note"),
 )
 EVENTS_SPEC = TableSpec(
     "events.csv",
@@ -198,6 +198,9 @@ def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     graph.add((node, GQ.unit, unit))
     graph.add((node, GQ.periodStart, dates[0]))
     graph.add((node, GQ.periodEnd, dates[1]))
+    if row.get("period_rule"):
+        # The figure is graded by gq:evidence; how its period was read is said separately.
+        graph.add((node, GQ.periodRule, Literal(row.get("period_rule"), lang="en")))
     graph.add((node, GQ.subject, subject))
     graph.add((node, GQ.originalText, Literal(row.get("original_text"), lang="zh")))
     label = f"{ctx.label_of(measure)}:{row.get('original_text')}"
