@@ -1,0 +1,233 @@
+"""Serialise query answers, capped at ``max_rows``, in every format the endpoint offers.
+
+Everything goes through pyoxigraph's native serialisers (fast, W3C-exact). Capping SELECT
+solutions uses one trick: the solutions are first written as SPARQL TSV, where every solution
+is exactly one line (newlines inside literals are escaped), through a writer that stops after
+``max_rows`` lines; the kept TSV is then parsed back and written in the requested format. TSV
+is lossless for RDF terms, so the answer is the same as a direct serialisation, only shorter.
+
+ASK has no standard CSV/TSV form: asking for one raises
+:class:`kg.sparql.negotiation.NotAcceptable` (the API answers 406).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Final
+
+import pyoxigraph as ox
+
+from kg.sparql.negotiation import (
+    CSV,
+    JSON_LD,
+    N_QUADS,
+    N_TRIPLES,
+    OFFERED,
+    RDF_XML,
+    SPARQL_JSON,
+    SPARQL_XML,
+    TRIG,
+    TSV,
+    TURTLE,
+    NotAcceptable,
+)
+from kg.store.base import QueryResult, ResultKind
+
+__all__ = [
+    "BOOLEAN_MEDIA_TYPES",
+    "GRAPH_MEDIA_TYPES",
+    "SOLUTION_MEDIA_TYPES",
+    "choose_media_type",
+    "serialize_boolean",
+    "serialize_graph",
+    "serialize_result",
+    "serialize_solutions",
+]
+
+#: SELECT answers: canonical media type → pyoxigraph format.
+SOLUTION_MEDIA_TYPES: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        SPARQL_JSON: ox.QueryResultsFormat.JSON,
+        SPARQL_XML: ox.QueryResultsFormat.XML,
+        CSV: ox.QueryResultsFormat.CSV,
+        TSV: ox.QueryResultsFormat.TSV,
+    }
+)
+
+#: ASK answers: only the two formats that define a boolean.
+BOOLEAN_MEDIA_TYPES: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        SPARQL_JSON: ox.QueryResultsFormat.JSON,
+        SPARQL_XML: ox.QueryResultsFormat.XML,
+    }
+)
+
+#: CONSTRUCT/DESCRIBE answers: canonical media type → pyoxigraph RdfFormat.
+GRAPH_MEDIA_TYPES: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        TURTLE: ox.RdfFormat.TURTLE,
+        N_TRIPLES: ox.RdfFormat.N_TRIPLES,
+        N_QUADS: ox.RdfFormat.N_QUADS,
+        TRIG: ox.RdfFormat.TRIG,
+        JSON_LD: ox.RdfFormat.JSON_LD,
+        RDF_XML: ox.RdfFormat.RDF_XML,
+    }
+)
+
+_TABLES: Final[Mapping[ResultKind, Mapping[str, Any]]] = {
+    "solutions": SOLUTION_MEDIA_TYPES,
+    "boolean": BOOLEAN_MEDIA_TYPES,
+    "graph": GRAPH_MEDIA_TYPES,
+}
+_KIND_NAMES: Final[Mapping[ResultKind, str]] = {
+    "solutions": "SELECT",
+    "boolean": "ASK",
+    "graph": "CONSTRUCT/DESCRIBE",
+}
+_QUAD_FORMATS: Final = frozenset({N_QUADS, TRIG})
+
+
+def choose_media_type(kind: ResultKind, accept: Sequence[str]) -> str:
+    """The first of ``accept`` (canonical types, ``*/*`` or ``type/*``) that ``kind`` offers.
+
+    Raises NotAcceptable naming what the kind can be answered in.
+    """
+    table = _TABLES[kind]
+    for wanted in accept:
+        media_type = wanted.split(";", 1)[0].strip().lower()
+        if media_type in table:
+            return media_type
+        if media_type == "*/*":
+            return OFFERED[kind][0]
+        if media_type.endswith("/*"):
+            main = media_type[:-1]
+            for offered in OFFERED[kind]:
+                if offered.startswith(main):
+                    return offered
+    offered_types = OFFERED[kind]
+    hint = ""
+    if kind == "boolean" and any(a in (CSV, TSV) for a in accept):
+        hint = " (CSV and TSV define no form for a boolean)"
+    raise NotAcceptable(
+        f"cannot answer {_KIND_NAMES[kind]} as {', '.join(accept) or 'nothing'}{hint}; "
+        f"offered: {', '.join(offered_types)}",
+        offered_types,
+    )
+
+
+class _Full(Exception):  # noqa: N818 - control flow, never escapes this module
+    """Raised inside pyoxigraph's serialiser to stop writing once the cap is reached."""
+
+
+class _LineCapWriter:
+    """A binary sink keeping at most ``limit`` complete lines."""
+
+    __slots__ = ("buffer", "limit", "lines", "truncated")
+
+    def __init__(self, limit: int) -> None:
+        self.buffer = bytearray()
+        self.limit = limit
+        self.lines = 0
+        self.truncated = False
+
+    def write(self, chunk: bytes) -> int:
+        count = chunk.count(b"\n")
+        if self.lines + count < self.limit:
+            self.buffer += chunk
+            self.lines += count
+            return len(chunk)
+        rest = chunk
+        if self.lines < self.limit:
+            end = -1
+            for _ in range(self.limit - self.lines):
+                end = chunk.index(b"\n", end + 1)
+            self.buffer += chunk[: end + 1]
+            self.lines = self.limit
+            rest = chunk[end + 1 :]
+        if rest:
+            # Any byte after the last kept line starts one more solution: cut here.
+            self.truncated = True
+            raise _Full
+        return len(chunk)
+
+    def flush(self) -> None:
+        """pyoxigraph flushes its writer; nothing to do for a buffer."""
+
+
+def serialize_solutions(solutions: Any, media_type: str, max_rows: int) -> QueryResult:
+    """Write SELECT ``solutions`` (pyoxigraph QuerySolutions) as ``media_type``, capped."""
+    fmt = SOLUTION_MEDIA_TYPES[media_type]
+    sink = _LineCapWriter(max_rows + 1)  # the header line, then one line per solution
+    with contextlib.suppress(_Full):
+        solutions.serialize(sink, format=ox.QueryResultsFormat.TSV)
+    tsv = bytes(sink.buffer)
+    rows = max(sink.lines - 1, 0)
+    if media_type == TSV:
+        body = tsv
+    else:
+        parsed = ox.parse_query_results(tsv, ox.QueryResultsFormat.TSV)
+        body = parsed.serialize(format=fmt) or b""
+    return QueryResult(body, media_type, "solutions", rows=rows, truncated=sink.truncated)
+
+
+def serialize_boolean(value: bool, media_type: str) -> QueryResult:
+    """Write an ASK answer; ``media_type`` must be one of BOOLEAN_MEDIA_TYPES."""
+    fmt = BOOLEAN_MEDIA_TYPES[media_type]
+    if fmt == ox.QueryResultsFormat.JSON:
+        body = b'{"head":{},"boolean":true}' if value else b'{"head":{},"boolean":false}'
+    else:
+        body = (
+            b'<?xml version="1.0"?><sparql xmlns="http://www.w3.org/2005/sparql-results#">'
+            b"<head></head><boolean>" + (b"true" if value else b"false") + b"</boolean></sparql>"
+        )
+    return QueryResult(body, media_type, "boolean")
+
+
+def serialize_graph(
+    triples: Iterable[Any],
+    media_type: str,
+    max_rows: int,
+    prefixes: Mapping[str, str] | None = None,
+) -> QueryResult:
+    """Write CONSTRUCT/DESCRIBE ``triples`` as ``media_type``, at most ``max_rows`` of them.
+
+    ``prefixes`` (prefix → IRI, e.g. the query's own PREFIX lines) shorten Turtle and TriG.
+    """
+    fmt = GRAPH_MEDIA_TYPES[media_type]
+    kept: list[Any] = []
+    truncated = False
+    for triple in triples:
+        if len(kept) == max_rows:
+            truncated = True
+            break
+        kept.append(triple)
+    data: list[Any] = kept
+    if media_type in _QUAD_FORMATS:
+        default = ox.DefaultGraph()
+        data = [ox.Quad(t.subject, t.predicate, t.object, default) for t in kept]
+    body: bytes | None = None
+    if prefixes and media_type in (TURTLE, TRIG, RDF_XML):
+        usable = {p: i for p, i in prefixes.items() if p or media_type != RDF_XML}
+        try:
+            body = ox.serialize(data, format=fmt, prefixes=usable)
+        except ValueError:
+            body = None  # a prefix pyoxigraph will not write: plain IRIs then
+    if body is None:
+        body = ox.serialize(data, format=fmt)
+    return QueryResult(body or b"", media_type, "graph", rows=len(kept), truncated=truncated)
+
+
+def serialize_result(
+    result: Any,
+    accept: Sequence[str],
+    max_rows: int,
+    prefixes: Mapping[str, str] | None = None,
+) -> QueryResult:
+    """Serialise whatever pyoxigraph returned for a query (boolean, solutions or triples)."""
+    if isinstance(result, ox.QueryBoolean):
+        return serialize_boolean(bool(result), choose_media_type("boolean", accept))
+    if isinstance(result, ox.QuerySolutions):
+        return serialize_solutions(result, choose_media_type("solutions", accept), max_rows)
+    return serialize_graph(result, choose_media_type("graph", accept), max_rows, prefixes)

@@ -1,0 +1,32 @@
+"""Open the store the settings ask for, started and wrapped in the result cache."""
+
+from __future__ import annotations
+
+from kg.config import Settings
+from kg.store.base import Store
+from kg.store.cache import CachedStore
+
+__all__ = ["create_store", "open_store"]
+
+
+def create_store(settings: Settings) -> Store:
+    """The configured store, not started (``start()`` spawns workers or checks the remote)."""
+    inner: Store
+    if settings.store == "remote":
+        from kg.store.remote import RemoteStore  # noqa: PLC0415 - load the engine in use only
+
+        inner = RemoteStore(settings)
+    else:
+        from kg.store.embedded import EmbeddedStore  # noqa: PLC0415
+
+        inner = EmbeddedStore(settings)
+    if settings.cache_entries > 0:
+        return CachedStore(inner, settings.cache_entries)
+    return inner
+
+
+async def open_store(settings: Settings) -> Store:
+    """The configured store, started: embedded (on disk), memory, or remote, with the cache."""
+    store = create_store(settings)
+    await store.start()
+    return store

@@ -1,0 +1,703 @@
+"""A pool of killable query worker processes, each holding one pyoxigraph store.
+
+pyoxigraph cannot be interrupted from Python: a running query holds its thread in native code.
+So every query runs in a worker process; at the deadline the worker is SIGKILLed and replaced
+in the background while the other workers keep serving. A native crash (a stack overflow on a
+hostile query) costs one worker, never the server.
+
+Workers are plain ``python -c`` subprocesses (no fork of a threaded asyncio server, no
+re-import of the server's ``__main__``), each connected by a Unix socket pair. Framing: a
+12-byte prefix (header length, body length), a small JSON header, then the body bytes: the
+result already serialised, so nothing big is pickled or copied twice. The server side reads
+with a permanent ``loop.add_reader`` on a non-blocking socket and never blocks the event loop;
+end of file on the socket is how it learns that a worker died, busy or idle.
+
+A one-byte shared-memory cell per worker says whether it was parsing or evaluating, so a crash
+can be reported as a query problem (crashed while parsing) or an engine failure.
+
+Before opening its store a worker tries to leave the network (``unshare(CLONE_NEWNET)``,
+through a user namespace when unprivileged) unless SERVICE is allowed, and runs its loop in a
+thread with a large stack so the native parser has room to spare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import logging
+import mmap
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Final, Literal
+
+from kg.errors import QuerySyntaxError, QueryTimeout, StoreError, StoreUnavailable
+
+__all__ = ["WorkerConfig", "WorkerCrashed", "WorkerPool"]
+
+log = logging.getLogger(__name__)
+
+#: What a worker is doing (its shared-memory cell), so the server knows where it died.
+_IDLE: Final = 0
+_PARSING: Final = 1
+_RUNNING: Final = 2
+
+_CLONE_NEWNET: Final = 0x40000000
+_CLONE_NEWUSER: Final = 0x10000000
+_PR_SET_PDEATHSIG: Final = 1
+
+_PREFIX: Final = struct.Struct("!IQ")
+
+WorkerMode = Literal["read-only", "read-write", "memory"]
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How each worker opens its store. Sent to the worker as JSON."""
+
+    mode: WorkerMode
+    #: The on-disk store folder (read-only / read-write modes).
+    path: str | None = None
+    #: The N-Quads/TriG file loaded into memory (memory mode).
+    dataset_file: str | None = None
+    #: Leave the network namespace (defence in depth when SERVICE is disabled).
+    isolate_network: bool = True
+    #: Stack of the thread that runs queries; deep recursion in the parser needs room.
+    stack_bytes: int = 256 * 1024 * 1024
+    #: Seconds a worker may take to open its store.
+    start_timeout: float = 300.0
+
+
+class WorkerCrashed(StoreError):  # noqa: N818 (named like the kg.errors tree)
+    """A worker process died while answering; it has been replaced."""
+
+    code = "worker_crashed"
+
+
+class _Gone(Exception):  # noqa: N818 - internal signal
+    """The worker's socket closed: the process exited."""
+
+
+def _frame(header: dict[str, Any], body: bytes = b"") -> tuple[bytes, bytes]:
+    encoded = json.dumps(header, ensure_ascii=False).encode("utf-8")
+    return _PREFIX.pack(len(encoded), len(body)) + encoded, body
+
+
+# --------------------------------------------------------------------------------------------
+# The worker side (runs in the child process).
+# --------------------------------------------------------------------------------------------
+
+
+def _write_id_map(path: str, line: str) -> None:
+    with open(path, "w", encoding="ascii") as handle:
+        handle.write(line)
+
+
+def _drop_network() -> str:
+    """Leave the network namespace; returns how it went (the server logs it)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(_CLONE_NEWNET) == 0:
+            return "isolated"
+        uid, gid = os.geteuid(), os.getegid()
+        # Unprivileged: a new user namespace grants the right to a new network namespace.
+        if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
+            with contextlib.suppress(OSError):
+                _write_id_map("/proc/self/setgroups", "deny")
+                _write_id_map("/proc/self/uid_map", f"{uid} {uid} 1")
+                _write_id_map("/proc/self/gid_map", f"{gid} {gid} 1")
+            return "isolated (user namespace)"
+        return f"not isolated: unshare failed: {os.strerror(ctypes.get_errno())}"
+    except (OSError, AttributeError) as exc:
+        return f"not isolated: {exc}"
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(min(size - len(chunks), 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks += chunk
+    return bytes(chunks)
+
+
+def _recv_message(sock: socket.socket) -> dict[str, Any]:
+    header_size, body_size = _PREFIX.unpack(_recv_exact(sock, _PREFIX.size))
+    header: dict[str, Any] = json.loads(_recv_exact(sock, header_size))
+    if body_size:
+        _recv_exact(sock, body_size)  # requests carry no body
+    return header
+
+
+def _send_message(sock: socket.socket, header: dict[str, Any], body: bytes = b"") -> None:
+    head, data = _frame(header, body)
+    sent = sock.sendmsg([head, data]) if data else sock.send(head)
+    total = len(head) + len(data)
+    if sent < total:
+        rest = (head + data)[sent:] if sent < len(head) else memoryview(data)[sent - len(head) :]
+        sock.sendall(rest)
+
+
+def child_main(socket_fd: int, state_fd: int) -> None:
+    """Entry point of a worker process (called by the ``python -c`` command line)."""
+    _die_with_parent()
+    sock = socket.socket(fileno=socket_fd)
+    state = mmap.mmap(state_fd, 1)
+    init = _recv_message(sock)
+    config = WorkerConfig(**init["config"])
+    network = _drop_network() if config.isolate_network else "not isolated: SERVICE allowed"
+    threading.stack_size(config.stack_bytes)
+    thread = threading.Thread(
+        target=_serve, args=(sock, state, config, init["updates"], network), name="kg-query"
+    )
+    thread.start()
+    thread.join()
+
+
+def _open_store(config: WorkerConfig) -> Any:
+    import pyoxigraph as ox  # noqa: PLC0415 - only workers load the engine
+
+    if config.mode == "memory":
+        store = ox.Store()
+        if config.dataset_file is not None:
+            store.bulk_load(path=config.dataset_file)
+        return store
+    if config.path is None:
+        raise OSError("no store path configured")
+    if config.mode == "read-only":
+        return ox.Store.read_only(config.path)
+    return ox.Store(config.path)
+
+
+class _State:
+    """The shared-memory cell, as an attribute."""
+
+    __slots__ = ("cell",)
+
+    def __init__(self, cell: mmap.mmap) -> None:
+        self.cell = cell
+
+    @property
+    def value(self) -> int:
+        return self.cell[0]
+
+    @value.setter
+    def value(self, value: int) -> None:
+        self.cell[0] = value
+
+
+def _serve(
+    sock: socket.socket,
+    cell: mmap.mmap,
+    config: WorkerConfig,
+    updates: Sequence[str],
+    network: str,
+) -> None:
+    state = _State(cell)
+    try:
+        store = _open_store(config)
+        for update in updates:
+            store.update(update)
+    except Exception as exc:
+        _send_message(sock, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        return
+    _send_message(sock, {"ready": True, "applied": len(updates), "network": network})
+    while True:
+        try:
+            request = _recv_message(sock)
+        except (EOFError, OSError):
+            return
+        header, body = _handle(store, request, state)
+        state.value = _IDLE
+        try:
+            _send_message(sock, header, body)
+        except OSError:
+            return
+
+
+def _handle(store: Any, request: dict[str, Any], state: Any) -> tuple[dict[str, Any], bytes]:
+    """Run one request on the worker's store; every failure becomes an error header."""
+    import pyoxigraph as ox  # noqa: PLC0415 - only workers load the engine
+
+    from kg.sparql.negotiation import NotAcceptable  # noqa: PLC0415
+    from kg.sparql.results import serialize_result  # noqa: PLC0415
+
+    op = request.get("op")
+    try:
+        if op == "query":
+            kwargs: dict[str, Any] = {}
+            default_graphs = request.get("default_graphs") or []
+            named_graphs = request.get("named_graphs") or []
+            if default_graphs or named_graphs:
+                kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
+                kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+            elif request.get("union"):
+                kwargs["use_default_graph_as_union"] = True
+            state.value = _PARSING
+            result = store.query(request["query"], base_iri=request.get("base_iri"), **kwargs)
+            state.value = _RUNNING
+            answer = serialize_result(
+                result, request["accept"], int(request["max_rows"]), request.get("prefixes")
+            )
+            header = {
+                "ok": True,
+                "media_type": answer.media_type,
+                "kind": answer.kind,
+                "rows": answer.rows,
+                "truncated": answer.truncated,
+            }
+            return header, answer.body
+        if op == "update":
+            state.value = _PARSING
+            store.update(request["update"], base_iri=request.get("base_iri"))
+            if hasattr(store, "flush") and request.get("flush"):
+                store.flush()
+            return {"ok": True}, b""
+        if op == "graphs":
+            graphs = sorted(g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))
+            return {"ok": True}, json.dumps(graphs).encode()
+        if op == "ping":
+            return {"ok": True}, b""
+        return {"ok": False, "error": "bad_request", "message": f"unknown op {op!r}"}, b""
+    except SyntaxError as exc:
+        return {"ok": False, "error": "syntax", "message": str(exc)}, b""
+    except NotAcceptable as exc:
+        return {
+            "ok": False,
+            "error": "not_acceptable",
+            "message": exc.message,
+            "offered": list(exc.offered),
+        }, b""
+    except ValueError as exc:
+        return {"ok": False, "error": "bad_parameter", "message": str(exc)}, b""
+    except Exception as exc:
+        return {"ok": False, "error": "store", "message": f"{type(exc).__name__}: {exc}"}, b""
+
+
+# --------------------------------------------------------------------------------------------
+# The server side (asyncio).
+# --------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------
+# The server side (asyncio).
+# --------------------------------------------------------------------------------------------
+
+_CHILD_CODE: Final = (
+    "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
+    "from kg.store.workers import child_main; child_main(int(sys.argv[2]), int(sys.argv[3]))"
+)
+_CHUNK: Final = 1 << 20
+
+Reply = tuple[dict[str, Any], bytes]
+
+
+class _Worker:
+    __slots__ = ("buffer", "busy", "cell", "dead", "future", "process", "sock")
+
+    def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket, cell: mmap.mmap):
+        self.process = process
+        self.sock = sock
+        self.cell = cell
+        self.buffer = bytearray()
+        self.future: asyncio.Future[Reply] | None = None
+        self.dead = False
+        self.busy = False
+
+    @property
+    def where(self) -> int:
+        try:
+            return self.cell[0]
+        except ValueError:  # the map is closed
+            return _IDLE
+
+
+def _state_fd() -> int:
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("kg-worker-state")
+    else:  # pragma: no cover - not Linux
+        with tempfile.TemporaryFile() as handle:
+            fd = os.dup(handle.fileno())
+    os.ftruncate(fd, mmap.PAGESIZE)
+    return fd
+
+
+class WorkerPool:
+    """``size`` worker processes; :meth:`request` sends one message under a deadline."""
+
+    def __init__(self, config: WorkerConfig, size: int) -> None:
+        self.config = config
+        self.size = size
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._workers: set[_Worker] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._closed = False
+        #: Updates applied since start (memory mode): replayed by every new worker.
+        self.update_log: list[str] = []
+        self._update_lock = asyncio.Lock()
+        #: How the last worker fared leaving the network ("isolated", "not isolated: …").
+        self.network_status = ""
+        #: Called after a replacement worker joined the pool (tests, metrics).
+        self.on_replaced: Callable[[], None] | None = None
+        self.replacements = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every worker; raises StoreUnavailable if one cannot open the store."""
+        spawned = await asyncio.gather(
+            *(self._spawn() for _ in range(self.size)), return_exceptions=True
+        )
+        for item in spawned:
+            if isinstance(item, _Worker):
+                self._idle.put_nowait(item)
+        for item in spawned:
+            if isinstance(item, BaseException):
+                await self.close()
+                raise item
+
+    async def close(self) -> None:
+        """Stop every worker (end of file on its socket ends it; stragglers are killed)."""
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        workers = list(self._workers)
+        for worker in workers:
+            self._forget(worker)
+            worker.sock.close()
+        await asyncio.gather(*(asyncio.to_thread(_reap, w.process, 2.0) for w in workers))
+
+    async def _spawn(self) -> _Worker:
+        loop = asyncio.get_running_loop()
+        parent, child = socket.socketpair()
+        state_fd = _state_fd()
+        try:
+            cell = mmap.mmap(state_fd, 1)
+            command = [sys.executable, "-c", _CHILD_CODE, json.dumps(sys.path)]
+            command += [str(child.fileno()), str(state_fd)]
+            process = await asyncio.to_thread(
+                subprocess.Popen,
+                command,
+                pass_fds=(child.fileno(), state_fd),
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            child.close()
+            os.close(state_fd)
+        parent.setblocking(False)
+        worker = _Worker(process, parent, cell)
+        self._workers.add(worker)
+        loop.add_reader(parent.fileno(), self._readable, worker)
+        init = {"config": asdict(self.config), "updates": list(self.update_log)}
+        try:
+            header, _ = await self._exchange(worker, init, self.config.start_timeout)
+        except (TimeoutError, _Gone):
+            self._kill(worker)
+            code = await asyncio.to_thread(_reap, process, 1.0)
+            raise StoreUnavailable(
+                f"a query worker did not start within {self.config.start_timeout:.0f} s "
+                f"(exit code {code}; its error output is in the server log)"
+            ) from None
+        if not header.get("ready"):
+            self._kill(worker)
+            raise StoreUnavailable(
+                f"a query worker could not open the store: {header.get('error')}"
+            )
+        network = str(header.get("network"))
+        if network != self.network_status:
+            self.network_status = network
+            level = logging.INFO if network.startswith("isolated") else logging.WARNING
+            log.log(level, "query workers: network %s", network)
+        applied = int(header.get("applied", 0))
+        while applied < len(self.update_log):
+            # Updates that were applied while this worker was starting.
+            update = {"op": "update", "update": self.update_log[applied]}
+            reply, _ = await self._exchange(worker, update, self.config.start_timeout)
+            if not reply.get("ok"):
+                self._kill(worker)
+                raise StoreUnavailable(f"a new worker could not replay an update: {reply}")
+            applied += 1
+        return worker
+
+    def _readable(self, worker: _Worker) -> None:
+        """The permanent reader: a reply's bytes, or end of file when the worker died."""
+        while True:
+            try:
+                chunk = worker.sock.recv(_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._on_eof(worker)
+                return
+            worker.buffer += chunk
+            if len(chunk) < _CHUNK:
+                break
+        buffer = worker.buffer
+        if len(buffer) < _PREFIX.size:
+            return
+        header_size, body_size = _PREFIX.unpack_from(buffer)
+        end = _PREFIX.size + header_size + body_size
+        if len(buffer) < end:
+            return
+        header = json.loads(bytes(buffer[_PREFIX.size : _PREFIX.size + header_size]))
+        body = bytes(buffer[_PREFIX.size + header_size : end])
+        del buffer[:end]
+        future, worker.future = worker.future, None
+        if future is None:
+            log.error("a query worker sent an unexpected message; replacing it")
+            self._discard(worker)
+        elif not future.done():
+            future.set_result((header, body))
+
+    def _on_eof(self, worker: _Worker) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(worker.sock.fileno())
+        future, worker.future = worker.future, None
+        if future is not None and not future.done():
+            future.set_exception(_Gone())
+        elif not worker.busy:
+            self._discard(worker)  # died while idle: replace it now
+
+    def _forget(self, worker: _Worker) -> None:
+        worker.dead = True
+        self._workers.discard(worker)
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(worker.sock.fileno())
+
+    def _kill(self, worker: _Worker) -> None:
+        self._forget(worker)
+        with contextlib.suppress(OSError):
+            worker.process.kill()
+        worker.sock.close()
+        self._background(asyncio.to_thread(_reap, worker.process, 5.0))
+
+    def _discard(self, worker: _Worker) -> None:
+        """Kill ``worker`` and start its replacement in the background."""
+        if worker.dead:
+            return
+        self._kill(worker)
+        if not self._closed:
+            self._background(self._replace())
+
+    async def _replace(self) -> None:
+        delay = 0.1
+        while not self._closed:
+            try:
+                worker = await self._spawn()
+            except StoreUnavailable as exc:
+                log.error("could not replace a query worker (retrying): %s", exc.message)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.replacements += 1
+            self._idle.put_nowait(worker)
+            if self.on_replaced is not None:
+                self.on_replaced()
+            return
+
+    def _background(self, awaitable: Any) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- one exchange -----------------------------------------------------------------------
+
+    async def _exchange(self, worker: _Worker, message: dict[str, Any], timeout: float) -> Reply:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Reply] = loop.create_future()
+        worker.future = future
+        head, _ = _frame(message)
+        try:
+            sent = worker.sock.send(head)
+            if sent < len(head):
+                await loop.sock_sendall(worker.sock, head[sent:])
+        except OSError:
+            worker.future = None
+            raise _Gone() from None
+
+        def expire() -> None:
+            if not future.done():
+                future.set_exception(TimeoutError())
+
+        timer = loop.call_later(max(timeout, 0.0), expire)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    async def _acquire(self, deadline: float, timeout: float) -> _Worker:
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._closed:
+                raise StoreUnavailable("the store is closed")
+            try:
+                worker = self._idle.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    worker = await asyncio.wait_for(
+                        self._idle.get(), max(deadline - loop.time(), 0.0)
+                    )
+                except TimeoutError:
+                    raise QueryTimeout(
+                        f"no query worker became free within {timeout:g} s (all {self.size} "
+                        "busy; settings query_workers, query_timeout)",
+                        timeout,
+                    ) from None
+            if worker.dead:
+                continue
+            worker.busy = True
+            return worker
+
+    def _release(self, worker: _Worker) -> None:
+        worker.busy = False
+        if not worker.dead:
+            self._idle.put_nowait(worker)
+
+    async def request(self, message: dict[str, Any], timeout: float) -> Reply:
+        """Send ``message`` to one idle worker and return its (header, body) reply.
+
+        Raises QueryTimeout (the worker was killed and is being replaced), QuerySyntaxError
+        (it died while parsing), WorkerCrashed (it died while evaluating), StoreUnavailable.
+        """
+        if self._update_lock.locked():
+            async with self._update_lock:
+                pass  # no query sees half of a broadcast update
+        return await self._request(message, timeout, retry=True)
+
+    async def _request(self, message: dict[str, Any], timeout: float, *, retry: bool) -> Reply:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        worker = await self._acquire(deadline, timeout)
+        try:
+            reply = await self._exchange(worker, message, deadline - loop.time())
+        except TimeoutError:
+            self._discard(worker)
+            raise QueryTimeout(
+                f"the query ran past its deadline of {timeout:g} s and was stopped "
+                "(setting query_timeout, KG_QUERY_TIMEOUT)",
+                timeout,
+            ) from None
+        except _Gone:
+            where = worker.where
+            self._discard(worker)
+            if where == _IDLE and retry:
+                # It died before it started on this request (killed from outside): try again.
+                remaining = max(deadline - loop.time(), 0.001)
+                return await self._request(message, remaining, retry=False)
+            code = await asyncio.to_thread(_reap, worker.process, 1.0)
+            raise _crash_error(where, code) from None
+        except asyncio.CancelledError:
+            # The caller went away while the worker computes: reuse it once it has answered.
+            self._background(self._drain(worker, deadline - loop.time()))
+            raise
+        self._release(worker)
+        return reply
+
+    async def _drain(self, worker: _Worker, remaining: float) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Reply] = loop.create_future()
+        worker.future = future
+        try:
+            await asyncio.wait_for(future, max(remaining, 0.0))
+        except (TimeoutError, _Gone):
+            self._discard(worker)
+            return
+        self._release(worker)
+
+    async def broadcast(self, message: dict[str, Any], timeout: float) -> Reply:
+        """Apply an update to every worker (memory mode) with no query in between.
+
+        The first worker's answer decides: an error there is the caller's, and no worker has
+        changed. A later worker that fails is replaced (a new worker replays the log).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with self._update_lock:
+            taken: list[_Worker] = []
+            try:
+                while len(taken) < self.size:
+                    taken.append(await self._acquire(deadline, timeout))
+                first, rest = taken[0], taken[1:]
+                try:
+                    reply = await self._exchange(first, message, deadline - loop.time())
+                except TimeoutError:
+                    taken.remove(first)
+                    self._discard(first)
+                    raise QueryTimeout(
+                        f"the update ran past its deadline of {timeout:g} s and was stopped",
+                        timeout,
+                    ) from None
+                except _Gone:
+                    where = first.where
+                    taken.remove(first)
+                    self._discard(first)
+                    raise _crash_error(where, None) from None
+                if not reply[0].get("ok"):
+                    return reply
+                self.update_log.append(str(message["update"]))
+                results = await asyncio.gather(
+                    *(self._exchange(w, message, max(deadline - loop.time(), 1.0)) for w in rest),
+                    return_exceptions=True,
+                )
+                for worker, result in zip(rest, results, strict=True):
+                    if isinstance(result, BaseException) or not result[0].get("ok"):
+                        taken.remove(worker)
+                        self._discard(worker)
+                return reply
+            finally:
+                for worker in taken:
+                    self._release(worker)
+
+    # -- for tests and diagnostics ----------------------------------------------------------
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        return sorted(w.process.pid for w in self._workers if not w.dead)
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until ``size`` live workers are idle (after replacements)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len([w for w in self._workers if not w.dead and not w.busy]) < self.size:
+            if loop.time() > deadline:
+                raise StoreUnavailable("the worker pool did not recover in time")
+            await asyncio.sleep(0.02)
+
+
+def _reap(process: subprocess.Popen[bytes], grace: float) -> int | None:
+    try:
+        return process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        try:
+            return process.wait(5.0)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def _crash_error(where: int, exitcode: int | None) -> Exception:
+    how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit {exitcode}"
+    if where == _PARSING:
+        return QuerySyntaxError(
+            f"the query engine crashed ({how}) while parsing this query: it is probably nested "
+            "or chained too deeply. The worker was replaced."
+        )
+    return WorkerCrashed(
+        f"the query engine crashed ({how}) while evaluating this query; the worker was replaced"
+    )
