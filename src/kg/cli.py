@@ -28,7 +28,15 @@ from kg.build import build
 from kg.config import Settings, get_settings
 from kg.errors import BadParameter, BuildError, DataError, KgError, ValidationError
 from kg.export import FORMATS, export, export_file
-from kg.queries import NamedQuery, Term, bind, get_query, load_queries, parse_solutions
+from kg.queries import (
+    NamedQuery,
+    Param,
+    Term,
+    bind,
+    get_query,
+    load_queries,
+    parse_solutions,
+)
 from kg.stats import Section, collect_stats
 from kg.store.base import QueryRequest, QueryResult, Store
 
@@ -105,6 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except pydantic.ValidationError as exc:
         _error(f"bad setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
         return EXIT_DATA
+    except BrokenPipeError:
+        # The reader went away (`kg query … | head`): stop quietly, as Python's docs advise.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
     except OSError as exc:
         _error(str(exc))
         return EXIT_FAILED
@@ -215,16 +228,16 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
         body = {s.key: s.as_json() for s in sections}
         print(json.dumps(body, ensure_ascii=False, indent=2))
     else:
-        _print_sections(sections, sys.stdout)
+        _print_sections(sections, _Compactor(settings.base_iri), sys.stdout)
     return EXIT_OK
 
 
-def _print_sections(sections: Sequence[Section], out: TextIO) -> None:
+def _print_sections(sections: Sequence[Section], compact: _Compactor, out: TextIO) -> None:
     for index, section in enumerate(sections):
         if index:
             print(file=out)
         print(f"{section.summary} (total {section.total})", file=out)
-        rows = [[_compact(key) or "(none)", str(count)] for key, count in section.rows]
+        rows = [[compact(key) or "(none)", str(count)] for key, count in section.rows]
         _print_table(list(section.columns), rows, out, right=(1,))
 
 
@@ -246,7 +259,7 @@ def _query(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"store": "remote", "remote_url": args.endpoint})
     request = QueryRequest(query=text, accept=QUERY_FORMATS[args.format], timeout=args.timeout)
     result = asyncio.run(_with_store(settings, lambda store: store.query(request)))
-    _print_result(result, args.format)
+    _print_result(result, args.format, _Compactor(settings.base_iri))
     return EXIT_OK
 
 
@@ -279,10 +292,7 @@ def _print_query_list(queries: dict[str, NamedQuery], out: TextIO) -> None:
     rows = [
         [
             q.name,
-            ", ".join(
-                f"{p.name}: {p.type}" + ("?" if not p.required and p.default is None else "")
-                for p in q.params
-            ),
+            ", ".join(_describe(p) for p in q.params),
             q.summary,
         ]
         for q in queries.values()
@@ -290,7 +300,13 @@ def _print_query_list(queries: dict[str, NamedQuery], out: TextIO) -> None:
     _print_table(["name", "params", "summary"], rows, out)
 
 
-def _print_result(result: QueryResult, fmt: str) -> None:
+def _describe(param: Param) -> str:
+    if param.default is not None:
+        return f"{param.name}: {param.type} = {param.default}"
+    return f"{param.name}: {param.type}{'?' if param.optional else ''}"
+
+
+def _print_result(result: QueryResult, fmt: str, compact: _Compactor) -> None:
     if result.kind == "boolean" and fmt != "json":
         print("true" if b"true" in result.body else "false")
         return
@@ -301,7 +317,7 @@ def _print_result(result: QueryResult, fmt: str) -> None:
         sys.stdout.buffer.flush()
         return
     solutions = parse_solutions(result.body)
-    rows = [[_cell(row.get(v)) for v in solutions.variables] for row in solutions.rows]
+    rows = [[_cell(row.get(v), compact) for v in solutions.variables] for row in solutions.rows]
     _print_table(list(solutions.variables), rows, sys.stdout)
     more = " (truncated)" if result.truncated else ""
     print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}{more}", file=sys.stderr)
@@ -346,21 +362,27 @@ def _queries_dir(settings: Settings) -> Path:
     return settings.ontology_dir / "queries"
 
 
-def _cell(term: Term | None) -> str:
+def _cell(term: Term | None, compact: _Compactor) -> str:
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
-        return _compact(term.value)
+        return compact(term.value)
     if isinstance(term, ox.BlankNode):
         return f"_:{term.value}"
     return str(term.value)
 
 
-def _compact(iri: str) -> str:
-    for namespace, prefix in _COMPACT.items():
-        if iri.startswith(namespace) and len(iri) > len(namespace):
-            return prefix + iri[len(namespace) :]
-    return iri
+class _Compactor:
+    """Shortens IRIs for people: the vocabularies' prefixes, and ``id:`` for the data."""
+
+    def __init__(self, base_iri: str) -> None:
+        self._namespaces = [*_COMPACT.items(), (f"{base_iri}id/", "id:")]
+
+    def __call__(self, iri: str) -> str:
+        for namespace, prefix in self._namespaces:
+            if iri.startswith(namespace) and len(iri) > len(namespace):
+                return prefix + iri[len(namespace) :]
+        return iri
 
 
 def _width(text: str) -> int:
