@@ -78,11 +78,7 @@ def client(
         settings = mini_settings(tmp, store="remote", remote_url=url, dataset_file=None)
     else:
         settings = mini_settings(tmp)
-    import importlib.util
-
-    # TEMPORARY until kg.store.factory lands: the in-process store stands in for memory.
-    interim = MemoryStore(MINI) if importlib.util.find_spec("kg.store.factory") is None else None
-    with TestClient(create_app(settings, store=interim)) as test_client:
+    with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 
@@ -91,9 +87,9 @@ def web_app(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     """Make a client of an app over the in-process store, with settings overrides."""
     opened: list[TestClient] = []
 
-    def make(store: MemoryStore | None = None, **overrides: Any) -> TestClient:
+    def make(engine: MemoryStore | None = None, **overrides: Any) -> TestClient:
         settings = mini_settings(tmp_path, **overrides)
-        app: FastAPI = create_app(settings, store=store or MemoryStore(MINI))
+        app: FastAPI = create_app(settings, store=engine or MemoryStore(MINI))
         test_client = TestClient(app)
         test_client.__enter__()
         opened.append(test_client)

@@ -53,7 +53,7 @@ def test_error_maps_to_status_and_json_body(
 ) -> None:
     assert status_for(error) == status
     store = MemoryStore(MINI)
-    client = web_app(store=store)
+    client = web_app(engine=store)
     store.fail_with = error
     response = client.get("/sparql", params=ASK, headers=WANTS_JSON)
     assert response.status_code == status
@@ -67,7 +67,7 @@ def test_error_maps_to_status_and_json_body(
 
 def test_timeout_retry_after_follows_the_deadline(web_app: Callable[..., TestClient]) -> None:
     store = MemoryStore(MINI)
-    client = web_app(store=store)
+    client = web_app(engine=store)
     store.fail_with = e.QueryTimeout("stopped", 7.2)
     assert client.get("/sparql", params=ASK).headers["retry-after"] == "8"
 
