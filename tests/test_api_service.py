@@ -117,8 +117,10 @@ def test_void_counts_equal_the_real_counts(client: TestClient, mini_dataset: ox.
     assert one(data, dataset, VOID + "uriSpace").value == BASE + "id/"
     assert one(data, dataset, VOID + "sparqlEndpoint").value == "http://testserver/sparql"
     assert one(data, dataset, VOID + "vocabulary").value == "https://w3id.org/gq-kg/ontology#"
-    for term in ("title", "description", "license", "source"):
+    for term in ("title", "description", "license"):
         one(data, dataset, "http://purl.org/dc/terms/" + term)
+    source = one(data, dataset, "http://purl.org/dc/terms/source")
+    assert source.value == BASE + "id/document/gq2023"
 
 
 def test_description_honours_public_url_and_update_setting(

@@ -69,7 +69,7 @@ _PREFIXES: Final = {
 }
 
 #: Slug of the primary article's document node ({base}id/document/<slug>).
-ARTICLE_SLUG: Final = "guangzhou-qiannan-2023"
+ARTICLE_SLUG: Final = "gq2023"
 DATA_LICENSE: Final = "https://creativecommons.org/licenses/by/4.0/"
 TITLE: Final = "kg: knowledge graph of the Guangzhou–Qiannan East–West cooperation (广黔协作)"
 DESCRIPTION: Final = (
