@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pyoxigraph as ox
 import pytest
 
@@ -17,6 +22,7 @@ from kg.build import current_build, publish, read_manifest
 from kg.cli import main
 from kg.config import project_root
 from kg.export import FORMATS
+from tests.support.servers import REPO_ROOT, free_port, oxigraph_server
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -352,3 +358,56 @@ def test_no_command_prints_help(kg: Run) -> None:
     code, _, err = kg()
     assert code == 2
     assert "build" in err
+
+
+# --- remote endpoints and the server ----------------------------------------------------------
+
+
+@pytest.mark.remote
+def test_query_any_endpoint(shared: Path, kg: Run) -> None:
+    """The same query, same answer, from a real `oxigraph serve` holding the build's dataset."""
+    _, local, _ = kg("--var-dir", str(shared), "query", "--format", "csv", COUNTIES)
+    with oxigraph_server(current_build(shared) / "dataset.nq") as url:
+        code, remote, err = kg("query", "--endpoint", url, "--format", "csv", COUNTIES)
+    assert code == 0, err
+    assert remote.splitlines() == local.splitlines()
+    assert len(local.splitlines()) == 13
+
+
+def test_serve_answers_sparql(shared: Path, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])}
+    command = [
+        sys.executable,
+        "-m",
+        "kg.cli",
+        "--var-dir",
+        str(shared),
+        "serve",
+        "--port",
+        str(port),
+    ]
+    url = f"http://127.0.0.1:{port}/sparql"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            try:
+                answer = httpx.post(
+                    url,
+                    data={"query": "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"},
+                    headers={"Accept": "text/csv"},
+                    timeout=10,
+                )
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert answer.status_code == 200
+    assert answer.text.split() == ["n", str(read_manifest(current_build(shared))["triples"])]
