@@ -10,6 +10,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import rdflib
+from rdflib.term import Node
 
 from kg.build import (
     KEEP_BUILDS,
@@ -32,7 +33,7 @@ def dataset(order: int = 1, extra: int = 0) -> rdflib.Dataset:
     """A small dataset with blank nodes, built in either order."""
     ds = rdflib.Dataset()
     article, ontology = ds.graph(ARTICLE), ds.graph(ONTOLOGY)
-    triples = []
+    triples: list[tuple[rdflib.Graph, tuple[Node, Node, Node]]] = []
     for i in range(5 + extra):
         node = rdflib.BNode()  # fresh, random labels on every call
         triples.append((article, (rdflib.URIRef(f"{BASE}id/x/{i}"), P, node)))

@@ -141,7 +141,13 @@ def test_bind_appends_values_with_defaults_and_leaves_optional_unbound(echo: Nam
 
 
 def test_bind_every_type(echo: NamedQuery) -> None:
-    values = {"s": "x", "n": -3, "d": "2021-03-01", "i": "urn:x:1", "l": "Duyun City@EN"}
+    values: dict[str, str | int] = {
+        "s": "x",
+        "n": -3,
+        "d": "2021-03-01",
+        "i": "urn:x:1",
+        "l": "Duyun City@EN",
+    }
     (row,) = run(bind(echo, values))
     assert row["n"].value == "-3"
     assert row["d"] == ox.Literal(
