@@ -285,6 +285,9 @@ def test_query_csv_tsv_json(shared: Path, kg: Run) -> None:
     body = json.loads(out)
     assert body["head"]["vars"] == ["code", "name"]
     assert len(body["results"]["bindings"]) == 12
+    for fmt in ("table", "csv", "tsv"):
+        _, out, _ = kg("query", "--var-dir", str(shared), "--format", fmt, "ASK { <urn:no> ?p ?o }")
+        assert out == "false\n", fmt
 
 
 def test_query_from_file_named_query_and_list(shared: Path, tmp_path: Path, kg: Run) -> None:

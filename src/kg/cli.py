@@ -308,7 +308,9 @@ def _describe(param: Param) -> str:
 
 def _print_result(result: QueryResult, fmt: str, compact: _Compactor) -> None:
     if result.kind == "boolean" and fmt != "json":
-        print("true" if b"true" in result.body else "false")
+        results_format = ox.QueryResultsFormat.from_media_type(result.media_type)
+        answer = ox.parse_query_results(result.body, format=results_format)
+        print("true" if bool(answer) else "false")
         return
     if fmt != "table" or result.kind != "solutions":
         sys.stdout.buffer.write(result.body)
