@@ -434,3 +434,11 @@ def test_trailing_slash_endpoint(client: TestClient) -> None:
     response = client.get("/sparql/", params={"query": ASK_TRUE})
     assert response.status_code == 200
     assert response.json()["boolean"] is True
+
+
+def test_relative_iris_resolve_against_the_endpoint(client: TestClient) -> None:
+    response = send(client, "POST direct", "CONSTRUCT { <s> <p> 1 } WHERE {}", "text/turtle")
+    assert response.status_code == 200, response.text
+    assert triples(response) == {
+        ("http://testserver/s", "http://testserver/p", "1"),
+    }

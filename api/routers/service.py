@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from api.pages import query_page
 from api.state import ServiceCache
+from api.urls import endpoint_url
 from kg.config import Settings
 from kg.sparql.negotiation import NotAcceptable, rank
 from kg.sparql.service_description import (
@@ -23,13 +24,6 @@ __all__ = ["describe_service"]
 
 HTML: Final = "text/html"
 _OFFERED: Final = (*DESCRIPTION_MEDIA_TYPES, HTML)
-
-
-def endpoint_url(request: Request, settings: Settings) -> str:
-    """The endpoint's URL as clients reach it (settings.public_url wins over the request's)."""
-    if settings.public_url:
-        return settings.public_url.rstrip("/") + request.url.path
-    return str(request.url.replace(query=""))
 
 
 async def describe_service(request: Request, settings: Settings, store: Store) -> Response:

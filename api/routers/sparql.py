@@ -19,6 +19,7 @@ from api.deps import settings_of, store_of
 from api.errors import UpdateUnauthorized
 from api.protocol import Operation, parse_operation
 from api.routers.service import describe_service
+from api.urls import endpoint_url, public_base
 from kg.config import Settings
 from kg.errors import BadParameter, UpdateNotAllowed
 from kg.sparql.negotiation import SPARQL_JSON, negotiate
@@ -119,13 +120,6 @@ async def _update(request: Request, op: Operation, settings: Settings, store: St
     return Response(status_code=204)
 
 
-def public_base(request: Request, settings: Settings) -> str:
-    """The API's external base URL, ending with '/'."""
-    if settings.public_url:
-        return settings.public_url.rstrip("/") + "/"
-    return str(request.base_url)
-
-
 async def _query(request: Request, op: Operation, settings: Settings, store: Store) -> Response:
     info: StoreInfo = await store.info()
     accept = negotiate(request.headers.get("accept"), op.format)
@@ -140,7 +134,9 @@ async def _query(request: Request, op: Operation, settings: Settings, store: Sto
             accept=accept,
             default_graph_uris=op.default_graph_uris,
             named_graph_uris=op.named_graph_uris,
-            base_iri=None,
+            # The protocol lets the service define the base IRI; ours is the endpoint's URL,
+            # so relative IRIs such as <s> resolve instead of failing to parse.
+            base_iri=endpoint_url(request, settings),
         )
     )
     return _render(result, headers, public_base(request, settings))
