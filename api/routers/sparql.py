@@ -1,8 +1,11 @@
 """``/sparql``: the SPARQL 1.1 Protocol query operation (and a refusing or token-gated update).
 
-The route parses the protocol (:mod:`api.protocol`), checks the query with the guard,
-negotiates the format, runs it on the store and renders the already-serialised answer with
-caching headers. A bare GET answers the service description (:mod:`api.routers.service`).
+The route parses the protocol (:mod:`api.protocol`), negotiates the format, answers 304 to a
+matching ``If-None-Match`` without running anything, else runs the query on the store and
+renders the already-serialised answer with caching headers. Every store runs
+:func:`kg.sparql.guard.check` before its parser sees the text (and a cache hit was guarded when
+first computed), so the guard is not run twice here. A bare GET answers the service
+description (:mod:`api.routers.service`).
 """
 
 from __future__ import annotations
