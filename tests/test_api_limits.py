@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from api.app import create_app
 from fastapi.testclient import TestClient
 
-from tests.conftest import MINI
+from tests.conftest import MINI, mini_settings
 from tests.fixtures.memory_store import MemoryStore
 
 GQ = "https://w3id.org/gq-kg/ontology#"
@@ -207,3 +209,22 @@ def test_hostile_input_never_breaks_the_server(
     else:
         assert response.status_code == 200, (name, response.status_code, response.text[:300])
     assert pairings(client) == 2
+
+
+def test_truncation_through_the_embedded_store(tmp_path: Path) -> None:
+    settings = mini_settings(tmp_path, max_result_rows=3)
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/sparql", params={"query": ALL})
+        assert response.status_code == 200
+        assert response.headers["x-kg-truncated"] == "true"
+        assert response.headers["x-kg-rows"] == "3"
+        body = response.json()
+        assert len(body["results"]["bindings"]) == 3
+        assert body["head"]["link"] == ["http://testserver/docs/endpoint#limits"]
+        graph = client.get(
+            "/sparql",
+            params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+            headers={"accept": "application/n-triples"},
+        )
+        assert graph.headers["x-kg-truncated"] == "true"
+        assert len(graph.text.strip().splitlines()) == 3
