@@ -217,8 +217,13 @@ class RemoteStore:
         text = request.query
         if request.base_iri:
             text = f"BASE <{request.base_iri}>\n{text}"
+        default_graphs, named_graphs = request.default_graph_uris, request.named_graph_uris
+        if shape.has_dataset and not (default_graphs or named_graphs):
+            # Servers run with a union default graph (Oxigraph's --union-default-graph) may
+            # ignore FROM; the same dataset as protocol parameters is honoured everywhere.
+            default_graphs, named_graphs = shape.from_graphs, shape.from_named_graphs
         body, content_type = await self._post(
-            text, _ACCEPT[kind], request.default_graph_uris, request.named_graph_uris, timeout
+            text, _ACCEPT[kind], default_graphs, named_graphs, timeout
         )
         parsed = self._parse(body, content_type)
         prefixes = dict(shape.prefixes) if shape.prefixes else None

@@ -1,0 +1,199 @@
+"""The worker pool under stress: deadlines, crashes, replacement, updates (memory and disk).
+
+Every test runs in one event loop (``asyncio.run``) that opens and closes its own store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kg.config import Settings
+from kg.errors import QuerySyntaxError, QueryTimeout, UpdateNotAllowed
+from kg.store.base import QueryRequest
+from kg.store.embedded import EmbeddedStore
+from kg.store.workers import WorkerConfig, WorkerPool
+from tests.test_store import ALL_TRIPLES, base_settings, disk_store, write_data
+
+#: A cross product of 200^6 rows behind a filter: runs for hours in any engine without shortcuts.
+_VALUES = " ".join(str(i) for i in range(1, 201))
+ENDLESS = (
+    "SELECT (COUNT(*) AS ?n) WHERE { "
+    + " ".join(f"VALUES ?v{i} {{ {_VALUES} }}" for i in range(6))
+    + " FILTER(?v0 + ?v1 + ?v2 + ?v3 + ?v4 + ?v5 > 0) }"
+)
+CHEAP = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
+
+
+@pytest.fixture(params=["memory", "disk"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    nquads = write_data(tmp_path / "build")
+    if request.param == "memory":
+        return base_settings(tmp_path, store="memory", dataset_file=nquads, query_timeout=1.0)
+    store_dir = disk_store(tmp_path / "build", nquads)
+    return base_settings(tmp_path, store="embedded", store_path=store_dir, query_timeout=1.0)
+
+
+def test_deadline_kills_the_query_and_others_keep_answering(settings: Settings) -> None:
+    async def main() -> None:
+        store = EmbeddedStore(settings)
+        await store.start()
+        try:
+            before = store.pool.pids()
+            started = time.monotonic()
+            endless = asyncio.ensure_future(store.query(QueryRequest(ENDLESS)))
+            await asyncio.sleep(0.2)  # the endless query holds one worker now
+            cheap = await store.query(QueryRequest(CHEAP, timeout=30.0))
+            assert cheap.rows == ALL_TRIPLES
+            assert not endless.done()
+            with pytest.raises(QueryTimeout) as caught:
+                await endless
+            assert time.monotonic() - started < 10  # stopped at the deadline, not at the end
+            assert caught.value.timeout == 1.0
+            assert "query_timeout" in caught.value.message
+            await store.pool.wait_ready(30.0)
+            after = store.pool.pids()
+            assert len(after) == 2
+            assert len(set(before) & set(after)) == 1  # exactly the stuck worker was replaced
+            assert (await store.query(QueryRequest(CHEAP))).rows == ALL_TRIPLES
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_killed_worker_is_replaced_and_the_next_query_works(settings: Settings) -> None:
+    async def main() -> None:
+        store = EmbeddedStore(settings)
+        await store.start()
+        try:
+            victim = store.pool.pids()[0]
+            os.kill(victim, signal.SIGKILL)
+            # Whether the pool has noticed yet or not, the next queries are answered.
+            for _ in range(4):
+                assert (await store.query(QueryRequest(CHEAP))).rows == ALL_TRIPLES
+            await store.pool.wait_ready(30.0)
+            assert victim not in store.pool.pids()
+            assert len(store.pool.pids()) == 2
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_cancelled_caller_does_not_lose_the_worker(settings: Settings) -> None:
+    async def main() -> None:
+        store = EmbeddedStore(settings)
+        await store.start()
+        try:
+            slow = asyncio.ensure_future(store.query(QueryRequest(CHEAP)))
+            await asyncio.sleep(0)
+            slow.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await slow
+            await store.pool.wait_ready(10.0)
+            results = await asyncio.gather(*(store.query(QueryRequest(CHEAP)) for _ in range(6)))
+            assert all(r.rows == ALL_TRIPLES for r in results)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_a_crash_while_parsing_is_a_syntax_error_and_the_pool_recovers(tmp_path: Path) -> None:
+    """Below the guard: a worker with a small stack and a query nested deep enough to crash."""
+    nquads = write_data(tmp_path)
+    config = WorkerConfig("memory", dataset_file=str(nquads), stack_bytes=8 * 1024 * 1024)
+    crash = "SELECT * WHERE " + "{" * 50_000 + "}" * 50_000
+
+    async def main() -> None:
+        pool = WorkerPool(config, 1)
+        await pool.start()
+        try:
+            message: dict[str, Any] = {
+                "op": "query",
+                "accept": ["text/csv"],
+                "max_rows": 10,
+                "union": True,
+            }
+            with pytest.raises(QuerySyntaxError, match="crashed"):
+                await pool.request({**message, "query": crash}, 30.0)
+            header, _ = await pool.request({**message, "query": CHEAP}, 30.0)
+            assert header["ok"]
+            assert header["rows"] == ALL_TRIPLES
+            assert pool.replacements == 1
+        finally:
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_updates_are_refused_without_a_token(settings: Settings) -> None:
+    async def main() -> None:
+        store = EmbeddedStore(settings)
+        await store.start()
+        try:
+            with pytest.raises(UpdateNotAllowed, match="update_token"):
+                await store.update("INSERT DATA { <http://x/a> <http://x/b> <http://x/c> }")
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_updates_reach_every_worker_and_survive_replacement(tmp_path: Path) -> None:
+    nquads = write_data(tmp_path / "build")
+    settings = base_settings(
+        tmp_path, store="memory", dataset_file=nquads, update_token="secret", query_workers=2
+    )
+    insert = "INSERT DATA { GRAPH <http://example.org/g3> { <http://x/a> <http://x/b> 1 } }"
+
+    async def main() -> None:
+        store = EmbeddedStore(settings)
+        await store.start()
+        try:
+            version = (await store.info()).version
+            await store.update(insert)
+            info = await store.info()
+            assert info.version != version
+            assert "http://example.org/g3" in info.named_graphs
+            # Both workers answer with the new triple, also a replacement of a killed one.
+            os.kill(store.pool.pids()[0], signal.SIGKILL)
+            await asyncio.sleep(0.2)
+            await store.pool.wait_ready(30.0)
+            results = await asyncio.gather(*(store.query(QueryRequest(CHEAP)) for _ in range(8)))
+            assert {r.rows for r in results} == {ALL_TRIPLES + 1}
+            with pytest.raises(QuerySyntaxError):
+                await store.update("INSERT DATA { oops }")
+            assert (await store.query(QueryRequest(CHEAP))).rows == ALL_TRIPLES + 1
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_updates_on_disk_go_through_one_read_write_worker(tmp_path: Path) -> None:
+    nquads = write_data(tmp_path / "build")
+    store_dir = disk_store(tmp_path / "build", nquads)
+    settings = base_settings(
+        tmp_path, store="embedded", store_path=store_dir, update_token="secret"
+    )
+
+    async def main() -> None:
+        store = EmbeddedStore(settings)
+        await store.start()
+        try:
+            assert len(store.pool.pids()) == 1
+            await store.update("DELETE WHERE { GRAPH ?g { <http://example.org/a> ?p ?o } }")
+            assert (await store.query(QueryRequest(CHEAP))).rows == ALL_TRIPLES - 3
+            assert (await store.info()).writable
+        finally:
+            await store.close()
+
+    asyncio.run(main())
