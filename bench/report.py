@@ -235,8 +235,11 @@ def write_report(report: RunReport, path: Path) -> Path:
         "## Throughput and latency",
         "",
         f"wrk, {s['concurrency']} connections, {s['wrk_threads']} threads, {s['duration_s']:g} s "
-        f"per case after {s['warmup_s']:g} s of warm-up, {s['rounds']} round(s) (median kept). "
-        "wrk runs on the same 2 cores as the server it measures.",
+        f"per one-hop case and {s.get('slow_duration_s', s['duration_s']):g} s per aggregation "
+        f"case, each after {s['warmup_s']:g} s of warm-up, {s['rounds']} round(s) (median "
+        "kept); between cases the runner waits until the server is idle again. wrk runs on the "
+        "same 2 cores as the server it measures. Server CPU per request: user + system time of "
+        "the server's whole process tree during the run, divided by the answered requests.",
         "",
         *results_table(report),
         "",

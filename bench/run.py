@@ -50,6 +50,7 @@ from bench.servers import (
     start_server,
     stop_server,
     venv_bin,
+    wait_idle,
 )
 from bench.wrk import WrkResult, find_wrk, run_wrk
 from kg.queries import NamedQuery, bind, parse_query_file
@@ -338,13 +339,17 @@ def _run_cases(
                         headers["If-None-Match"] = etag
                     script = scripts / f"{server.spec.name}-{name}-{mode}.lua"
                     load = _Load(server.base_url, request_paths(server, texts), headers, script)
+                    seconds = args.duration if name == "one-hop" else args.slow_duration
                     if args.warmup > 0:
                         _measure(load, args, args.warmup)
+                        wait_idle(server)
                     cpu_before = cpu_seconds_of_tree(server.process.pid)
                     with _sampling(server) as samples:
-                        result = _measure(load, args, args.duration)
+                        result = _measure(load, args, seconds)
                     cpu_after = cpu_seconds_of_tree(server.process.pid)
                     cpu = sum(t - cpu_before.get(p, 0.0) for p, t in cpu_after.items())
+                    # Requests still running when wrk stopped must not slow the next case.
+                    wait_idle(server)
                     peak = max(samples, key=lambda m: m.rss) if samples else None
                     case = CaseResult(
                         server=server.spec.name,
@@ -377,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--triples", type=int, default=1_000_000, help="dataset size (quads)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured case")
+    parser.add_argument(
+        "--slow-duration",
+        type=float,
+        default=30.0,
+        help="seconds per measured aggregation case (each request takes 0.1-1 s)",
+    )
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per case")
     parser.add_argument("--concurrency", type=int, default=8, help="open connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
@@ -423,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         settings={
             "duration_s": args.duration,
+            "slow_duration_s": args.slow_duration,
             "warmup_s": args.warmup,
             "concurrency": args.concurrency,
             "wrk_threads": args.threads,

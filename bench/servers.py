@@ -29,6 +29,7 @@ __all__ = [
     "start_server",
     "stop_server",
     "venv_bin",
+    "wait_idle",
 ]
 
 
@@ -143,6 +144,24 @@ def cpu_seconds_of_tree(pid: int) -> dict[int, float]:
         # After the command name: state is field 3, utime 14 and stime 15 (1-based).
         used[current] = (int(fields[11]) + int(fields[12])) / _TICKS
     return used
+
+
+def wait_idle(server: Server, timeout: float = 180.0, interval: float = 0.5) -> float:
+    """Wait until the server's processes use under 5% of a core; return the seconds waited.
+
+    wrk stops with requests in flight; a server that keeps computing them would steal CPU
+    from the next measurement (all servers share the machine).
+    """
+    began = time.monotonic()
+    previous = cpu_seconds_of_tree(server.process.pid)
+    while time.monotonic() - began < timeout:
+        time.sleep(interval)
+        current = cpu_seconds_of_tree(server.process.pid)
+        used = sum(t - previous.get(p, 0.0) for p, t in current.items())
+        if used < 0.05 * interval:
+            break
+        previous = current
+    return time.monotonic() - began
 
 
 _PROBE = "ASK { ?s ?p ?o }"
