@@ -85,6 +85,7 @@ def test_header_is_parsed(echo: NamedQuery) -> None:
         ("#+ summary: x\n#+ params: a: uri\nSELECT ?a {}\n", 2, "unknown type 'uri'"),
         ("#+ summary: x\n\n#+ params: a iri\nSELECT ?a {}\n", 3, "expected 'name: type"),
         ("#+ summary: x\n#+ params: a: iri\nSELECT ?b {}\n", 2, "?a is not used"),
+        ("#+ summary: x\n#+ params: ?a: iri\nSELECT ?b {}\n", 2, "?a is not used"),
         ("#+ summary: x\n#+ params: a: iri, a: iri\nSELECT ?a {}\n", 2, "'a' twice"),
         ("#+ summary: x\n#+ params: a: date = 2021-13-01\nSELECT ?a {}\n", 2, "bad default"),
     ],

@@ -126,12 +126,13 @@ def parse_query_file(path: Path, name: str | None = None) -> NamedQuery:
         raise DataError(DataIssue(str(path), None, f"cannot read query file: {exc}")) from exc
     issues: list[DataIssue] = []
     fields: dict[str, list[tuple[int, str]]] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    body = ""
+    for lineno, line in enumerate(lines, start=1):
         stripped = line.strip()
-        if not stripped:
-            continue
-        if not stripped.startswith("#"):
-            break  # the header ends at the first line of SPARQL
+        if stripped and not stripped.startswith("#"):
+            body = "\n".join(lines[lineno - 1 :])  # the header ends at the first line of SPARQL
+            break
         match = _HEADER.match(stripped)
         if match:
             fields.setdefault(match[1].lower(), []).append((lineno, match[2].strip()))
@@ -146,7 +147,7 @@ def parse_query_file(path: Path, name: str | None = None) -> NamedQuery:
                 continue
             if any(p.name == param.name for p in params):
                 issues.append(DataIssue(str(path), lineno, f"parameter {param.name!r} twice"))
-            elif not re.search(rf"[?$]{param.name}\b", text):
+            elif not re.search(rf"[?$]{param.name}\b", body):
                 problem = f"parameter ?{param.name} is not used in the query"
                 issues.append(DataIssue(str(path), lineno, problem))
             else:
