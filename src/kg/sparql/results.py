@@ -13,7 +13,7 @@ ASK has no standard CSV/TSV form: asking for one raises
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -186,12 +186,13 @@ def serialize_boolean(value: bool, media_type: str) -> QueryResult:
 
 
 def serialize_graph(
-    triples: Iterable[Any],
+    triples: Any,
     media_type: str,
     max_rows: int,
     prefixes: Mapping[str, str] | None = None,
 ) -> QueryResult:
-    """Write CONSTRUCT/DESCRIBE ``triples`` as ``media_type``, at most ``max_rows`` of them.
+    """Write CONSTRUCT/DESCRIBE ``triples`` (any iterable of Triple or Quad) as ``media_type``,
+    at most ``max_rows`` of them.
 
     ``prefixes`` (prefix → IRI, e.g. the query's own PREFIX lines) shorten Turtle and TriG.
     """
