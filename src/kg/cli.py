@@ -27,7 +27,7 @@ from kg import __version__
 from kg.build import build
 from kg.config import Settings, get_settings
 from kg.errors import BadParameter, BuildError, DataError, KgError, ValidationError
-from kg.export import FORMATS, export, export_file
+from kg.export import FORMATS, PREFIXES, export, export_file
 from kg.queries import (
     NamedQuery,
     Param,
@@ -64,22 +64,6 @@ QUERY_FORMATS: dict[str, tuple[str, ...]] = {
 _GLOBAL_SETTINGS = ("data_dir", "var_dir", "base_iri")
 #: Widest table cell, in terminal columns; longer values are cut with an ellipsis.
 MAX_CELL = 60
-
-_COMPACT = {
-    "https://w3id.org/gq-kg/ontology#": "gq:",
-    "http://www.w3.org/1999/02/22-rdf-syntax-ns#": "rdf:",
-    "http://www.w3.org/2000/01/rdf-schema#": "rdfs:",
-    "http://www.w3.org/2002/07/owl#": "owl:",
-    "http://www.w3.org/2001/XMLSchema#": "xsd:",
-    "http://www.w3.org/2004/02/skos/core#": "skos:",
-    "http://purl.org/dc/terms/": "dct:",
-    "http://xmlns.com/foaf/0.1/": "foaf:",
-    "https://schema.org/": "schema:",
-    "http://www.w3.org/ns/org#": "org:",
-    "http://www.w3.org/ns/prov#": "prov:",
-    "http://purl.org/linked-data/cube#": "qb:",
-    "http://www.w3.org/2003/01/geo/wgs84_pos#": "geo:",
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -378,7 +362,8 @@ class _Compactor:
     """Shortens IRIs for people: the vocabularies' prefixes, and ``id:`` for the data."""
 
     def __init__(self, base_iri: str) -> None:
-        self._namespaces = [*_COMPACT.items(), (f"{base_iri}id/", "id:")]
+        vocabularies = [(ns, f"{prefix}:") for prefix, ns in PREFIXES.items()]
+        self._namespaces = [*vocabularies, (f"{base_iri}id/", "id:")]
 
     def __call__(self, iri: str) -> str:
         for namespace, prefix in self._namespaces:

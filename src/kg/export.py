@@ -15,10 +15,10 @@ from typing import BinaryIO
 import pyoxigraph as ox
 
 from kg.build import DATASET_FILE, current_build, read_manifest
-from kg.compile.vocab import PREFIXES
+from kg.compile.vocab import PREFIXES as VOCAB_PREFIXES
 from kg.errors import BadParameter
 
-__all__ = ["FORMATS", "export", "export_file"]
+__all__ = ["FORMATS", "PREFIXES", "export", "export_file"]
 
 #: CLI format name → pyoxigraph format.
 FORMATS: Mapping[str, ox.RdfFormat] = {
@@ -30,7 +30,9 @@ FORMATS: Mapping[str, ox.RdfFormat] = {
     "turtle": ox.RdfFormat.TURTLE,
 }
 
-_EXTRA_PREFIXES = {
+#: Prefixes written into Turtle/TriG/RDF-XML: the compiler's, plus rdf and owl.
+PREFIXES: Mapping[str, str] = {
+    **VOCAB_PREFIXES,
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "owl": "http://www.w3.org/2002/07/owl#",
 }
@@ -51,7 +53,7 @@ def export(var_dir: Path, fmt: str, output: BinaryIO) -> None:
     data: Iterable[ox.Quad] | Iterable[ox.Triple] = (
         quads if rdf_format.supports_datasets else _union(quads)
     )
-    prefixes = {**PREFIXES, **_EXTRA_PREFIXES, **_data_prefix(folder)}
+    prefixes = {**PREFIXES, **_data_prefix(folder)}
     ox.serialize(data, output, rdf_format, prefixes=prefixes)
 
 
