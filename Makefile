@@ -39,6 +39,10 @@ pytest: $(STAMP)
 ## Lint, type-check and run every test (unit, API, remote oxigraph server, W3C suite).
 test: lint typecheck pytest
 
+## The W3C SPARQL 1.1 suite alone, against our endpoint and `oxigraph serve` side by side.
+w3c: $(STAMP)
+	$(BIN)/pytest -q -m w3c tests/w3c
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 

@@ -34,6 +34,7 @@ from starlette.responses import Response
 
 from kg.errors import (
     KgError,
+    NotAcceptable,
     NotFound,
     QueryError,
     QueryTimeout,
@@ -41,13 +42,13 @@ from kg.errors import (
     StoreError,
     StoreUnavailable,
     UnknownQuery,
+    UnsupportedMediaType,
     UpdateNotAllowed,
+    UpdateUnauthorized,
 )
-from kg.sparql.negotiation import OFFERED, NotAcceptable, parse_accept
+from kg.sparql.negotiation import OFFERED, parse_accept
 
 __all__ = [
-    "UnsupportedMediaType",
-    "UpdateUnauthorized",
     "error_body",
     "error_response",
     "install_error_handlers",
@@ -75,18 +76,6 @@ _HTTP_CODES: Final = {
 
 #: SPARQL result and RDF media types: a client listing one is a SPARQL client.
 _RESULT_TYPES: Final = frozenset(m for types in OFFERED.values() for m in types)
-
-
-class UnsupportedMediaType(QueryError):  # noqa: N818 (named like the kg.errors tree)
-    """A POST body in a media type (or charset) the operation does not take."""
-
-    code = "unsupported_media_type"
-
-
-class UpdateUnauthorized(UpdateNotAllowed):
-    """Updates are enabled behind a token, and the request's bearer token is missing or wrong."""
-
-    code = "unauthorized"
 
 
 def status_for(error: KgError) -> int:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from api.errors import UnsupportedMediaType
+from kg.errors import UnsupportedMediaType
 from kg.errors import BadParameter, QuerySyntaxError, QueryTooLarge
 
 __all__ = ["Operation", "parse_operation", "read_body"]

@@ -6,11 +6,11 @@ import json
 from collections.abc import Callable
 
 import pytest
-from api.errors import UnsupportedMediaType, UpdateUnauthorized, error_body, status_for
+from api.errors import error_body, status_for
 from fastapi.testclient import TestClient
 
 from kg import errors as e
-from kg.sparql.negotiation import NotAcceptable
+from kg.errors import NotAcceptable, UnsupportedMediaType, UpdateUnauthorized
 from tests.conftest import MINI
 from tests.fixtures.memory_store import MemoryStore
 

@@ -11,7 +11,8 @@ from api.pages import query_page
 from api.state import ServiceCache
 from api.urls import endpoint_url
 from kg.config import Settings
-from kg.sparql.negotiation import NotAcceptable, rank
+from kg.errors import NotAcceptable
+from kg.sparql.negotiation import rank
 from kg.sparql.service_description import (
     DESCRIPTION_MEDIA_TYPES,
     EndpointFeatures,

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.deps import settings_of, store_of
-from api.errors import UpdateUnauthorized
+from kg.errors import UpdateUnauthorized
 from api.protocol import Operation, parse_operation
 from api.routers.service import describe_service
 from api.urls import endpoint_url, public_base
@@ -57,8 +57,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 def cache_control(settings: Settings) -> str:
     """The Cache-Control value for answers that only change with the data."""
-    # http_cache_max_age is not a Settings field yet: 300 s until it is.
-    max_age = int(getattr(settings, "http_cache_max_age", 300))
+    max_age = settings.http_cache_max_age
     return f"public, max-age={max_age}"
 
 

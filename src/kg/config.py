@@ -59,7 +59,8 @@ class Settings(BaseSettings):
         True, description="Forward the deadline to the remote endpoint as a `timeout` parameter."
     )
     union_default_graph: bool = Field(
-        True, description="The default graph is the union of all named graphs (like Fuseki/Oxigraph)."
+        True,
+        description="The default graph is the union of all named graphs (like Fuseki/Oxigraph).",
     )
 
     # --- query safety ---------------------------------------------------------------------
@@ -74,6 +75,9 @@ class Settings(BaseSettings):
         None, description="Enables SPARQL Update behind `Authorization: Bearer <token>`."
     )
     cache_entries: int = Field(1024, ge=0, description="Result cache size (0 disables it).")
+    http_cache_max_age: int = Field(
+        300, ge=0, description="Cache-Control max-age (seconds) of query answers; ETags revalidate."
+    )
 
     # --- serving --------------------------------------------------------------------------
     host: str = "127.0.0.1"

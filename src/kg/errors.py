@@ -12,7 +12,10 @@ them to exit codes. Nothing in the core knows about HTTP.
     │   ├── QueryTooLarge         the request body or query text is over the configured limit
     │   ├── QueryTooComplex       nesting deeper than the guard allows (would crash the parser)
     │   ├── ForbiddenQuery        SERVICE, LOAD, remote FROM …: would reach the network or disk
-    │   ├── UpdateNotAllowed      SPARQL Update while the endpoint is read-only / bad token
+    │   ├── UpdateNotAllowed      SPARQL Update while the endpoint is read-only
+    │   │   └── UpdateUnauthorized  updates are enabled, but the bearer token is missing or wrong
+    │   ├── NotAcceptable         no format the client accepts can express the answer
+    │   ├── UnsupportedMediaType  a request body in a media type / charset the operation does not take
     │   ├── UnknownQuery          a named query that does not exist
     │   └── BadParameter          a named-query parameter or protocol parameter is invalid
     ├── QueryTimeout              the query ran past its deadline and was stopped
@@ -23,6 +26,7 @@ them to exit codes. Nothing in the core knows about HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -32,6 +36,7 @@ __all__ = [
     "DataIssue",
     "ForbiddenQuery",
     "KgError",
+    "NotAcceptable",
     "NotFound",
     "QueryError",
     "QuerySyntaxError",
@@ -41,7 +46,9 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "UnknownQuery",
+    "UnsupportedMediaType",
     "UpdateNotAllowed",
+    "UpdateUnauthorized",
     "ValidationError",
 ]
 
@@ -71,7 +78,7 @@ class DataIssue:
 
 
 class DataError(KgError):
-    """Curated data or ontology input is wrong. Carries every issue found, each with file and line."""
+    """Curated data or ontology input is wrong: every issue found, each with its file and line."""
 
     code = "data_error"
 
@@ -120,6 +127,28 @@ class ForbiddenQuery(QueryError):
 
 class UpdateNotAllowed(QueryError):
     code = "update_not_allowed"
+
+
+class UpdateUnauthorized(UpdateNotAllowed):
+    """Updates are enabled behind a token, and the request's bearer token is missing or wrong."""
+
+    code = "unauthorized"
+
+
+class NotAcceptable(QueryError):
+    """Nothing the client accepts can be produced. ``offered`` lists what can."""
+
+    code = "not_acceptable"
+
+    def __init__(self, message: str, offered: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.offered = tuple(offered)
+
+
+class UnsupportedMediaType(QueryError):
+    """A request body in a media type (or charset) the operation does not take."""
+
+    code = "unsupported_media_type"
 
 
 class UnknownQuery(QueryError):

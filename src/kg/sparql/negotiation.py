@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
-from kg.errors import BadParameter, QueryError
+from kg.errors import BadParameter, NotAcceptable
 from kg.store.base import ResultKind
 
 __all__ = [
@@ -123,16 +123,6 @@ FORMAT_NAMES: Final[Mapping[str, tuple[str, ...]]] = {
     "rdf/xml": (RDF_XML,),
     "rdf": (RDF_XML,),
 }
-
-
-class NotAcceptable(QueryError):  # noqa: N818 (named like the kg.errors tree)
-    """Nothing the client accepts can be produced. ``offered`` lists what can."""
-
-    code = "not_acceptable"
-
-    def __init__(self, message: str, offered: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.offered = tuple(offered)
 
 
 @dataclass(frozen=True)
