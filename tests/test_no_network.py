@@ -197,7 +197,7 @@ def test_isolated_workers_cannot_reach_the_network(
         pool = WorkerPool(config, 1)
         await pool.start()
         try:
-            header, _ = await pool.request(message, 10.0)
+            header, _ = await pool.request(message, 30.0)
             return header, pool.network_status
         finally:
             await pool.close()

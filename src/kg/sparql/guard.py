@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Final
 from urllib.parse import urljoin
 
@@ -82,7 +84,9 @@ class QueryShape:
     #: The update operations at the top level, in order (INSERT, DELETE, LOAD …).
     operations: tuple[str, ...] = ()
     #: PREFIX declarations: prefix (without the colon) → IRI.
-    prefixes: Mapping[str, str] = field(default_factory=dict)
+    prefixes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: False when ``depth`` is an upper bound (brackets in strings and IRIs counted too).
+    depth_exact: bool = True
 
     @property
     def is_update(self) -> bool:
@@ -113,8 +117,60 @@ def _resolve(iri: str, base: str | None) -> str:
     return urljoin(base, iri)
 
 
+#: Any of these (in the lower-cased text) sends a query through the full lexer.
+_NEEDS_LEXER: Final = ("service", "load", "from", "using", "\\u")
+#: The prologue (PREFIX/BASE declarations, comments) and the first keyword, in lower case.
+_PROLOGUE = re.compile(
+    r"(?:\s|\#[^\n\r]*|prefix\s*(?:[^\W\d_][\w\-.]*)?:\s*<[^<>\s]*>|base\s*<[^<>\s]*>)*"
+    r"(select|ask|construct|describe|insert|delete|clear|create|drop|copy|move|add|with)(?![\w:])"
+)
+_PREFIX_DECL = re.compile(r"prefix\s*([^\W\d_][\w\-.]*|):\s*<([^<>\s]*)>", re.IGNORECASE)
+_BRACKET = re.compile(r"[{}()\[\]]")
+
+
+def _fast_inspect(text: str, lowered: str) -> QueryShape:
+    """The shape of a text without SERVICE, LOAD, FROM, USING or escapes: no lexer needed.
+
+    The depth counts every bracket, also those in strings, IRIs and comments: an upper bound
+    (``depth_exact`` false) that :func:`check` refines with the lexer only when it is too high.
+    """
+    form: str | None = None
+    prefixes: dict[str, str] = {}
+    found = _PROLOGUE.match(lowered)
+    if found is not None:
+        keyword = found.group(1).upper()
+        form = keyword if keyword in QUERY_FORMS else "UPDATE"
+        prologue = text[: found.start(1)]
+        if "prefix" in lowered[: found.start(1)]:
+            prefixes = {m.group(1): m.group(2) for m in _PREFIX_DECL.finditer(prologue)}
+    opens = text.count("{") + text.count("(") + text.count("[")
+    depth = opens
+    if opens > 16:
+        depth = level = 0
+        for bracket in _BRACKET.finditer(text):
+            level = level + 1 if bracket.group() in "{([" else max(level - 1, 0)
+            depth = max(depth, level)
+    return QueryShape(
+        form=form, depth=depth, prefixes=MappingProxyType(prefixes), depth_exact=False
+    )
+
+
+@lru_cache(maxsize=4096)
 def inspect(text: str, base_iri: str | None = None) -> QueryShape:
-    """Lex ``text`` (a query or an update) and describe it. Never runs the native parser."""
+    """Lex ``text`` (a query or an update) and describe it. Never runs the native parser.
+
+    Cached: the same texts come again and again. A text without any of SERVICE, LOAD, FROM,
+    USING or a ``\\u`` escape (nothing in it can reach out) takes a regex-only fast path.
+    """
+    lowered = text.lower()
+    if not any(word in lowered for word in _NEEDS_LEXER):
+        shape = _fast_inspect(text, lowered)
+        if shape.form != "UPDATE":  # updates are rare: the lexer lists their operations
+            return shape
+    return _lex(text, base_iri)
+
+
+def _lex(text: str, base_iri: str | None) -> QueryShape:
     decoded = _decode_escapes(text)
     form: str | None = None
     depth = 0
@@ -200,7 +256,7 @@ def inspect(text: str, base_iri: str | None = None) -> QueryShape:
         from_graphs=tuple(from_graphs),
         from_named_graphs=tuple(from_named),
         operations=tuple(operations),
-        prefixes=prefixes,
+        prefixes=MappingProxyType(prefixes),
     )
 
 
@@ -246,6 +302,8 @@ def check(
     """
     _size_check(text, settings)
     shape = inspect(text, base_iri)
+    if shape.depth > settings.max_query_depth and not shape.depth_exact:
+        shape = _lex(text, base_iri)
     if shape.depth > settings.max_query_depth:
         raise QueryTooComplex(
             f"the query nests brackets {shape.depth} deep; at most {settings.max_query_depth} "
