@@ -21,8 +21,14 @@ import pyoxigraph as ox
 import pytest
 
 from kg.config import Settings
-from kg.errors import ForbiddenQuery, KgError, QuerySyntaxError, QueryTooComplex, StoreUnavailable
-from kg.sparql.negotiation import NotAcceptable
+from kg.errors import (
+    ForbiddenQuery,
+    KgError,
+    NotAcceptable,
+    QuerySyntaxError,
+    QueryTooComplex,
+    StoreUnavailable,
+)
 from kg.sparql.results import GRAPH_MEDIA_TYPES, SOLUTION_MEDIA_TYPES
 from kg.store.base import QueryRequest, QueryResult, Store
 from kg.store.factory import open_store

@@ -9,7 +9,7 @@ import json
 import pyoxigraph as ox
 import pytest
 
-from kg.sparql.negotiation import NotAcceptable
+from kg.errors import NotAcceptable
 from kg.sparql.results import (
     BOOLEAN_MEDIA_TYPES,
     GRAPH_MEDIA_TYPES,

@@ -7,7 +7,7 @@ is exactly one line (newlines inside literals are escaped), through a writer tha
 is lossless for RDF terms, so the answer is the same as a direct serialisation, only shorter.
 
 ASK has no standard CSV/TSV form: asking for one raises
-:class:`kg.sparql.negotiation.NotAcceptable` (the API answers 406).
+:class:`kg.errors.NotAcceptable` (the API answers 406).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import pyoxigraph as ox
 
+from kg.errors import NotAcceptable
 from kg.sparql.negotiation import (
     CSV,
     JSON_LD,
@@ -31,7 +32,6 @@ from kg.sparql.negotiation import (
     TRIG,
     TSV,
     TURTLE,
-    NotAcceptable,
 )
 from kg.store.base import QueryResult, ResultKind
 
@@ -117,7 +117,7 @@ def choose_media_type(kind: ResultKind, accept: Sequence[str]) -> str:
     )
 
 
-class _Full(Exception):  # noqa: N818 - control flow, never escapes this module
+class _Full(Exception):
     """Raised inside pyoxigraph's serialiser to stop writing once the cap is reached."""
 
 

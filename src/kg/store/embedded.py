@@ -26,13 +26,13 @@ import pyoxigraph as ox
 from kg.config import Settings
 from kg.errors import (
     BadParameter,
+    NotAcceptable,
     QuerySyntaxError,
     StoreError,
     StoreUnavailable,
     UpdateNotAllowed,
 )
 from kg.sparql import guard
-from kg.sparql.negotiation import NotAcceptable
 from kg.sparql.results import choose_media_type
 from kg.store.base import QueryRequest, QueryResult, ResultKind, StoreInfo
 from kg.store.workers import WorkerConfig, WorkerPool

@@ -76,13 +76,13 @@ class WorkerConfig:
     start_timeout: float = 300.0
 
 
-class WorkerCrashed(StoreError):  # noqa: N818 (named like the kg.errors tree)
+class WorkerCrashed(StoreError):
     """A worker process died while answering; it has been replaced."""
 
     code = "worker_crashed"
 
 
-class _Gone(Exception):  # noqa: N818 - internal signal
+class _Gone(Exception):
     """The worker's socket closed: the process exited."""
 
 
@@ -233,7 +233,7 @@ def _handle(store: Any, request: dict[str, Any], state: Any) -> tuple[dict[str, 
     """Run one request on the worker's store; every failure becomes an error header."""
     import pyoxigraph as ox  # noqa: PLC0415 - only workers load the engine
 
-    from kg.sparql.negotiation import NotAcceptable  # noqa: PLC0415
+    from kg.errors import NotAcceptable  # noqa: PLC0415
     from kg.sparql.results import serialize_result  # noqa: PLC0415
 
     op = request.get("op")
@@ -389,11 +389,10 @@ class WorkerPool:
             cell = mmap.mmap(state_fd, 1)
             command = [sys.executable, "-c", _CHILD_CODE, json.dumps(sys.path)]
             command += [str(child.fileno()), str(state_fd)]
-            process = await asyncio.to_thread(
-                subprocess.Popen,
-                command,
-                pass_fds=(child.fileno(), state_fd),
-                stdin=subprocess.DEVNULL,
+            # Started from the loop's own thread: PR_SET_PDEATHSIG fires when the thread that
+            # started a child ends, and executor threads may end before the server does.
+            process = subprocess.Popen(
+                command, pass_fds=(child.fileno(), state_fd), stdin=subprocess.DEVNULL
             )
         finally:
             child.close()
