@@ -146,3 +146,54 @@ def test_serialize_result_dispatches_on_the_answer(store: ox.Store) -> None:
     assert serialize_result(store.query(SELECT), accept, 10).kind == "solutions"
     graph = serialize_result(store.query("DESCRIBE <http://example.org/a>"), accept, 10)
     assert (graph.kind, graph.media_type) == ("graph", "text/turtle")
+
+
+TRICKY = """
+@prefix ex: <http://example.org/> .
+ex:a ex:p "},{" , "},{\\"x\\":{}}" , "[]}}" , "\\\\" , "<result>" , "" .
+ex:b ex:q ex:a .
+"""
+TRICKY_QUERIES = [
+    "SELECT ?s ?o WHERE { ?s ?p ?o }",
+    "SELECT ?o ?z WHERE { ?s ?p ?o OPTIONAL { ?o ?q ?z } }",
+    "SELECT ?z WHERE { ?s ?p ?o OPTIONAL { ?s <http://example.org/none> ?z } }",
+    "SELECT * WHERE { }",
+    "SELECT ?x WHERE { FILTER(false) }",
+    "SELECT * WHERE { VALUES (?x ?y) { (UNDEF UNDEF) (1 UNDEF) (UNDEF UNDEF) } }",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_QUERIES)
+@pytest.mark.parametrize(
+    "media_type", ["application/sparql-results+json", "application/sparql-results+xml"]
+)
+@pytest.mark.parametrize("cap", [0, 1, 3, 100])
+def test_direct_path_counts_exactly(text: str, media_type: str, cap: int) -> None:
+    """JSON/XML are written directly and counted: the count must match the solutions."""
+    store = ox.Store()
+    store.load(TRICKY, format=ox.RdfFormat.TURTLE)
+    expected = len(list(store.query(text)))  # type: ignore[arg-type]
+    result = serialize_solutions(store.query(text), media_type, cap)
+    assert result.rows == min(expected, cap)
+    assert result.truncated == (expected > cap)
+    parsed = ox.parse_query_results(result.body, SOLUTION_MEDIA_TYPES[media_type])
+    assert len(list(parsed)) == min(expected, cap)  # type: ignore[arg-type]
+
+
+def test_long_answers_are_cut_from_a_second_run(
+    store: ox.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kg.sparql.results.DIRECT_BYTES", 64)
+    runs: list[int] = []
+
+    def rerun() -> object:
+        runs.append(1)
+        return store.query(SELECT)
+
+    result = serialize_solutions(store.query(SELECT), "application/sparql-results+json", 4, rerun)
+    assert (result.rows, result.truncated, len(runs)) == (4, True, 1)
+    whole = serialize_solutions(store.query(SELECT), "application/sparql-results+json", 10, rerun)
+    assert (whole.rows, whole.truncated, len(runs)) == (6, False, 2)
+    native = store.query(SELECT)
+    assert isinstance(native, ox.QuerySolutions)
+    assert whole.body == native.serialize(format=ox.QueryResultsFormat.JSON)

@@ -13,7 +13,7 @@ ASK has no standard CSV/TSV form: asking for one raises
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -156,8 +156,74 @@ class _LineCapWriter:
         """pyoxigraph flushes its writer; nothing to do for a buffer."""
 
 
-def serialize_solutions(solutions: Any, media_type: str, max_rows: int) -> QueryResult:
-    """Write SELECT ``solutions`` (pyoxigraph QuerySolutions) as ``media_type``, capped."""
+#: Answers up to this size are written directly in JSON or XML, then counted (the fast path).
+DIRECT_BYTES: Final = 4 * 1024 * 1024
+
+
+class _ByteCapWriter:
+    """A binary sink that refuses to grow past ``limit`` bytes."""
+
+    __slots__ = ("buffer", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.buffer = bytearray()
+        self.limit = limit
+
+    def write(self, chunk: bytes) -> int:
+        if len(self.buffer) + len(chunk) > self.limit:
+            raise _Full
+        self.buffer += chunk
+        return len(chunk)
+
+    def flush(self) -> None:
+        """pyoxigraph flushes its writer; nothing to do for a buffer."""
+
+
+def _count_rows(body: bytes, media_type: str) -> int:
+    """Solutions in a complete SPARQL JSON or XML answer, exactly."""
+    if media_type == SPARQL_XML:
+        # '<' is always escaped in XML text and attributes: every '<result>' is a solution.
+        return body.count(b"<result>")
+    # Without its strings, a SPARQL JSON answer is all structure: solutions are the objects of
+    # the bindings array, and '},{' occurs nowhere else (members start with a key).
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Now every '"' delimits a string: keep what lies between strings.
+    skeleton = b"".join(unescaped.split(b'"')[::2])
+    if skeleton.rstrip().endswith(b"[]}}"):
+        return 0
+    return skeleton.count(b"},{") + 1
+
+
+def serialize_solutions(
+    solutions: Any,
+    media_type: str,
+    max_rows: int,
+    rerun: Callable[[], Any] | None = None,
+) -> QueryResult:
+    """Write SELECT ``solutions`` (pyoxigraph QuerySolutions) as ``media_type``, capped.
+
+    JSON and XML answers up to DIRECT_BYTES are written natively in one pass and counted; a
+    longer one is cut through TSV, from ``rerun()`` (the same solutions again) when given.
+    """
+    if media_type in (SPARQL_JSON, SPARQL_XML):
+        fmt = SOLUTION_MEDIA_TYPES[media_type]
+        direct = _ByteCapWriter(DIRECT_BYTES)
+        try:
+            solutions.serialize(direct, format=fmt)
+        except _Full:
+            if rerun is None:
+                raise
+            solutions = rerun()
+        else:
+            body = bytes(direct.buffer)
+            rows = _count_rows(body, media_type)
+            if rows <= max_rows:
+                return QueryResult(body, media_type, "solutions", rows=rows, truncated=False)
+            solutions = ox.parse_query_results(body, fmt)
+    return _capped_through_tsv(solutions, media_type, max_rows)
+
+
+def _capped_through_tsv(solutions: Any, media_type: str, max_rows: int) -> QueryResult:
     fmt = SOLUTION_MEDIA_TYPES[media_type]
     sink = _LineCapWriter(max_rows + 1)  # the header line, then one line per solution
     with contextlib.suppress(_Full):
@@ -225,10 +291,16 @@ def serialize_result(
     accept: Sequence[str],
     max_rows: int,
     prefixes: Mapping[str, str] | None = None,
+    rerun: Callable[[], Any] | None = None,
 ) -> QueryResult:
-    """Serialise whatever pyoxigraph returned for a query (boolean, solutions or triples)."""
+    """Serialise whatever pyoxigraph returned for a query (boolean, solutions or triples).
+
+    ``rerun`` returns the same answer again (runs the query again): needed only for SELECT
+    answers in JSON/XML longer than DIRECT_BYTES.
+    """
     if isinstance(result, ox.QueryBoolean):
         return serialize_boolean(bool(result), choose_media_type("boolean", accept))
     if isinstance(result, ox.QuerySolutions):
-        return serialize_solutions(result, choose_media_type("solutions", accept), max_rows)
+        media_type = choose_media_type("solutions", accept)
+        return serialize_solutions(result, media_type, max_rows, rerun)
     return serialize_graph(result, choose_media_type("graph", accept), max_rows, prefixes)

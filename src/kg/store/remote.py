@@ -227,7 +227,13 @@ class RemoteStore:
         )
         parsed = self._parse(body, content_type)
         prefixes = dict(shape.prefixes) if shape.prefixes else None
-        return serialize_result(parsed, request.accept, max_rows, prefixes)
+        return serialize_result(
+            parsed,
+            request.accept,
+            max_rows,
+            prefixes,
+            rerun=lambda: self._parse(body, content_type),
+        )
 
     def _parse(self, body: bytes, content_type: str) -> Any:
         media_type = content_type.split(";", 1)[0].strip().lower()

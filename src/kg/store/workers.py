@@ -251,7 +251,13 @@ def _handle(store: Any, request: dict[str, Any], state: Any) -> tuple[dict[str, 
             result = store.query(request["query"], base_iri=request.get("base_iri"), **kwargs)
             state.value = _RUNNING
             answer = serialize_result(
-                result, request["accept"], int(request["max_rows"]), request.get("prefixes")
+                result,
+                request["accept"],
+                int(request["max_rows"]),
+                request.get("prefixes"),
+                rerun=lambda: store.query(
+                    request["query"], base_iri=request.get("base_iri"), **kwargs
+                ),
             )
             header = {
                 "ok": True,
