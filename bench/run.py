@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -74,7 +74,7 @@ QUERIES = {
 MODES = ("same", "vary", "etag")
 SERVERS = ("oxigraph-disk", "oxigraph-mem", "kg", "kg-nocache")
 #: Diagnostic servers, run only when asked for (``--servers ... kg-inprocess``).
-EXTRA_SERVERS = ("kg-inprocess",)
+EXTRA_SERVERS = ("kg-remote", "kg-inprocess")
 JSON_RESULTS = "application/sparql-results+json"
 #: Distinct aggregation texts in ``vary`` mode: more than any sensible result cache holds.
 AGGREGATION_VARIANTS = 4096
@@ -194,6 +194,14 @@ def server_specs(work: Path, data: Path, names: Sequence[str]) -> list[ServerSpe
             uvicorn,
             "/sparql",
             env={**kg_env, "KG_CACHE_ENTRIES": "0"},
+        ),
+        "kg-remote": ServerSpec(
+            "kg-remote",
+            "kg /sparql with KG_STORE=remote in front of the oxigraph-disk server, "
+            "KG_CACHE_ENTRIES=0 (its CPU column leaves out the oxigraph process it calls)",
+            uvicorn,
+            "/sparql",
+            env={**kg_env, "KG_STORE": "remote", "KG_CACHE_ENTRIES": "0"},
         ),
         "kg-inprocess": ServerSpec(
             "kg-inprocess",
@@ -445,7 +453,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     servers: list[Server] = []
     try:
-        for spec in server_specs(work, dataset.path, args.servers):
+        for planned in server_specs(work, dataset.path, args.servers):
+            spec = planned
+            if spec.name == "kg-remote":
+                disk = next((s for s in servers if s.spec.name == "oxigraph-disk"), None)
+                if disk is None:
+                    raise SystemExit("bench: kg-remote needs oxigraph-disk in --servers")
+                spec = replace(spec, env={**spec.env, "KG_REMOTE_URL": disk.query_url})
             print(f"bench: starting {spec.name}", file=sys.stderr)
             server = start_server(spec, work / "logs")
             servers.append(server)
