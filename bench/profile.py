@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from bench.run import QUERIES, ROOT, dataset_for, query_texts, request_paths, server_specs
@@ -77,7 +78,7 @@ def _read_raw(path: Path) -> Counter[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument(
-        "--server", default="kg-nocache", choices=("kg", "kg-nocache", "kg-inprocess")
+        "--server", default="kg-nocache", choices=("kg", "kg-nocache", "kg-inprocess", "kg-remote")
     )
     parser.add_argument("--query", default="one-hop", choices=list(QUERIES))
     parser.add_argument("--mode", default="vary", choices=("same", "vary"))
@@ -98,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
             "bench.profile: no kg build in the work dir: run `python -m bench.run` once"
         )
     spec = server_specs(work, dataset.path, [args.server])[0]
+    backend = None
+    if args.server == "kg-remote":
+        # kg in front of an oxigraph server: start that first (it is not profiled).
+        backend = start_server(
+            server_specs(work, dataset.path, ["oxigraph-disk"])[0], work / "logs"
+        )
+        spec = replace(spec, env={**spec.env, "KG_REMOTE_URL": backend.query_url})
     texts = query_texts(
         args.query, parse_query_file(QUERIES[args.query]), args.mode, dataset, args.seed
     )
@@ -126,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         spy.wait(timeout=args.seconds + 60)
     finally:
         stop_server(server)
+        if backend is not None:
+            stop_server(backend)
 
     requests = max(result.requests, 1)
     main_ms = 1000 * (after.get(main_pid, 0.0) - before.get(main_pid, 0.0)) / requests
