@@ -12,8 +12,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from kg.errors import UnsupportedMediaType
-from kg.errors import BadParameter, QuerySyntaxError, QueryTooLarge
+from kg.errors import BadParameter, QuerySyntaxError, QueryTooLarge, UnsupportedMediaType
 
 __all__ = ["Operation", "parse_operation", "read_body"]
 

@@ -19,12 +19,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.deps import settings_of, store_of
-from kg.errors import UpdateUnauthorized
 from api.protocol import Operation, parse_operation
 from api.routers.service import describe_service
 from api.urls import endpoint_url, public_base
 from kg.config import Settings
-from kg.errors import BadParameter, UpdateNotAllowed
+from kg.errors import BadParameter, UpdateNotAllowed, UpdateUnauthorized
 from kg.sparql.negotiation import SPARQL_JSON, negotiate
 from kg.store.base import QueryRequest, QueryResult, Store, StoreInfo
 

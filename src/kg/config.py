@@ -70,7 +70,17 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(64, ge=4, description="Deepest bracket nesting accepted.")
     max_result_rows: int = Field(100_000, ge=1)
     allow_service: bool = Field(False, description="Allow SERVICE (federated queries).")
-    allow_remote_from: bool = Field(False, description="Allow FROM/FROM NAMED of unknown IRIs.")
+    allow_remote_from: bool = Field(
+        False,
+        description=(
+            "store=remote: pass FROM/FROM NAMED of graphs the store does not hold to the engine "
+            "(some engines fetch them). The embedded engine never fetches: unknown = empty."
+        ),
+    )
+    remote_version: str | None = Field(
+        None,
+        description="store=remote: a fixed data version for ETags and the cache (else measured).",
+    )
     update_token: str | None = Field(
         None, description="Enables SPARQL Update behind `Authorization: Bearer <token>`."
     )

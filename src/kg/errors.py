@@ -14,8 +14,9 @@ them to exit codes. Nothing in the core knows about HTTP.
     │   ├── ForbiddenQuery        SERVICE, LOAD, remote FROM …: would reach the network or disk
     │   ├── UpdateNotAllowed      SPARQL Update while the endpoint is read-only
     │   │   └── UpdateUnauthorized  updates are enabled, but the bearer token is missing or wrong
+    │   ├── UnsupportedQuery      valid SPARQL the engine cannot evaluate (unknown function)
     │   ├── NotAcceptable         no format the client accepts can express the answer
-    │   ├── UnsupportedMediaType  a request body in a media type / charset the operation does not take
+    │   ├── UnsupportedMediaType  a body in a media type / charset the operation does not take
     │   ├── UnknownQuery          a named query that does not exist
     │   └── BadParameter          a named-query parameter or protocol parameter is invalid
     ├── QueryTimeout              the query ran past its deadline and was stopped
@@ -47,6 +48,7 @@ __all__ = [
     "StoreUnavailable",
     "UnknownQuery",
     "UnsupportedMediaType",
+    "UnsupportedQuery",
     "UpdateNotAllowed",
     "UpdateUnauthorized",
     "ValidationError",
@@ -133,6 +135,12 @@ class UpdateUnauthorized(UpdateNotAllowed):
     """Updates are enabled behind a token, and the request's bearer token is missing or wrong."""
 
     code = "unauthorized"
+
+
+class UnsupportedQuery(QueryError):
+    """Valid SPARQL that the engine cannot evaluate, such as an unknown extension function."""
+
+    code = "unsupported_query"
 
 
 class NotAcceptable(QueryError):

@@ -11,8 +11,10 @@ NAMED / USING graphs with PREFIX and BASE resolved. :func:`check` then refuses:
 - SERVICE unless ``allow_service``, LOAD always (ForbiddenQuery): both make the engine fetch
   URLs;
 - FROM / FROM NAMED / USING IRIs, and the protocol's default-graph-uri / named-graph-uri, that
-  are not graphs of the store, unless ``allow_remote_from`` (ForbiddenQuery): some engines
-  dereference them;
+  are not graphs of the store, unless ``allow_remote_from`` (ForbiddenQuery) — only where the
+  engine may dereference them (``refuse_unknown_graphs``: remote engines such as Virtuoso can).
+  pyoxigraph never fetches a graph name, so for the embedded store an unknown graph is simply
+  an empty graph, as the SPARQL dataset rules say;
 - text over ``max_request_bytes`` (QueryTooLarge).
 
 The lexer errs on the side of refusing: an unterminated string or an ``<`` that is not an IRI
@@ -294,8 +296,12 @@ def check(
     default_graph_uris: Sequence[str] = (),
     named_graph_uris: Sequence[str] = (),
     base_iri: str | None = None,
+    refuse_unknown_graphs: bool = True,
 ) -> QueryShape:
     """Refuse what the settings do not allow; return the shape of an acceptable query.
+
+    ``refuse_unknown_graphs=False`` is for engines that never dereference graph names (the
+    embedded pyoxigraph store): there an unknown graph is an empty one and is not refused.
 
     Raises QueryTooLarge, QueryTooComplex or ForbiddenQuery with a message that says what was
     refused and which setting would allow it.
@@ -316,7 +322,7 @@ def check(
             "SERVICE (federated query) is disabled: it makes the server fetch a URL "
             "(setting allow_service, KG_ALLOW_SERVICE=true enables it)"
         )
-    if not settings.allow_remote_from:
+    if refuse_unknown_graphs and not settings.allow_remote_from:
         known = set(known_graphs)
         for what, graphs in (
             ("FROM", shape.from_graphs),

@@ -30,6 +30,7 @@ from kg.errors import (
     QuerySyntaxError,
     StoreError,
     StoreUnavailable,
+    UnsupportedQuery,
     UpdateNotAllowed,
 )
 from kg.sparql import guard
@@ -76,6 +77,8 @@ def _raise_error(header: dict[str, Any]) -> None:
         raise NotAcceptable(message, header.get("offered") or ())
     if error == "bad_parameter":
         raise BadParameter(message)
+    if error == "unsupported":
+        raise UnsupportedQuery(message)
     raise StoreError(message)
 
 
@@ -162,6 +165,8 @@ class EmbeddedStore:
             default_graph_uris=request.default_graph_uris,
             named_graph_uris=request.named_graph_uris,
             base_iri=request.base_iri,
+            # pyoxigraph never fetches a graph name: an unknown graph is just empty.
+            refuse_unknown_graphs=False,
         )
         if shape.is_update:
             raise QuerySyntaxError("this is a SPARQL Update, not a query: send it as an update")

@@ -29,6 +29,7 @@ import json
 import logging
 import mmap
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -42,6 +43,9 @@ from typing import Any, Final, Literal
 from kg.errors import QuerySyntaxError, QueryTimeout, StoreError, StoreUnavailable
 
 __all__ = ["WorkerConfig", "WorkerCrashed", "WorkerPool"]
+
+#: pyoxigraph's messages for a query it parses but cannot evaluate.
+_UNSUPPORTED: Final = re.compile(r"is not supported")
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +294,12 @@ def _handle(store: Any, request: dict[str, Any], state: Any) -> tuple[dict[str, 
         }, b""
     except ValueError as exc:
         return {"ok": False, "error": "bad_parameter", "message": str(exc)}, b""
+    except RuntimeError as exc:
+        # The engine reports a query it cannot evaluate (e.g. an unknown extension function)
+        # as a RuntimeError: that is the query's fault, not the store's.
+        if _UNSUPPORTED.search(str(exc)):
+            return {"ok": False, "error": "unsupported", "message": str(exc)}, b""
+        return {"ok": False, "error": "store", "message": f"{type(exc).__name__}: {exc}"}, b""
     except Exception as exc:
         return {"ok": False, "error": "store", "message": f"{type(exc).__name__}: {exc}"}, b""
 
