@@ -28,6 +28,7 @@ CASES: list[tuple[e.KgError, int, str]] = [
     (e.UpdateNotAllowed("read-only"), 403, "update_not_allowed"),
     (UpdateUnauthorized("token"), 401, "unauthorized"),
     (e.UnknownQuery("no such query"), 404, "unknown_query"),
+    (e.UnsupportedQuery("the custom function <x> is not supported"), 400, "unsupported_query"),
     (e.NotFound("nothing here"), 404, "not_found"),
     (NotAcceptable("not acceptable", ("text/csv",)), 406, "not_acceptable"),
     (UnsupportedMediaType("wrong type"), 415, "unsupported_media_type"),
