@@ -36,7 +36,8 @@ __all__ = [
 ]
 
 W3C_BASE = "http://www.w3.org/2009/sparql/docs/tests/data-sparql11/"
-DEFAULT_SUITE_DIR = Path("/work/shared/w3c-sparql11")
+#: A copy of the W3C suite excerpt ships with the tests (W3C test-suite licence, suite/LICENSE.md).
+DEFAULT_SUITE_DIR = Path(__file__).resolve().parent / "suite"
 
 MF = rdflib.Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
 QT = rdflib.Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-query#")
