@@ -409,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--results", type=Path, default=BENCH_DIR / "results", help="where <date>.md goes"
     )
+    parser.add_argument(
+        "--name", default=None, help="results file name without extension (default: the date)"
+    )
     parser.add_argument("--no-readme", action="store_true", help="leave bench/README.md alone")
     args = parser.parse_args(argv)
 
@@ -477,8 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     report.finished = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
     args.results.mkdir(parents=True, exist_ok=True)
-    md = write_report(report, args.results / f"{started:%Y-%m-%d}.md")
-    (args.results / f"{started:%Y-%m-%d}.json").write_text(
+    name = args.name or f"{started:%Y-%m-%d}"
+    md = write_report(report, args.results / f"{name}.md")
+    (args.results / f"{name}.json").write_text(
         json.dumps(report.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
     if not args.no_readme:
