@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from api.app import create_app
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kg.config import get_settings
@@ -15,6 +16,11 @@ from tests.conftest import MINI, mini_settings
 from tests.fixtures.memory_store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def store_of(app: FastAPI) -> object:
+    """app.state.store, read afresh: mypy would keep an earlier ``is`` narrowing of it."""
+    return app.state.store
 
 
 def test_importing_the_app_module_opens_nothing() -> None:
@@ -52,8 +58,8 @@ def test_lifespan_opens_and_closes_the_store(tmp_path: Path) -> None:
     app = create_app(mini_settings(tmp_path), store=store)
     with TestClient(app) as client:
         assert client.get("/health").json()["status"] == "ok"
-        assert app.state.store is store
-    assert app.state.store is None
+        assert store_of(app) is store
+    assert store_of(app) is None
     with pytest.raises(Exception, match="closed"):
         store._open()
 

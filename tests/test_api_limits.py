@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from api.app import create_app
@@ -164,9 +165,19 @@ def test_cors_origins_are_configurable(web_app: Callable[..., TestClient]) -> No
 
 # --- hostile input never gives a 500, and the server keeps answering ---------------------
 
+
+class HostileRequest(TypedDict, total=False):
+    """One way of sending: exactly one key is set."""
+
+    body: bytes  # POST, application/sparql-query
+    form: str  # POST, form-encoded query
+    raw_query: bytes  # GET, the query string as sent
+    query: str  # GET, ?query=
+
+
 #: (name, request, refused): refused requests must get a 4xx; the others are valid SPARQL
 #: and may be answered, but nothing may give a 5xx or stop the server.
-HOSTILE: list[tuple[str, dict[str, object], bool]] = [
+HOSTILE: list[tuple[str, HostileRequest, bool]] = [
     ("10 000 nested braces", {"form": "SELECT * WHERE " + "{" * 10_000 + "}" * 10_000}, True),
     (
         "10 000 nested parens",
@@ -194,16 +205,16 @@ HOSTILE: list[tuple[str, dict[str, object], bool]] = [
 
 @pytest.mark.parametrize(("name", "request_spec", "refused"), HOSTILE, ids=[h[0] for h in HOSTILE])
 def test_hostile_input_never_breaks_the_server(
-    client: TestClient, name: str, request_spec: dict[str, object], refused: bool
+    client: TestClient, name: str, request_spec: HostileRequest, refused: bool
 ) -> None:
     if "body" in request_spec:
-        response = client.post("/sparql", content=request_spec["body"], headers=DIRECT)  # type: ignore[arg-type]
+        response = client.post("/sparql", content=request_spec["body"], headers=DIRECT)
     elif "form" in request_spec:
-        response = client.post("/sparql", data={"query": request_spec["form"]})  # type: ignore[dict-item]
+        response = client.post("/sparql", data={"query": request_spec["form"]})
     elif "raw_query" in request_spec:
-        response = client.get("/sparql?" + request_spec["raw_query"].decode())  # type: ignore[union-attr]
+        response = client.get("/sparql?" + request_spec["raw_query"].decode())
     else:
-        response = client.get("/sparql", params={"query": request_spec["query"]})  # type: ignore[dict-item]
+        response = client.get("/sparql", params={"query": request_spec["query"]})
     if refused:
         assert 400 <= response.status_code < 500, (name, response.status_code, response.text[:300])
     else:

@@ -14,6 +14,7 @@ from kg.sparql.negotiation import (
     parse_accept,
     rank,
 )
+from kg.store.base import ResultKind
 
 JSON = "application/sparql-results+json"
 XML = "application/sparql-results+xml"
@@ -62,10 +63,12 @@ def test_parse_accept_reads_q_values_params_and_skips_junk() -> None:
         ("text/csv;q=0, */*", "solutions", JSON),
     ],
 )
-def test_negotiate_picks_the_best_offered_type(accept: str | None, kind: str, best: str) -> None:
-    chosen = negotiate(accept, kinds=(kind,))  # type: ignore[arg-type]
+def test_negotiate_picks_the_best_offered_type(
+    accept: str | None, kind: ResultKind, best: str
+) -> None:
+    chosen = negotiate(accept, kinds=(kind,))
     assert chosen[0] == best
-    assert all(m in OFFERED[kind] for m in chosen)  # type: ignore[index]
+    assert all(m in OFFERED[kind] for m in chosen)
 
 
 def test_negotiate_without_kind_covers_every_kind_in_preference_order() -> None:
@@ -86,11 +89,11 @@ def test_negotiate_without_kind_covers_every_kind_in_preference_order() -> None:
         ("*/*;q=0", "solutions"),
     ],
 )
-def test_nothing_acceptable_lists_what_is_offered(accept: str, kind: str) -> None:
+def test_nothing_acceptable_lists_what_is_offered(accept: str, kind: ResultKind) -> None:
     with pytest.raises(NotAcceptable) as caught:
-        negotiate(accept, kinds=(kind,))  # type: ignore[arg-type]
-    assert caught.value.offered == OFFERED[kind]  # type: ignore[index]
-    assert OFFERED[kind][0] in caught.value.message  # type: ignore[index]
+        negotiate(accept, kinds=(kind,))
+    assert caught.value.offered == OFFERED[kind]
+    assert OFFERED[kind][0] in caught.value.message
 
 
 def test_nothing_acceptable_for_any_kind() -> None:
@@ -122,8 +125,8 @@ def test_nothing_acceptable_for_any_kind() -> None:
         ("application/json", "solutions", JSON),
     ],
 )
-def test_format_parameter_overrides_accept(fmt: str, kind: str, best: str) -> None:
-    assert negotiate("text/csv", fmt, kinds=(kind,))[0] == best  # type: ignore[arg-type]
+def test_format_parameter_overrides_accept(fmt: str, kind: ResultKind, best: str) -> None:
+    assert negotiate("text/csv", fmt, kinds=(kind,))[0] == best
 
 
 def test_format_parameter_that_does_not_fit_the_kind_is_not_acceptable() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 
 import httpx
 import pyoxigraph as ox
@@ -56,17 +57,21 @@ def send(
     method: str,
     query: str,
     accept: str | None = None,
-    params: dict[str, str | list[str]] | None = None,
+    params: Mapping[str, str | list[str]] | None = None,
 ) -> httpx.Response:
     """One query by one of the protocol's three ways."""
     headers = {"accept": accept} if accept else {}
     extra = params or {}
     if method == "GET":
-        return client.get("/sparql", params={"query": query, **extra}, headers=headers)
-    if method == "POST form":
-        return client.post("/sparql", data={"query": query, **extra}, headers=headers)
-    headers["content-type"] = "application/sparql-query"
-    return client.post("/sparql", params=extra, content=query.encode(), headers=headers)
+        response = client.get("/sparql", params={"query": query, **extra}, headers=headers)
+    elif method == "POST form":
+        response = client.post("/sparql", data={"query": query, **extra}, headers=headers)
+    else:
+        headers["content-type"] = "application/sparql-query"
+        response = client.post("/sparql", params=extra, content=query.encode(), headers=headers)
+    # Starlette types TestClient over httpx2, absent here: its methods are Any to mypy.
+    assert isinstance(response, httpx.Response)
+    return response
 
 
 def solution_rows(response: httpx.Response) -> list[tuple[str, ...]]:
@@ -78,7 +83,7 @@ def solution_rows(response: httpx.Response) -> list[tuple[str, ...]]:
     parsed = ox.parse_query_results(response.content, format=SOLUTION_TYPES[media_type])
     assert isinstance(parsed, ox.QuerySolutions)
     names = [v.value for v in parsed.variables]
-    return [tuple(s[n].value for n in names) for s in parsed]  # type: ignore[union-attr]
+    return [tuple(s[n].value for n in names) for s in parsed]
 
 
 def triples(response: httpx.Response) -> set[tuple[str, str, str]]:

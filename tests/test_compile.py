@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from rdflib import Dataset, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
+from rdflib.term import Node
 
 from kg.compile import GRAPH_NAMES, compile_dataset, graph_iri
 from kg.config import ONTOLOGY_NS, Settings, project_root
@@ -37,7 +38,7 @@ def dataset() -> Dataset:
     return compile_dataset(Settings(base_iri=BASE))
 
 
-def union(ds: Dataset) -> set[tuple[object, object, object]]:
+def union(ds: Dataset) -> set[tuple[Node, Node, Node]]:
     return {(s, p, o) for s, p, o, _ in ds.quads((None, None, None, None))}
 
 
