@@ -11,7 +11,7 @@ from kg.compile.context import Context
 from kg.compile.entities import CITE, add_labels
 from kg.compile.tables import Row, TableSpec, split_multi
 from kg.compile.values import decimal_literal, parse_date, parse_number, parse_period
-from kg.compile.vocab import GQ, SCHEMA
+from kg.compile.vocab import GQ, PAIRING_LEVELS, SCHEMA, UNITS
 
 __all__ = [
     "DOCUMENTS_SPEC",
@@ -89,38 +89,6 @@ PHOTOS_SPEC = TableSpec(
     optional=("photographer", "depicts", "note"),
 )
 
-_LEVELS = frozenset(
-    GQ[n]
-    for n in [
-        "CityToPrefecture",
-        "DistrictToCounty",
-        "SchoolToSchool",
-        "HospitalToHospital",
-        "TownToTownship",
-        "VillageToVillage",
-        "EnterpriseToVillage",
-        "SocialOrganizationToVillage",
-        "CountyEnterpriseLink",
-    ]
-)
-_UNITS = frozenset(
-    GQ[n]
-    for n in [
-        "PersonUnit",
-        "PersonTime",
-        "CNY",
-        "ItemUnit",
-        "SessionUnit",
-        "EnterpriseUnit",
-        "SchoolUnit",
-        "HospitalUnit",
-        "VillageUnit",
-        "TownUnit",
-        "OrganizationUnit",
-        "CountyUnit",
-        "DistrictUnit",
-    ]
-)
 _EVENT_CLASSES = frozenset(
     GQ[n]
     for n in [
@@ -142,7 +110,7 @@ def emit_pairing(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     """A pairing between a helper and a recipient at a level, optionally over a period."""
     helper, recipient = ctx.ref(row, "helper"), ctx.ref(row, "recipient")
     level = ctx.ref(row, "level")
-    if level is not None and level not in _LEVELS:
+    if level is not None and level not in PAIRING_LEVELS:
         ctx.problem(row, f"level: {row.get('level')!r} is not a pairing level")
         level = None
     if helper is not None and helper == recipient:
@@ -169,7 +137,7 @@ def emit_pairing(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
 def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     """A figure: measure, normalised value, unit, period, subject and the original wording."""
     measure, subject, unit = ctx.ref(row, "measure"), ctx.ref(row, "subject"), ctx.ref(row, "unit")
-    if unit is not None and unit not in _UNITS:
+    if unit is not None and unit not in UNITS:
         ctx.problem(row, f"unit: {row.get('unit')!r} is not a unit (e.g. gq:PersonUnit, gq:CNY)")
         unit = None
     value = None

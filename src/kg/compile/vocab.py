@@ -19,9 +19,11 @@ __all__ = [
     "GQ",
     "LITERAL_PROPERTIES",
     "OBJECT_PROPERTIES",
+    "PAIRING_LEVELS",
     "PREFIXES",
     "QB",
     "SCHEMA",
+    "UNITS",
     "WIKIDATA",
     "expand_curie",
 ]
@@ -118,9 +120,8 @@ _GQ_CLASSES = [
     "PairingLevel",
 ]
 
-_GQ_INDIVIDUALS = [
-    "Stated",
-    "Inferred",
+#: The units of measure (gq:Unit concepts) a statistic may carry.
+UNIT_NAMES = (
     "PersonUnit",
     "PersonTime",
     "CNY",
@@ -134,6 +135,9 @@ _GQ_INDIVIDUALS = [
     "OrganizationUnit",
     "CountyUnit",
     "DistrictUnit",
+)
+#: The pairing levels (gq:PairingLevel concepts).
+LEVEL_NAMES = (
     "CityToPrefecture",
     "DistrictToCounty",
     "SchoolToSchool",
@@ -143,7 +147,11 @@ _GQ_INDIVIDUALS = [
     "EnterpriseToVillage",
     "SocialOrganizationToVillage",
     "CountyEnterpriseLink",
-]
+)
+UNITS: frozenset[URIRef] = frozenset(GQ[n] for n in UNIT_NAMES)
+PAIRING_LEVELS: frozenset[URIRef] = frozenset(GQ[n] for n in LEVEL_NAMES)
+
+_GQ_INDIVIDUALS = ["Stated", "Inferred", *UNIT_NAMES, *LEVEL_NAMES]
 
 #: Classes usable in the data before the ontology is read.
 BUILTIN_CLASSES: frozenset[URIRef] = frozenset(
