@@ -32,6 +32,7 @@ from kg.errors import (
     StoreUnavailable,
     UpdateNotAllowed,
 )
+from kg.queries import get_query
 from kg.sparql import guard
 from kg.sparql.negotiation import N_TRIPLES, SPARQL_JSON
 from kg.sparql.results import choose_media_type, serialize_result
@@ -54,8 +55,6 @@ _ACCEPT: Final[dict[ResultKind | None, str]] = {
     "graph": f"{N_TRIPLES}, text/turtle;q=0.9",
     None: f"{SPARQL_JSON}, {N_TRIPLES};q=0.9, text/turtle;q=0.8",
 }
-_COUNT: Final = "SELECT (COUNT(*) AS ?n) WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"
-_GRAPHS: Final = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
 _MESSAGE_LIMIT: Final = 2000
 
 
@@ -103,6 +102,9 @@ class RemoteStore:
         if client is not None:
             await client.aclose()
 
+    def _named_query(self, name: str) -> str:
+        return get_query(name, self.settings.ontology_dir / "queries").text
+
     async def _select(self, text: str) -> list[dict[str, Any]]:
         body, _ = await self._post(text, SPARQL_JSON, (), (), self.settings.query_timeout)
         try:
@@ -114,14 +116,14 @@ class RemoteStore:
         return [{v.value: s[v] for v in solutions.variables} for s in solutions]
 
     async def _refresh(self) -> None:
-        rows = await self._select(_GRAPHS)
+        rows = await self._select(self._named_query("store-graphs"))
         self._graphs = tuple(
             sorted(row["g"].value for row in rows if isinstance(row.get("g"), ox.NamedNode))
         )
         if self._fixed_version:
             self._version = self._fixed_version
         else:
-            counted = await self._select(_COUNT)
+            counted = await self._select(self._named_query("store-quad-count"))
             count = counted[0]["n"].value if counted and counted[0].get("n") is not None else "?"
             digest = hashlib.sha256(f"{self.url}\n{count}\n{self._graphs}".encode())
             self._version = digest.hexdigest()[:16]
