@@ -6,8 +6,12 @@ Every test runs in one event loop (``asyncio.run``) that opens and closes its ow
 from __future__ import annotations
 
 import asyncio
+import mmap
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,10 +19,21 @@ from typing import Any
 import pytest
 
 from kg.config import Settings
-from kg.errors import QuerySyntaxError, QueryTimeout, UpdateNotAllowed
+from kg.errors import QuerySyntaxError, QueryTimeout, StoreUnavailable, UpdateNotAllowed
 from kg.store.base import QueryRequest
 from kg.store.embedded import EmbeddedStore
-from kg.store.workers import WorkerConfig, WorkerPool
+from kg.store.workers import (
+    _ANSWER,
+    _INBOX_BYTES,
+    _JSON,
+    _PREFIX,
+    WorkerConfig,
+    WorkerPool,
+    _decode_reply,
+    _Inbox,
+    _reply_head,
+    _Worker,
+)
 from tests.test_store import ALL_TRIPLES, base_settings, disk_store, write_data
 
 #: A cross product of 200^6 rows behind a filter: runs for hours in any engine without shortcuts.
@@ -195,5 +210,141 @@ def test_updates_on_disk_go_through_one_read_write_worker(tmp_path: Path) -> Non
             assert (await store.info()).writable
         finally:
             await store.close()
+
+    asyncio.run(main())
+
+
+def test_frames_arrive_in_pieces_and_large_bodies_fit() -> None:
+    """The receive buffer: a reply split across reads, a body bigger than the buffer."""
+    body = bytes(range(256)) * (12 * 1024)  # 3 MiB
+    header = {"ok": True, "media_type": "text/csv", "kind": "solutions", "rows": None}
+    frame = _reply_head({**header, "truncated": True}, len(body)) + body
+    frame += _reply_head({"ok": False, "error": "syntax", "message": "bad \ud800"}, 0)
+    left, right = socket.socketpair()
+    with left, right:
+        right.setblocking(False)
+        inbox = _Inbox()
+        frames = []
+        for start in range(0, len(frame), 100_000):
+            left.sendall(frame[start : start + 100_000])
+            while True:
+                try:
+                    inbox.receive(right)
+                except BlockingIOError:
+                    break
+                while (taken := inbox.take()) is not None:
+                    frames.append(taken)
+        assert len(frames) == 2
+        (tag, head, data), (tag2, head2, data2) = frames
+        assert _decode_reply(tag, head) == {**header, "truncated": True}
+        assert data == body
+        assert _decode_reply(tag2, head2)["message"] == "bad \ud800"
+        assert data2 == b""
+        assert len(inbox.buffer) == _INBOX_BYTES  # the big buffer was given back
+        for garbage in [(99, b"{}"), (_JSON, b"[]"), (_JSON, b"{"), (_ANSWER, b"\x00")]:
+            with pytest.raises(ValueError, match=r"header|Expecting|buffer"):
+                _decode_reply(*garbage)
+
+
+def test_a_malformed_reply_replaces_the_worker_and_the_request_is_retried(
+    tmp_path: Path,
+) -> None:
+    nquads = write_data(tmp_path)
+    config = WorkerConfig("memory", dataset_file=str(nquads))
+
+    async def main() -> None:
+        pool = WorkerPool(config, 1)
+        # A fake worker whose socket end the test holds (the process just sleeps).
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        worker = _Worker(sleeper, ours, mmap.mmap(-1, 1))
+        pool._workers.add(worker)
+        asyncio.get_running_loop().add_reader(ours.fileno(), pool._readable, worker)
+        pool._release(worker)
+        try:
+            asked = asyncio.ensure_future(pool.request({"op": "ping"}, 30.0))
+            await asyncio.sleep(0.1)
+            assert theirs.recv(4096)  # the request reached the fake worker
+            theirs.sendall(_PREFIX.pack(_JSON, 5, 0) + b"nope!")
+            header, _ = await asked  # answered by the replacement
+            assert header == {"ok": True}
+            assert worker.dead
+            assert sleeper.wait(10) == -signal.SIGKILL
+            assert pool.replacements == 1
+        finally:
+            theirs.close()
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_callers_waiting_for_a_worker_time_out_or_go_away_without_losing_it(
+    tmp_path: Path,
+) -> None:
+    nquads = write_data(tmp_path)
+    config = WorkerConfig("memory", dataset_file=str(nquads))
+    message: dict[str, Any] = {"op": "query", "accept": ["text/csv"], "max_rows": 10}
+
+    async def main() -> None:
+        pool = WorkerPool(config, 1)
+        await pool.start()
+        try:
+            endless = asyncio.ensure_future(pool.request({**message, "query": ENDLESS}, 1.5))
+            await asyncio.sleep(0.1)
+            with pytest.raises(QueryTimeout, match="no query worker became free"):
+                await pool.request({**message, "query": CHEAP}, 0.2)
+            gone = [asyncio.ensure_future(pool.request({"op": "ping"}, 30.0)) for _ in range(5)]
+            kept = [asyncio.ensure_future(pool.request({"op": "ping"}, 30.0)) for _ in range(5)]
+            await asyncio.sleep(0.1)
+            for task in gone:
+                task.cancel()
+            with pytest.raises(QueryTimeout):
+                await endless
+            assert [(await task)[0] for task in kept] == [{"ok": True}] * 5
+            assert all(task.cancelled() for task in gone)
+            # Many callers, some going away at every step: the worker always comes back.
+            calls = [asyncio.ensure_future(pool.request({"op": "ping"}, 30.0)) for _ in range(40)]
+            for task in calls[::3]:
+                await asyncio.sleep(0)
+                task.cancel()
+            await asyncio.gather(*calls, return_exceptions=True)
+            await pool.wait_ready(10.0)
+            assert not pool._waiters
+            waiting = asyncio.ensure_future(pool.request({**message, "query": ENDLESS}, 30.0))
+            await asyncio.sleep(0.1)
+            last = asyncio.ensure_future(pool.request({"op": "ping"}, 30.0))
+            await asyncio.sleep(0.1)
+        finally:
+            await pool.close()
+        for task in (waiting, last):  # closing fails them at once, not at their deadline
+            with pytest.raises(StoreUnavailable, match="closed"):
+                await task
+
+    asyncio.run(main())
+
+
+def test_a_caller_gone_just_as_the_answer_arrives_does_not_lose_the_worker(
+    tmp_path: Path,
+) -> None:
+    """The reply is read in the same loop turn as the cancellation: the worker is freed."""
+    nquads = write_data(tmp_path)
+    config = WorkerConfig("memory", dataset_file=str(nquads))
+
+    async def main() -> None:
+        pool = WorkerPool(config, 1)
+        await pool.start()
+        try:
+            for _ in range(3):
+                asked = asyncio.ensure_future(pool.request({"op": "ping"}, 30.0))
+                await asyncio.sleep(0)  # sent; the worker answers while the loop is blocked
+                time.sleep(0.05)
+                asked.cancel()
+                await asyncio.sleep(0)
+                header, _ = await pool.request({"op": "ping"}, 2.0)
+                assert header == {"ok": True}
+            assert pool.replacements == 0
+        finally:
+            await pool.close()
 
     asyncio.run(main())

@@ -7,10 +7,14 @@ hostile query) costs one worker, never the server.
 
 Workers are plain ``python -c`` subprocesses (no fork of a threaded asyncio server, no
 re-import of the server's ``__main__``), each connected by a Unix socket pair. Framing: a
-12-byte prefix (header length, body length), a small JSON header, then the body bytes: the
-result already serialised, so nothing big is pickled or copied twice. The server side reads
-with a permanent ``loop.add_reader`` on a non-blocking socket and never blocks the event loop;
-end of file on the socket is how it learns that a worker died, busy or idle.
+13-byte prefix (header encoding, header length, body length), the header, then the body bytes:
+the result already serialised, so nothing big is pickled. Requests (server to worker) are
+marshalled; replies are a fixed struct for a query answer, JSON otherwise (never unmarshalled:
+a worker that a hostile query corrupted cannot feed the server anything it trusts). Each side
+reads with ``recv_into`` into one reused buffer, so a message costs no allocation but the body's
+single copy. The server side reads with a permanent ``loop.add_reader`` on a non-blocking
+socket and never blocks the event loop; end of file on the socket is how it learns that a
+worker died, busy or idle.
 
 A one-byte shared-memory cell per worker says whether it was parsing or evaluating, so a crash
 can be reported as a query problem (crashed while parsing) or an engine failure.
@@ -27,6 +31,7 @@ import contextlib
 import ctypes
 import json
 import logging
+import marshal
 import mmap
 import os
 import re
@@ -36,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final, Literal
@@ -58,7 +64,19 @@ _CLONE_NEWNET: Final = 0x40000000
 _CLONE_NEWUSER: Final = 0x10000000
 _PR_SET_PDEATHSIG: Final = 1
 
-_PREFIX: Final = struct.Struct("!IQ")
+#: Every frame starts with: how its header is encoded, the header's length, the body's length.
+_PREFIX: Final = struct.Struct("!BIQ")
+#: Header encodings: a request (server to worker, trusted) is marshalled; a reply is JSON, or
+#: for a query answer ``_ANSWER_HEAD`` followed by ``kind`` and the media type in UTF-8.
+_MARSHAL: Final = 1
+_JSON: Final = 2
+_ANSWER: Final = 3
+#: A query answer's header: rows (-1 when unknown), truncated; then b"<kind>\n<media type>".
+_ANSWER_HEAD: Final = struct.Struct("!qB")
+#: Size of a receive buffer; it grows for a bigger message and shrinks back after it.
+_INBOX_BYTES: Final = 64 * 1024
+#: A frame announced as larger than this comes from a broken worker.
+_MAX_FRAME: Final = 1 << 32
 
 WorkerMode = Literal["read-only", "read-write", "memory"]
 
@@ -90,9 +108,99 @@ class _Gone(Exception):
     """The worker's socket closed: the process exited."""
 
 
-def _frame(header: dict[str, Any], body: bytes = b"") -> tuple[bytes, bytes]:
-    encoded = json.dumps(header, ensure_ascii=False).encode("utf-8")
-    return _PREFIX.pack(len(encoded), len(body)) + encoded, body
+def _request_frame(message: dict[str, Any]) -> bytes:
+    header = marshal.dumps(message)
+    return _PREFIX.pack(_MARSHAL, len(header), 0) + header
+
+
+def _reply_head(header: dict[str, Any], body_size: int) -> bytes:
+    """A reply's prefix and header: the fixed struct for a query answer, else JSON."""
+    if header.get("ok") and "kind" in header:
+        rows = header["rows"]
+        encoded = _ANSWER_HEAD.pack(-1 if rows is None else rows, bool(header["truncated"]))
+        encoded += f"{header['kind']}\n{header['media_type']}".encode()
+        return _PREFIX.pack(_ANSWER, len(encoded), body_size) + encoded
+    # ASCII escapes: a lone surrogate in an error message cannot break the encoding.
+    encoded = json.dumps(header).encode("ascii")
+    return _PREFIX.pack(_JSON, len(encoded), body_size) + encoded
+
+
+def _decode_reply(tag: int, header: bytes) -> dict[str, Any]:
+    """A reply's header as a dict; ValueError when it is not one a worker sends."""
+    if tag == _ANSWER:
+        try:
+            rows, truncated = _ANSWER_HEAD.unpack_from(header)
+        except struct.error as exc:
+            raise ValueError(str(exc)) from None
+        kind, _, media_type = header[_ANSWER_HEAD.size :].decode().partition("\n")
+        return {
+            "ok": True,
+            "media_type": media_type,
+            "kind": kind,
+            "rows": None if rows < 0 else rows,
+            "truncated": bool(truncated),
+        }
+    if tag == _JSON:
+        decoded = json.loads(header)
+        if isinstance(decoded, dict):
+            return decoded
+    raise ValueError(f"not a reply header (encoding {tag})")
+
+
+class _Inbox:
+    """Frames received with ``recv_into`` into one reused buffer (no allocation per message)."""
+
+    __slots__ = ("buffer", "filled", "view")
+
+    def __init__(self) -> None:
+        self.buffer = bytearray(_INBOX_BYTES)
+        self.view = memoryview(self.buffer)
+        self.filled = 0
+
+    def receive(self, sock: socket.socket) -> int:
+        """One ``recv_into``: the bytes read, 0 at end of file; ValueError for a huge frame.
+
+        A non-blocking socket with nothing to read raises BlockingIOError as ``recv`` does.
+        """
+        end = self._frame_end()
+        if end > len(self.buffer) or self.filled == len(self.buffer):
+            self._resize(max(end, 2 * len(self.buffer)))  # room for the whole frame at once
+        count = sock.recv_into(self.view[self.filled :])
+        self.filled += count
+        return count
+
+    def take(self) -> tuple[int, bytes, bytes] | None:
+        """The next complete frame as (header encoding, header, body), else None."""
+        end = self._frame_end()
+        if end == 0 or self.filled < end:
+            return None
+        tag, header_size, _ = _PREFIX.unpack_from(self.buffer)
+        start = _PREFIX.size + header_size
+        header = bytes(self.view[_PREFIX.size : start])
+        body = bytes(self.view[start:end])
+        rest = self.filled - end
+        if rest:  # never in request-reply order; kept for the next take()
+            self.view[:rest] = bytes(self.view[end : self.filled])
+        self.filled = rest
+        if len(self.buffer) > _INBOX_BYTES and rest <= _INBOX_BYTES:
+            self._resize(_INBOX_BYTES)
+        return tag, header, body
+
+    def _frame_end(self) -> int:
+        """Where the frame being received ends (0 until its prefix is in)."""
+        if self.filled < _PREFIX.size:
+            return 0
+        _, header_size, body_size = _PREFIX.unpack_from(self.buffer)
+        end: int = _PREFIX.size + header_size + body_size
+        if end > _MAX_FRAME:
+            raise ValueError(f"a frame of {end} bytes")
+        return end
+
+    def _resize(self, size: int) -> None:
+        buffer = bytearray(size)
+        buffer[: self.filled] = self.view[: self.filled]
+        self.view.release()
+        self.buffer, self.view = buffer, memoryview(buffer)
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,26 +237,21 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
 
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(min(size - len(chunks), 1 << 20))
-        if not chunk:
+def _recv_message(sock: socket.socket, inbox: _Inbox) -> dict[str, Any]:
+    """The next request from the server (blocking); EOFError when the server is gone."""
+    while (frame := inbox.take()) is None:
+        if inbox.receive(sock) == 0:
             raise EOFError
-        chunks += chunk
-    return bytes(chunks)
+    tag, header, _ = frame  # requests carry no body
+    # Only the server writes to this socket (marshal would trust anything).
+    message = marshal.loads(header) if tag == _MARSHAL else None  # noqa: S302
+    if not isinstance(message, dict):
+        raise EOFError  # not a request: the socket is not the server's
+    return message
 
 
-def _recv_message(sock: socket.socket) -> dict[str, Any]:
-    header_size, body_size = _PREFIX.unpack(_recv_exact(sock, _PREFIX.size))
-    header: dict[str, Any] = json.loads(_recv_exact(sock, header_size))
-    if body_size:
-        _recv_exact(sock, body_size)  # requests carry no body
-    return header
-
-
-def _send_message(sock: socket.socket, header: dict[str, Any], body: bytes = b"") -> None:
-    head, data = _frame(header, body)
+def _send_message(sock: socket.socket, header: dict[str, Any], data: bytes = b"") -> None:
+    head = _reply_head(header, len(data))
     sent = sock.sendmsg([head, data]) if data else sock.send(head)
     total = len(head) + len(data)
     if sent < total:
@@ -161,12 +264,16 @@ def child_main(socket_fd: int, state_fd: int) -> None:
     _die_with_parent()
     sock = socket.socket(fileno=socket_fd)
     state = mmap.mmap(state_fd, 1)
-    init = _recv_message(sock)
+    inbox = _Inbox()
+    init = _recv_message(sock, inbox)
     config = WorkerConfig(**init["config"])
     network = _drop_network() if config.isolate_network else "not isolated: SERVICE allowed"
     threading.stack_size(config.stack_bytes)
     thread = threading.Thread(
-        target=_serve, args=(sock, state, config, init["updates"], network), name="kg-query"
+        target=_serve,
+        args=(sock, inbox, state, config),
+        kwargs={"updates": init["updates"], "network": network},
+        name="kg-query",
     )
     thread.start()
     thread.join()
@@ -206,8 +313,10 @@ class _State:
 
 def _serve(
     sock: socket.socket,
+    inbox: _Inbox,
     cell: mmap.mmap,
     config: WorkerConfig,
+    *,
     updates: Sequence[str],
     network: str,
 ) -> None:
@@ -222,7 +331,7 @@ def _serve(
     _send_message(sock, {"ready": True, "applied": len(updates), "network": network})
     while True:
         try:
-            request = _recv_message(sock)
+            request = _recv_message(sock, inbox)
         except (EOFError, OSError):
             return
         header, body = _handle(store, request, state)
@@ -308,28 +417,21 @@ def _handle(store: Any, request: dict[str, Any], state: Any) -> tuple[dict[str, 
 # The server side (asyncio).
 # --------------------------------------------------------------------------------------------
 
-
-# --------------------------------------------------------------------------------------------
-# The server side (asyncio).
-# --------------------------------------------------------------------------------------------
-
 _CHILD_CODE: Final = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
     "from kg.store.workers import child_main; child_main(int(sys.argv[2]), int(sys.argv[3]))"
 )
-_CHUNK: Final = 1 << 20
-
 Reply = tuple[dict[str, Any], bytes]
 
 
 class _Worker:
-    __slots__ = ("buffer", "busy", "cell", "dead", "future", "process", "sock")
+    __slots__ = ("busy", "cell", "dead", "future", "inbox", "process", "sock")
 
     def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket, cell: mmap.mmap):
         self.process = process
         self.sock = sock
         self.cell = cell
-        self.buffer = bytearray()
+        self.inbox = _Inbox()
         self.future: asyncio.Future[Reply] | None = None
         self.dead = False
         self.busy = False
@@ -358,7 +460,9 @@ class WorkerPool:
     def __init__(self, config: WorkerConfig, size: int) -> None:
         self.config = config
         self.size = size
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        #: Idle workers, and the callers waiting for one (a worker goes straight to a waiter).
+        self._idle: deque[_Worker] = deque()
+        self._waiters: deque[asyncio.Future[_Worker]] = deque()
         self._workers: set[_Worker] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._closed = False
@@ -380,7 +484,7 @@ class WorkerPool:
         )
         for item in spawned:
             if isinstance(item, _Worker):
-                self._idle.put_nowait(item)
+                self._release(item)
         for item in spawned:
             if isinstance(item, BaseException):
                 await self.close()
@@ -389,11 +493,19 @@ class WorkerPool:
     async def close(self) -> None:
         """Stop every worker (end of file on its socket ends it; stragglers are killed)."""
         self._closed = True
+        # Callers waiting for a worker or for an answer fail now, not at their deadline.
+        pending: list[asyncio.Future[Any]] = [*self._waiters]
+        pending += (w.future for w in self._workers if w.future is not None)
+        self._waiters.clear()
+        for future in pending:
+            if not future.done():
+                future.set_exception(StoreUnavailable("the store is closed"))
         for task in list(self._tasks):
             task.cancel()
         workers = list(self._workers)
         for worker in workers:
             self._forget(worker)
+            worker.future = None
             worker.sock.close()
         await asyncio.gather(*(asyncio.to_thread(_reap, w.process, 2.0) for w in workers))
 
@@ -417,7 +529,7 @@ class WorkerPool:
         worker = _Worker(process, parent, cell)
         self._workers.add(worker)
         loop.add_reader(parent.fileno(), self._readable, worker)
-        init = {"config": asdict(self.config), "updates": list(self.update_log)}
+        init: dict[str, Any] = {"config": asdict(self.config), "updates": list(self.update_log)}
         try:
             header, _ = await self._exchange(worker, init, self.config.start_timeout)
         except (TimeoutError, _Gone):
@@ -450,35 +562,29 @@ class WorkerPool:
 
     def _readable(self, worker: _Worker) -> None:
         """The permanent reader: a reply's bytes, or end of file when the worker died."""
-        while True:
-            try:
-                chunk = worker.sock.recv(_CHUNK)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                chunk = b""
-            if not chunk:
+        inbox = worker.inbox
+        try:
+            count = inbox.receive(worker.sock)
+            if count == 0:
                 self._on_eof(worker)
                 return
-            worker.buffer += chunk
-            if len(chunk) < _CHUNK:
-                break
-        buffer = worker.buffer
-        if len(buffer) < _PREFIX.size:
+            while (frame := inbox.take()) is not None:
+                tag, header, body = frame
+                reply = _decode_reply(tag, header), body
+                future, worker.future = worker.future, None
+                if future is None:
+                    raise ValueError("a reply to no request")
+                if not future.done():
+                    future.set_result(reply)
+        except (BlockingIOError, InterruptedError):
             return
-        header_size, body_size = _PREFIX.unpack_from(buffer)
-        end = _PREFIX.size + header_size + body_size
-        if len(buffer) < end:
-            return
-        header = json.loads(bytes(buffer[_PREFIX.size : _PREFIX.size + header_size]))
-        body = bytes(buffer[_PREFIX.size + header_size : end])
-        del buffer[:end]
-        future, worker.future = worker.future, None
-        if future is None:
-            log.error("a query worker sent an unexpected message; replacing it")
+        except ValueError as exc:
+            # Not what a worker sends: replace it; the caller sees it as a worker that died.
+            log.error("a query worker sent a malformed message (%s); replacing it", exc)
             self._discard(worker)
-        elif not future.done():
-            future.set_result((header, body))
+            self._on_eof(worker)
+        except OSError:
+            self._on_eof(worker)
 
     def _on_eof(self, worker: _Worker) -> None:
         with contextlib.suppress(Exception):
@@ -486,8 +592,9 @@ class WorkerPool:
         future, worker.future = worker.future, None
         if future is not None and not future.done():
             future.set_exception(_Gone())
-        elif not worker.busy:
-            self._discard(worker)  # died while idle: replace it now
+        elif not worker.busy or future is not None:
+            # Died while idle, or while its caller was gone or past its deadline: replace it.
+            self._discard(worker)
 
     def _forget(self, worker: _Worker) -> None:
         worker.dead = True
@@ -521,7 +628,7 @@ class WorkerPool:
                 delay = min(delay * 2, 10.0)
                 continue
             self.replacements += 1
-            self._idle.put_nowait(worker)
+            self._release(worker)
             if self.on_replaced is not None:
                 self.on_replaced()
             return
@@ -535,9 +642,9 @@ class WorkerPool:
 
     async def _exchange(self, worker: _Worker, message: dict[str, Any], timeout: float) -> Reply:
         loop = asyncio.get_running_loop()
+        head = _request_frame(message)
         future: asyncio.Future[Reply] = loop.create_future()
         worker.future = future
-        head, _ = _frame(message)
         try:
             sent = worker.sock.send(head)
             if sent < len(head):
@@ -545,29 +652,21 @@ class WorkerPool:
         except OSError:
             worker.future = None
             raise _Gone() from None
-
-        def expire() -> None:
-            if not future.done():
-                future.set_exception(TimeoutError())
-
-        timer = loop.call_later(max(timeout, 0.0), expire)
+        timer = loop.call_later(max(timeout, 0.0), _expire, future)
         try:
             return await future
         finally:
             timer.cancel()
 
     async def _acquire(self, deadline: float, timeout: float) -> _Worker:
-        loop = asyncio.get_running_loop()
         while True:
             if self._closed:
                 raise StoreUnavailable("the store is closed")
-            try:
-                worker = self._idle.get_nowait()
-            except asyncio.QueueEmpty:
+            if self._idle:
+                worker = self._idle.popleft()
+            else:
                 try:
-                    worker = await asyncio.wait_for(
-                        self._idle.get(), max(deadline - loop.time(), 0.0)
-                    )
+                    worker = await self._wait_idle(deadline)
                 except TimeoutError:
                     raise QueryTimeout(
                         f"no query worker became free within {timeout:g} s (all {self.size} "
@@ -579,10 +678,34 @@ class WorkerPool:
             worker.busy = True
             return worker
 
+    async def _wait_idle(self, deadline: float) -> _Worker:
+        """Wait for :meth:`_release` to hand over a worker; TimeoutError at the deadline."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[_Worker] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_at(deadline, _expire, waiter)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._release(waiter.result())  # handed over just as the caller went away
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+        finally:
+            timer.cancel()
+
     def _release(self, worker: _Worker) -> None:
         worker.busy = False
-        if not worker.dead:
-            self._idle.put_nowait(worker)
+        if worker.dead:
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self._idle.append(worker)
 
     async def request(self, message: dict[str, Any], timeout: float) -> Reply:
         """Send ``message`` to one idle worker and return its (header, body) reply.
@@ -618,21 +741,37 @@ class WorkerPool:
             code = await asyncio.to_thread(_reap, worker.process, 1.0)
             raise _crash_error(where, code) from None
         except asyncio.CancelledError:
-            # The caller went away while the worker computes: reuse it once it has answered.
-            self._background(self._drain(worker, deadline - loop.time()))
+            self._settle(worker, deadline - loop.time())
             raise
         self._release(worker)
         return reply
 
-    async def _drain(self, worker: _Worker, remaining: float) -> None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Reply] = loop.create_future()
+    def _settle(self, worker: _Worker, remaining: float) -> None:
+        """The caller went away: free ``worker`` now if it has answered, else once it has.
+
+        Runs in the caller's cancellation, before any other callback: a reply that the reader
+        saw meanwhile was dropped (its future was cancelled) and ``worker.future`` cleared.
+        """
+        if worker.dead:
+            return
+        if worker.future is None:
+            self._release(worker)
+            return
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         worker.future = future
+        self._background(self._drain(worker, future, remaining))
+
+    async def _drain(
+        self, worker: _Worker, future: asyncio.Future[Reply], remaining: float
+    ) -> None:
+        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), _expire, future)
         try:
-            await asyncio.wait_for(future, max(remaining, 0.0))
-        except (TimeoutError, _Gone):
+            await future
+        except (TimeoutError, _Gone, StoreUnavailable):
             self._discard(worker)
             return
+        finally:
+            timer.cancel()
         self._release(worker)
 
     async def broadcast(self, message: dict[str, Any], timeout: float) -> Reply:
@@ -677,7 +816,7 @@ class WorkerPool:
                 return reply
             finally:
                 for worker in taken:
-                    self._release(worker)
+                    self._settle(worker, deadline - loop.time())
 
     # -- for tests and diagnostics ----------------------------------------------------------
 
@@ -693,6 +832,11 @@ class WorkerPool:
             if loop.time() > deadline:
                 raise StoreUnavailable("the worker pool did not recover in time")
             await asyncio.sleep(0.02)
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _reap(process: subprocess.Popen[bytes], grace: float) -> int | None:
