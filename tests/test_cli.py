@@ -253,6 +253,17 @@ def test_export_without_a_build_is_a_one_line_error(project: Path, kg: Run) -> N
     ]
 
 
+def test_serve_without_a_build_is_a_one_line_error(project: Path, kg: Run) -> None:
+    # Checked before uvicorn starts: no traceback from a failed app start-up.
+    code, out, err = kg("serve", "--port", str(free_port()))
+    assert code == 1
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("kg: error: no on-disk store at ")
+    assert "run `kg build`" in lines[0]
+
+
 # --- query ------------------------------------------------------------------------------------
 
 

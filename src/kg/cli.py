@@ -318,6 +318,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         if getattr(args, field, None) is not None:
             os.environ[f"KG_{field.upper()}"] = str(getattr(settings, field))
     get_settings.cache_clear()
+    # Say "run kg build first" here, in one line, rather than as a failed app start-up.
+    from kg.store.factory import check_store  # noqa: PLC0415
+
+    check_store(settings)
     uvicorn.run(
         "api.app:create_app",
         factory=True,

@@ -124,6 +124,10 @@ class EmbeddedStore:
         config = WorkerConfig("read-only", path=str(path), isolate_network=isolate)
         return config, settings.query_workers
 
+    def check(self) -> None:
+        """Raise StoreUnavailable if the configured store or dataset is missing (spawns nothing)."""
+        self._configure()
+
     async def start(self) -> None:
         """Spawn the workers and learn the store's named graphs."""
         config, size = self._configure()

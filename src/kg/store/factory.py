@@ -6,7 +6,7 @@ from kg.config import Settings
 from kg.store.base import Store
 from kg.store.cache import CachedStore
 
-__all__ = ["create_store", "open_store"]
+__all__ = ["check_store", "create_store", "open_store"]
 
 
 def create_store(settings: Settings) -> Store:
@@ -30,3 +30,12 @@ async def open_store(settings: Settings) -> Store:
     store = create_store(settings)
     await store.start()
     return store
+
+
+def check_store(settings: Settings) -> None:
+    """Raise StoreUnavailable now, with a clear message, when the embedded store cannot open
+    (no build yet, no dataset file). A remote endpoint is checked when the store starts."""
+    if settings.store != "remote":
+        from kg.store.embedded import EmbeddedStore  # noqa: PLC0415
+
+        EmbeddedStore(settings).check()
