@@ -175,6 +175,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default: settings, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: settings, 8000)")
     serve.add_argument("--reload", action="store_true", help="restart when the code changes")
+    serve.add_argument(
+        "--workers", type=int, help="HTTP server processes (default: settings, KG_SERVE_WORKERS)"
+    )
     return parser
 
 
@@ -328,14 +331,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
         reload=args.reload,
-        # One server process: query concurrency comes from the store's worker processes
-        # (settings.query_workers), which a second server process would duplicate.
-        workers=1,
+        workers=_web_processes(args, settings),
     )
     return EXIT_OK
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _web_processes(args: argparse.Namespace, settings: Settings) -> int:
+    """HTTP processes: the web layer holds one core per process (the GIL), so more processes
+    serve more cached answers; but updates must reach one store, and --reload runs one."""
+    if args.reload or settings.update_token:
+        return 1
+    return int(args.workers or settings.serve_workers)
 
 
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:

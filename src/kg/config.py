@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     # --- serving --------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000
+    serve_workers: int = Field(
+        2,
+        ge=1,
+        description=(
+            "HTTP server processes for `kg serve`, each with its own query workers and result "
+            "cache: the web layer is bound to one core per process. Forced to 1 with "
+            "update_token (updates must reach one store) and with --reload."
+        ),
+    )
     public_url: str | None = Field(
         None, description="Externally visible base URL of the API (defaults to the request's)."
     )
