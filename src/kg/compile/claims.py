@@ -11,7 +11,7 @@ from kg.compile.context import Context
 from kg.compile.entities import CITE, add_labels
 from kg.compile.tables import Row, TableSpec, split_multi
 from kg.compile.values import decimal_literal, parse_date, parse_number, parse_period
-from kg.compile.vocab import GQ, PAIRING_LEVELS, SCHEMA, UNITS
+from kg.compile.vocab import DOCUMENT_CLASSES, EVENT_CLASSES, GQ, PAIRING_LEVELS, SCHEMA, UNITS
 
 __all__ = [
     "DOCUMENTS_SPEC",
@@ -21,6 +21,7 @@ __all__ = [
     "PARTICIPATIONS_SPEC",
     "PHOTOS_SPEC",
     "STATISTICS_SPEC",
+    "add_period",
     "emit_document",
     "emit_event",
     "emit_membership",
@@ -89,22 +90,6 @@ PHOTOS_SPEC = TableSpec(
     optional=("photographer", "depicts", "note"),
 )
 
-_EVENT_CLASSES = frozenset(
-    GQ[n]
-    for n in [
-        "Event",
-        "JointMeeting",
-        "DelegationVisit",
-        "Launch",
-        "TrainingClass",
-        "PromotionEvent",
-        "StudyVisit",
-    ]
-)
-_DOCUMENT_CLASSES = frozenset(
-    GQ[n] for n in ["Document", "PolicyDocument", "NewsArticle", "WebPage"]
-)
-
 
 def emit_pairing(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     """A pairing between a helper and a recipient at a level, optionally over a period."""
@@ -126,6 +111,11 @@ def emit_pairing(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
         graph.add((node, GQ.relationText, Literal(verb, lang="zh")))
     label = f"{ctx.label_of(helper)} {verb} {ctx.label_of(recipient)}"
     graph.add((node, RDFS.label, Literal(label, lang="zh")))
+    add_period(ctx, graph, row, node)
+
+
+def add_period(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
+    """A pairing's period_start / period_end (year, year-month or date, as precise as stated)."""
     for column, prop in (("period_start", GQ.periodStart), ("period_end", GQ.periodEnd)):
         if row.get(column):
             try:
@@ -177,7 +167,7 @@ def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
 
 def emit_event(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     """An event: class, labels, date, place, venue, leader, participants, what it is about."""
-    classes = ctx.classes_of(row, "class", under=_EVENT_CLASSES)
+    classes = ctx.classes_of(row, "class", under=EVENT_CLASSES)
     date = None
     if row.get("date"):
         try:
@@ -240,7 +230,7 @@ def emit_membership(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
 
 def emit_document(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     """A document named by a source, and (with an issuer) its issuance as a claim."""
-    classes = ctx.classes_of(row, "class", under=_DOCUMENT_CLASSES)
+    classes = ctx.classes_of(row, "class", under=DOCUMENT_CLASSES)
     issuers = ctx.refs(row, "issuer")
     date = None
     if row.get("date"):

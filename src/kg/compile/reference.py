@@ -15,10 +15,10 @@ from pathlib import Path
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, SKOS, XSD
 
+from kg.compile.claims import add_period
 from kg.compile.context import Context
 from kg.compile.documents import WebPages, shown_path
 from kg.compile.tables import Row, TableSpec, read_table
-from kg.compile.values import parse_period
 from kg.compile.vocab import GEO, GQ, WIKIDATA
 from kg.errors import DataIssue
 
@@ -191,12 +191,7 @@ class ReferenceTables:
         graph.add((node, GQ.level, level))
         label = f"{row.get('helper_zh')}—{row.get('helped_zh')} 结对帮扶"
         graph.add((node, RDFS.label, Literal(label, lang="zh")))
-        for column, prop in (("period_start", GQ.periodStart), ("period_end", GQ.periodEnd)):
-            if row.get(column):
-                try:
-                    graph.add((node, prop, parse_period(row.get(column))))
-                except ValueError as exc:
-                    ctx.problem(row, f"{column}: {exc}")
+        add_period(ctx, graph, row, node)
         graph.add((node, GQ.statedIn, sentence))
         graph.add((node, GQ.source, page))
         if grade == "stated":

@@ -15,6 +15,8 @@ from kg.config import ONTOLOGY_NS
 __all__ = [
     "BUILTIN_CLASSES",
     "BUILTIN_INDIVIDUALS",
+    "DOCUMENT_CLASSES",
+    "EVENT_CLASSES",
     "GEO",
     "GQ",
     "LITERAL_PROPERTIES",
@@ -48,6 +50,21 @@ PREFIXES: dict[str, str] = {
     "geo": str(GEO),
     "xsd": str(XSD),
 }
+
+#: Event classes (the `class` column of events.csv).
+EVENT_CLASS_NAMES = (
+    "Event",
+    "JointMeeting",
+    "DelegationVisit",
+    "Launch",
+    "TrainingClass",
+    "PromotionEvent",
+    "StudyVisit",
+)
+#: Document classes (the `class` column of documents.csv).
+DOCUMENT_CLASS_NAMES = ("Document", "PolicyDocument", "NewsArticle", "WebPage")
+EVENT_CLASSES: frozenset[URIRef] = frozenset(GQ[n] for n in EVENT_CLASS_NAMES)
+DOCUMENT_CLASSES: frozenset[URIRef] = frozenset(GQ[n] for n in DOCUMENT_CLASS_NAMES)
 
 _GQ_CLASSES = [
     "Place",
@@ -95,17 +112,8 @@ _GQ_CLASSES = [
     "AssistanceForm",
     "Product",
     "Brand",
-    "Event",
-    "JointMeeting",
-    "DelegationVisit",
-    "Launch",
-    "TrainingClass",
-    "PromotionEvent",
-    "StudyVisit",
-    "Document",
-    "PolicyDocument",
-    "NewsArticle",
-    "WebPage",
+    *EVENT_CLASS_NAMES,
+    *DOCUMENT_CLASS_NAMES,
     "Photo",
     "Sentence",
     "Claim",
