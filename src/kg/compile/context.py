@@ -123,12 +123,7 @@ class Context:
                 row, f"{column}: {ref!r} must start with {' or '.join(k + ':' for k in kinds)}"
             )
             return None
-        if ref in self.declared:
-            file, line = self.declared[ref]
-            self.problem(row, f"duplicate id {ref!r} (first defined at {file}:{line})")
-            return None
-        self.declared[ref] = (row.file, row.line)
-        return self.iri(ref)
+        return self.declare_iri(ref, row)
 
     def declare_iri(self, ref: str, row: Row) -> URIRef | None:
         """Declare an id made by the compiler itself (e.g. ``division:522731``)."""

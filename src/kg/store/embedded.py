@@ -94,9 +94,9 @@ class EmbeddedStore:
         self._writable = bool(settings.update_token)
         self._mode = ""
 
-    def _configure(self) -> tuple[WorkerConfig, int]:
+    def _source(self) -> Path:
+        """The dataset file (store=memory) or store folder to open; StoreUnavailable if missing."""
         settings = self.settings
-        isolate = not settings.allow_service
         if settings.store == "memory":
             dataset = settings.dataset_file or settings.current_build / "dataset.nq"
             if not dataset.is_file():
@@ -104,29 +104,36 @@ class EmbeddedStore:
                     f"store=memory needs a dataset file: {dataset} does not exist "
                     "(set dataset_file, KG_DATASET_FILE, or run `kg build`)"
                 )
-            dataset = dataset.resolve()
-            self._version = build_version(dataset.parent) or _file_digest(dataset)
-            self._mode = "memory"
-            config = WorkerConfig("memory", dataset_file=str(dataset), isolate_network=isolate)
-            return config, settings.query_workers
+            return dataset.resolve()
         path = settings.store_path or settings.current_build / "store"
         if not path.is_dir():
             raise StoreUnavailable(
                 f"no on-disk store at {path} (run `kg build`, or set store_path, KG_STORE_PATH)"
             )
-        path = path.resolve()
-        self._version = build_version(path.parent) or _file_digest_of_folder(path)
+        return path.resolve()
+
+    def _configure(self) -> tuple[WorkerConfig, int]:
+        settings = self.settings
+        isolate = not settings.allow_service
+        source = self._source()
+        if settings.store == "memory":
+            self._version = build_version(source.parent) or _file_digest(source)
+            self._mode = "memory"
+            config = WorkerConfig("memory", dataset_file=str(source), isolate_network=isolate)
+            return config, settings.query_workers
+        self._version = build_version(source.parent) or _file_digest_of_folder(source)
         if self._writable:
             # RocksDB allows one writer: queries and updates share a single read-write worker.
             self._mode = "on-disk, read-write"
-            return WorkerConfig("read-write", path=str(path), isolate_network=isolate), 1
+            return WorkerConfig("read-write", path=str(source), isolate_network=isolate), 1
         self._mode = "on-disk, read-only"
-        config = WorkerConfig("read-only", path=str(path), isolate_network=isolate)
+        config = WorkerConfig("read-only", path=str(source), isolate_network=isolate)
         return config, settings.query_workers
 
     def check(self) -> None:
-        """Raise StoreUnavailable if the configured store or dataset is missing (spawns nothing)."""
-        self._configure()
+        """Raise StoreUnavailable if the configured store or dataset is missing. Cheap: opens,
+        hashes and spawns nothing (start() does that)."""
+        self._source()
 
     async def start(self) -> None:
         """Spawn the workers and learn the store's named graphs."""
