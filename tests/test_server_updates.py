@@ -44,7 +44,8 @@ def ask(client: TestClient, query: str) -> bool:
 
 def update(client: TestClient, text: str) -> int:
     headers = {**AUTH, "Content-Type": "application/sparql-update"}
-    return client.post("/sparql", content=text.encode(), headers=headers).status_code
+    status: int = client.post("/sparql", content=text.encode(), headers=headers).status_code
+    return status
 
 
 def test_updates_never_touch_the_build_and_survive_a_restart(tmp_path: Path) -> None:
