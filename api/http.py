@@ -56,7 +56,11 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         #: Bytes of the current request's head seen so far; None while past the head.
         self._head: int | None = 0
         self._headers_seen = 0
+        self._head_exact = 0
         self._refusal: _Refused | None = None
+        self._too_big = _Refused(
+            431, f"request headers over {self._max_head} bytes (setting max_header_bytes)"
+        )
         self._timer: asyncio.TimerHandle | None = None
 
     # --- timers -----------------------------------------------------------------------------
@@ -103,23 +107,30 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             and self._head > self._max_head
             and not self.transport.is_closing()
         ):
-            self._refusal = _Refused(
-                431, f"request headers over {self._max_head} bytes (setting max_header_bytes)"
-            )
+            self._refusal = self._too_big
             self.send_400_response("")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._headers_seen = 0
+        self._head_exact = 0
         if self._head is None:
             self._head = 0
         if self._timer is None:
             self._arm(self._header_timeout, 408, "request headers not received in time")
 
+    def on_url(self, url: bytes) -> None:
+        self._head_exact += len(url)
+        super().on_url(url)
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Counted exactly here too: a whole head can arrive in one read, parsed at once.
         self._headers_seen += 1
+        self._head_exact += len(name) + len(value) + 4
         if self._headers_seen > self._max_headers:
             raise _Refused(431, f"more than {self._max_headers} header lines (setting max_headers)")
+        if self._head_exact > self._max_head:
+            raise _Refused(self._too_big.status, self._too_big.message)
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
