@@ -110,7 +110,8 @@ class Served:
         """Close the store once its last request has finished (or after ``grace`` seconds),
         then give the build's lease up."""
         try:
-            await asyncio.wait_for(self.idle.wait(), grace)
+            if self.users:
+                await asyncio.wait_for(self.idle.wait(), grace)
         except TimeoutError:
             log.warning("closing %s with %d request(s) still running", self.build_id, self.users)
         try:

@@ -223,3 +223,34 @@ def test_no_store_no_answer_but_503(tmp_path: Path, path: str) -> None:
     client = TestClient(app)  # not entered: no lifespan, no store
     answer = client.get(path, params={"query": WHICH} if path == "/sparql" else None)
     assert answer.status_code == 503
+
+
+def test_a_request_finishes_on_the_store_it_started_with(tmp_path: Path) -> None:
+    """The old store is closed only when its last request is done (a build switch meanwhile)."""
+    import asyncio
+
+    from api.state import AppContext, Served
+
+    from tests.conftest import MINI
+    from tests.fixtures.memory_store import MemoryStore
+
+    async def scenario() -> None:
+        old_store, new_store = MemoryStore(MINI), MemoryStore(MINI)
+        await old_store.start()
+        await new_store.start()
+        ctx = AppContext(settings_for(tmp_path / "var"), "public")
+        ctx.swap(Served(old_store))
+        async with ctx.use() as served:
+            old = ctx.swap(Served(new_store))
+            assert old is served
+            retiring = asyncio.create_task(old.retire(grace=30))
+            await asyncio.sleep(0.2)
+            assert not retiring.done()
+            old_store._open()  # still open for the running request
+            assert ctx.current().store is new_store  # new requests get the new store
+        await asyncio.wait_for(retiring, 5)
+        with pytest.raises(Exception, match="closed"):
+            old_store._open()
+        await new_store.close()
+
+    asyncio.run(scenario())
