@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from api.errors import install_error_handlers
 from api.fastpath import SparqlFastPath
 from api.pages import STATIC_DIR
-from api.routers import site, sparql
+from api.routers import home, pages, site, sparql
 from api.state import BuildMeta, ServiceCache
 from kg.config import Settings, get_settings
 from kg.store.base import Store
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.build_meta = build_meta
     app.state.last_modified = build_meta.last_modified
     app.state.service_cache = ServiceCache()
+    app.state.vocabulary_cache = pages.VocabularyCache()
     app.state.cache_control = sparql.cache_control(settings)
     install_error_handlers(app)
     # Added first, so it runs inside CORS: /sparql keeps its CORS handling.
@@ -89,5 +90,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     app.include_router(sparql.router)
     app.include_router(site.router)
+    app.include_router(pages.router)
+    app.include_router(home.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -1,4 +1,4 @@
-"""The small routes around the endpoint: landing page, health, data dumps, endpoint docs."""
+"""The small routes around the endpoint: health, data dumps, endpoint docs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
 from api.deps import SettingsDep, StoreDep
-from api.pages import landing_page
 from api.routers.sparql import cache_headers
 from api.state import BuildMeta
 from kg.config import project_root
@@ -28,11 +27,6 @@ DUMP_FORMATS: Final[dict[str, tuple[ox.RdfFormat, str]]] = {
     "nq": (ox.RdfFormat.N_QUADS, "application/n-quads"),
     "trig": (ox.RdfFormat.TRIG, "application/trig"),
 }
-
-
-@router.get("/", include_in_schema=False)
-async def index() -> Response:
-    return Response(landing_page(), media_type="text/html")
 
 
 @router.get("/health", summary="Liveness and the served store version")
