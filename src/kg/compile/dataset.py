@@ -18,6 +18,7 @@ from rdflib.plugins.parsers.notation3 import BadSyntax
 from kg.compile import claims, entities
 from kg.compile.context import Context
 from kg.compile.documents import WebPages, read_sources, shown_path
+from kg.compile.entail import Rules, entail
 from kg.compile.reference import read_reference
 from kg.compile.tables import Row, TableSpec, read_table
 from kg.config import Settings
@@ -26,7 +27,9 @@ from kg.errors import DataError, DataIssue
 __all__ = ["GRAPH_NAMES", "compile_dataset", "graph_iri"]
 
 #: The named graphs of the dataset, by short name.
-GRAPH_NAMES = ("ontology", "sources", "article", "reference")
+GRAPH_NAMES = ("ontology", "sources", "article", "reference", "inferred")
+#: The graphs whose triples are asserted (entailment reads them, never the inferred graph).
+ASSERTED = ("ontology", "sources", "article", "reference")
 
 Emit = Callable[[Context, Graph, Row, URIRef], None]
 
@@ -56,6 +59,9 @@ TABLES: dict[str, Table] = {
     ),
     "memberships.csv": Table(claims.MEMBERSHIPS_SPEC, claims.emit_membership, ("membership",)),
     "photos.csv": Table(claims.PHOTOS_SPEC, claims.emit_photo, ("photo",), "caption"),
+    "unknown-partners.csv": Table(
+        claims.UNKNOWN_PARTNERS_SPEC, claims.emit_no_known_partner, ("unknown",)
+    ),
 }
 #: Tables of data/reference read by kg.compile.reference in their collected shape.
 REFERENCE_ONLY = ("divisions.csv", "pairings.csv")
@@ -123,6 +129,10 @@ def compile_dataset(settings: Settings) -> Dataset:
 
     if ctx.issues:
         raise DataError(sorted(ctx.issues, key=lambda i: (i.file, i.line or 0, i.problem)))
+    if ontology is not None:
+        asserted = [t for name in ASSERTED for t in graphs[name]]
+        for triple in entail(asserted, Rules(ontology)):
+            graphs["inferred"].add(triple)
     return dataset
 
 
