@@ -19,6 +19,7 @@ from kg.compile import claims, entities
 from kg.compile.context import Context
 from kg.compile.documents import WebPages, read_sources, shown_path
 from kg.compile.entail import Rules, entail
+from kg.compile.provenance import Support
 from kg.compile.reference import read_reference
 from kg.compile.tables import Row, TableSpec, read_table
 from kg.config import Settings
@@ -27,7 +28,7 @@ from kg.errors import DataError, DataIssue
 __all__ = ["GRAPH_NAMES", "compile_dataset", "graph_iri"]
 
 #: The named graphs of the dataset, by short name.
-GRAPH_NAMES = ("ontology", "sources", "article", "reference", "inferred")
+GRAPH_NAMES = ("ontology", "sources", "article", "reference", "inferred", "provenance")
 #: The graphs whose triples are asserted (entailment reads them, never the inferred graph).
 ASSERTED = ("ontology", "sources", "article", "reference")
 
@@ -104,10 +105,18 @@ def compile_dataset(settings: Settings) -> Dataset:
 
     # Pass 2: triples, with every reference, citation and value checked.
     sources.emit(ctx, graphs["sources"], data_dir)
+    support = Support()
     for folder, table, rows in sorted(loaded, key=lambda item: _order(item[1])):
         for row, node in rows:
-            table.emit(ctx, graphs[folder], row, node)  # type: ignore[arg-type]
-    reference.emit(ctx, graphs["reference"], pages)
+            # Each row's triples are supported by the row's own citations and grade.
+            scratch = Graph()
+            table.emit(ctx, scratch, row, node)  # type: ignore[arg-type]
+            graphs[folder] += scratch
+            support.add_row(ctx, scratch, row)
+    scratch = Graph()
+    reference.emit(ctx, scratch, pages)
+    graphs["reference"] += scratch
+    support.add_claims(scratch)
     pages.emit(ctx, graphs["sources"])
 
     for path in sorted(data_dir.rglob("*.ttl")):
@@ -129,6 +138,7 @@ def compile_dataset(settings: Settings) -> Dataset:
 
     if ctx.issues:
         raise DataError(sorted(ctx.issues, key=lambda i: (i.file, i.line or 0, i.problem)))
+    support.emit(graphs["provenance"], base)
     if ontology is not None:
         asserted = [t for name in ASSERTED for t in graphs[name]]
         for triple in entail(asserted, Rules(ontology)):
