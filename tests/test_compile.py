@@ -169,3 +169,20 @@ def test_broken_input_is_reported(case: Path, tmp_path: Path) -> None:
     matching = [i for i in issues if i.file == spec["file"] and spec["problem"] in i.problem]
     assert matching, "\n".join(str(i) for i in issues)
     assert line is None or any(i.line == line for i in matching), "\n".join(map(str, matching))
+
+
+def test_two_nodes_for_one_pairing_break_a_data_invariant(tmp_path: Path) -> None:
+    # The same pairing a second time under another id: same parties, level and (open) period.
+    shutil.copytree(project_root() / "data", tmp_path / "data")
+    table = tmp_path / "data" / "article" / "pairings.csv"
+    duplicate = (
+        "pairing:gz-qn-schools-again,group:gz-282-schools,group:qn-328-schools,"
+        "gq:SchoolToSchool,结对帮扶,,,gq2023:L13.1,广州282所学校结对帮扶黔南328所学校,stated,,\n"
+    )
+    table.write_text(table.read_text(encoding="utf-8") + duplicate, encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        compile_dataset(Settings(base_iri=BASE, data_dir=tmp_path / "data"))
+    (issue,) = caught.value.issues
+    assert issue.file == "ontology/invariants/data/pairings-no-overlap.rq"
+    assert "gz-qn-schools" in issue.problem
+    assert "gz-qn-schools-again" in issue.problem

@@ -19,6 +19,7 @@ from kg.compile import claims, entities
 from kg.compile.context import Context
 from kg.compile.documents import WebPages, read_sources, shown_path
 from kg.compile.entail import Rules, entail
+from kg.compile.invariants import check_invariants
 from kg.compile.provenance import Support
 from kg.compile.reference import read_reference
 from kg.compile.tables import Row, TableSpec, read_table
@@ -136,6 +137,9 @@ def compile_dataset(settings: Settings) -> Dataset:
             for triple in parsed:
                 graphs[folder].add(triple)
 
+    if not ctx.issues:
+        invariants = Path(settings.ontology_dir) / "invariants" / "data"
+        ctx.issues.extend(check_invariants(dataset, invariants, "ontology/invariants/data"))
     if ctx.issues:
         raise DataError(sorted(ctx.issues, key=lambda i: (i.file, i.line or 0, i.problem)))
     support.emit(graphs["provenance"], base)
