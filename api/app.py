@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.pages import STATIC_DIR
-from api.routers import health, site, sparql
+from api.routers import health, home, pages, site, sparql
 from api.state import AppContext, Served
 from kg.config import Settings, get_settings
 from kg.store.base import Store
@@ -103,5 +103,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(sparql.router)
     app.include_router(health.router)
     app.include_router(site.router)
+    app.include_router(pages.router)
+    app.include_router(home.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -22,6 +22,7 @@ from pathlib import Path
 from starlette.requests import Request
 
 from kg.config import Settings
+from kg.describe import VocabularyCache
 from kg.errors import KgError, StoreUnavailable
 from kg.leases import Lease
 from kg.sparql.service_description import VoidStatistics, collect_statistics
@@ -92,6 +93,8 @@ class Served:
     #: The updates layer (journal and copy) when updates are enabled on a build.
     updates: UpdatesStore | None = None
     service: ServiceCache = field(default_factory=ServiceCache)
+    #: The ontology's terms for the pages, read once for this store.
+    vocabulary: VocabularyCache = field(default_factory=VocabularyCache)
     users: int = 0
     idle: asyncio.Event = field(default_factory=asyncio.Event)
 

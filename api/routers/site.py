@@ -1,4 +1,4 @@
-"""The small routes around the endpoint: landing page, data dumps, endpoint docs."""
+"""The small routes around the endpoint: data dumps, endpoint docs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from starlette.responses import FileResponse, Response
 
 from api.caching import cache_headers, etag, not_modified
 from api.deps import ServedDep, SettingsDep
-from api.pages import landing_page
 from kg.config import project_root
 from kg.errors import NotFound
 
@@ -26,11 +25,6 @@ DUMP_FORMATS: Final[dict[str, tuple[ox.RdfFormat, str]]] = {
     "nq": (ox.RdfFormat.N_QUADS, "application/n-quads"),
     "trig": (ox.RdfFormat.TRIG, "application/trig"),
 }
-
-
-@router.get("/", include_in_schema=False)
-async def index() -> Response:
-    return Response(landing_page(), media_type="text/html")
 
 
 @lru_cache(maxsize=2)

@@ -176,6 +176,7 @@ OBJECT_PROPERTIES: frozenset[URIRef] = frozenset(
         GQ.appliedIn,
         GQ.assistanceForm,
         GQ.hasMember,
+        GQ.parkLevel,
         SCHEMA.material,
         SKOS.broader,
         SKOS.related,
