@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup build lint typecheck pytest w3c bench clean
+.PHONY: run test setup build lint typecheck pytest w3c bench bench-deps virtuoso clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) virtuoso
 	$(BIN)/pytest -q
+
+## Virtuoso (Debian's virtuoso-opensource), the second engine the remote store is tested on;
+## installed with apt-get only when missing (tests start it themselves on 127.0.0.1).
+virtuoso:
+	@command -v virtuoso-t >/dev/null && command -v isql-vt >/dev/null || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    virtuoso-opensource=7.2.5.1+dfsg1-0.3)
 
 ## Lint, type-check and run every test (unit, API, remote oxigraph server, W3C suite).
 test: lint typecheck pytest
