@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 from typing import Any, Final
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 import httpx
 import pyoxigraph as ox
@@ -62,6 +63,8 @@ _ACCEPT: Final[dict[ResultKind | None, str]] = {
 }
 _MESSAGE_LIMIT: Final = 2000
 _VIRTUOSO_BNODE: Final = b'"nodeID://'
+#: A BASE declaration opening the query (after blank lines and comments).
+_LEADING_BASE: Final = re.compile(r"\A((?:\s|#[^\n]*\n)*)BASE\s*<([^<>\"{}|^`\\\s]*)>", re.I)
 
 
 class RemoteStore:
@@ -227,7 +230,7 @@ class RemoteStore:
         timeout = request.timeout if request.timeout is not None else settings.query_timeout
         text = request.query
         if request.base_iri:
-            text = f"BASE <{request.base_iri}>\n{text}"
+            text = _with_base(text, request.base_iri)
         default_graphs, named_graphs = request.default_graph_uris, request.named_graph_uris
         if shape.has_dataset and not (default_graphs or named_graphs):
             # Servers run with a union default graph (Oxigraph's --union-default-graph) may
@@ -299,3 +302,13 @@ def _relabel_bnodes(body: bytes) -> bytes:
     except (ValueError, KeyError, TypeError, AttributeError):
         return body  # not the shape expected: let the parser report the original error
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+
+def _with_base(text: str, base: str) -> str:
+    """``text`` resolved against ``base``: one BASE declaration, never two (Virtuoso refuses a
+    second one): a query's own leading BASE is resolved against ``base`` and kept."""
+    match = _LEADING_BASE.match(text)
+    if match is None:
+        return f"BASE <{base}>\n{text}"
+    resolved = urljoin(base, match.group(2))
+    return f"{match.group(1)}BASE <{resolved}>{text[match.end() :]}"
