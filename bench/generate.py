@@ -152,6 +152,9 @@ class GeneratedDataset:
     seed: int
     base_iri: str
     districts: list[str] = field(default_factory=list)
+    #: IRIs of paired counties and GB/T 2260 codes of recipient prefectures (for parameters).
+    counties: list[str] = field(default_factory=list)
+    prefectures: list[str] = field(default_factory=list)
     classes: dict[str, int] = field(default_factory=dict)
     pairings_by_level: dict[str, int] = field(default_factory=dict)
 
@@ -164,6 +167,8 @@ class GeneratedDataset:
             "classes": self.classes,
             "pairings_by_level": self.pairings_by_level,
             "districts": self.districts,
+            "counties": self.counties,
+            "prefectures": self.prefectures,
         }
 
 
@@ -251,6 +256,8 @@ class _Network:
         self.measures_done = False
         #: The follow-up report of the current prefecture pair (second round), if any.
         self.later: _Doc | None = None
+        self.counties: list[str] = []
+        self.prefectures: list[str] = []
 
     # --- claims -------------------------------------------------------------------------
 
@@ -312,7 +319,7 @@ class _Network:
         w.quad(p, gq("relationText"), _lit(relation, "zh"), graph)
         self.provenance(p, doc, f"{wording},{helper[1]}与{recipient[1]}{relation}。", graph)
         # Some claims are repeated by a later report: a second sentence, a second source.
-        if self.later is not None and rng.random() < 0.15:
+        if self.later is not None and doc is not self.later and rng.random() < 0.15:
             again = f"{helper[1]}继续与{recipient[1]}{relation}。"
             self.provenance(p, self.later, again, graph, graded=False)
 
@@ -471,6 +478,7 @@ class _Network:
         helper = self.division(e_code, "Prefecture", hzh + "市", hpy, e_prov)
         r_cls = "AutonomousPrefecture" if index % 3 == 0 else "Prefecture"
         recipient = self.division(r_code, r_cls, rzh + "州", f"{rpy} Prefecture", r_prov)
+        self.prefectures.append(r_code)
 
         doc = _Doc(w.iri(f"id/document/bench-{e_code}-{r_code}"))
         w.typed(doc.iri, "NewsArticle", "sources")
@@ -511,6 +519,7 @@ class _Network:
                 czh, cpy = self.name()
                 c_iri = self.division(c_code, c_cls, czh + "县", f"{cpy} County", recipient)
                 counties.append((c_iri, c_code, czh + "县"))
+                self.counties.append(c_iri[1:-1])
                 self.district_unit((d_iri, d_code, dzh + "区"), counties[-1], doc, slot=slot)
             # Second round: now and then a district takes on a county paired before elsewhere.
             if len(counties) > partners and rng.random() < 0.2:
@@ -564,6 +573,8 @@ def generate(
         seed=seed,
         base_iri=base,
         districts=districts,
+        counties=net.counties,
+        prefectures=net.prefectures,
         classes=dict(sorted(w.classes.items())),
         pairings_by_level=dict(sorted(w.levels.items())),
     )
@@ -584,6 +595,8 @@ def load_meta(path: Path) -> GeneratedDataset | None:
         seed=int(raw["seed"]),
         base_iri=str(raw["base_iri"]),
         districts=list(raw["districts"]),
+        counties=list(raw.get("counties", [])),
+        prefectures=list(raw.get("prefectures", [])),
         classes=dict(raw["classes"]),
         pairings_by_level=dict(raw["pairings_by_level"]),
     )
