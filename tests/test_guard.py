@@ -6,7 +6,7 @@ import pytest
 
 from kg.config import Settings
 from kg.errors import ForbiddenQuery, QuerySyntaxError, QueryTooComplex, QueryTooLarge
-from kg.sparql.guard import _lex, check, inspect
+from kg.sparql.guard import check, inspect
 
 GRAPHS = ("http://example.org/g1", "http://example.org/g2")
 
@@ -57,28 +57,12 @@ def test_update_operations_in_order() -> None:
     ],
 )
 def test_depth(text: str, depth: int) -> None:
-    assert _lex(text, None).depth == depth
-    shape = inspect(text)
-    assert shape.depth == depth or (not shape.depth_exact and shape.depth > depth)
+    assert inspect(text).depth == depth
 
 
 def test_brackets_in_strings_do_not_count_against_the_limit() -> None:
     text = 'ASK { ?s ?p "((((((((((((((((((((((((((((((" . ?s ?p <http://e/((((((((((((((((((> }'
     assert check(text, settings(max_query_depth=4), GRAPHS).depth == 1
-
-
-def test_fast_path_and_lexer_agree() -> None:
-    text = (
-        "# a comment with select in it\nPREFIX ex: <http://example.org/>\n"
-        "prefix : <http://e/> ASK { ?s ex:p [ :q ( 1 2 ) ] }"
-    )
-    fast, full = inspect(text), _lex(text, None)
-    assert (fast.form, fast.depth, dict(fast.prefixes)) == (
-        full.form,
-        full.depth,
-        dict(full.prefixes),
-    )
-    assert full.prefixes == {"ex": "http://example.org/", "": "http://e/"}
 
 
 @pytest.mark.parametrize(
@@ -91,11 +75,24 @@ def test_fast_path_and_lexer_agree() -> None:
         r"SELECT * { SERVIC\U00000045 <http://x/> { } }",
         "SELECT * { FILTER EXISTS { SERVICE <http://x/> { } } }",
         "SELECT * { ?s ?p ?o . }SERVICE<http://x/>{}",
-        'SELECT * { ?s ?p "unterminated SERVICE <http://x/> { } }',
     ],
 )
 def test_service_is_seen(text: str) -> None:
     assert inspect(text).service
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'SELECT * { ?s ?p "unterminated SERVICE <http://x/> { } }',
+        "SELECT * { ?s ?p '''never closed SERVICE <http://x/> { } }",
+        'SELECT * { ?s ?p "bad escape \\q" . SERVICE <http://x/> { } }',
+    ],
+)
+def test_a_string_that_never_ends_is_refused(text: str) -> None:
+    """Nothing after it can be read safely (the engine refuses it too)."""
+    with pytest.raises(QuerySyntaxError, match="never ends"):
+        check(text, settings(allow_service=True), GRAPHS)
 
 
 @pytest.mark.parametrize(
