@@ -83,13 +83,16 @@ _NUMBER: Final = f"[0-9]+(?:\\.[0-9]*{_EXPONENT}|\\.[0-9]+|{_EXPONENT})?|\\.[0-9
 #: Whitespace and comments after a token belong to it.
 _TRAIL: Final = f"(?:[{_WS}]|#[^\\r\\n]*)*"
 
+#: A run of brackets, whitespace between them included: one step for the depth count.
+_BRACKETS: Final = f"[{{}}()\\[\\]](?:[{_WS}]*[{{}}()\\[\\]])*"
+
 #: Whitespace and comments before the first token.
 _LEADING: Final = re.compile(_TRAIL)
 
 #: One token per match; every alternative is tried in the same order as in a dull run.
 _FINE: Final = re.compile(
     f"(?:(?P<iri>{_IRIREF})|(?P<bnode>{_BNODE})|(?P<name>{_PNAME}|{_WORD})"
-    f"|(?P<brackets>[{{}}()\\[\\]]+)|(?P<string>{_STRING})|(?P<unterminated>[{_Q1}{_Q2}])"
+    f"|(?P<brackets>{_BRACKETS})|(?P<string>{_STRING})|(?P<unterminated>[{_Q1}{_Q2}])"
     f"|(?P<other>{_VAR}|{_LANGTAG}|{_NUMBER}|[^{_WS}])|[{_WS}]){_TRAIL}",
     re.DOTALL,
 )
@@ -120,6 +123,7 @@ _FOLD: Final = str.maketrans(
 )
 
 _ESCAPE: Final = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+_NO_WS: Final = str.maketrans(dict.fromkeys(_WS))
 _LOCAL_ESCAPE: Final = re.compile(r"\\([_~.\-!$&'()*+,;=/?#@%])")
 _BRACKET_STEP: Final = str.maketrans(dict.fromkeys("{([", "\x02") | dict.fromkeys("})]", "\x00"))
 
@@ -210,6 +214,7 @@ class TokenStream:
             yield Kind.OTHER, ""
 
     def _brackets(self, run: str) -> None:
+        run = run.translate(_NO_WS) if len(run) > 1 else run
         if len(run) == 1:
             if run in "{([":
                 self.depth += 1
