@@ -175,3 +175,58 @@ def test_check_refuses_large_queries() -> None:
 def test_bad_escape_is_a_syntax_error() -> None:
     with pytest.raises(QuerySyntaxError):
         inspect(r"SELECT * { ?s ?p '\UFFFFFFFF' }")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # pyoxigraph reads each of these as SERVICE; the former guard did not.
+        "SELECT * { ?s ?p 1SERVICE <http://x/> { } }",
+        "SELECT * { ?s ?p 1.5SERVICE <http://x/> { } }",
+        "SELECT * { ?s ?p 1.e1SERVICE <http://x/> { } }",
+        "SELECT * { ?s ?p trueSERVICE <http://x/> { } }",
+        "SELECT * { ?s ?p ?o OPTIONAL { }SERVICESILENT <http://x/> { } }",
+        "PREFIX : <http://x/> SELECT * { ?s a ?o SERVICE:x { } }",
+        # '\u0027' is a one-letter string to pyoxigraph, the start of a long string to the
+        # spec's escape pre-pass: read both ways.
+        "SELECT * { ?s ?p '\\u0027' . SERVICE <http://x/> { } . ?s ?p '\\u0027' }",
+    ],
+)
+def test_keywords_glued_to_other_tokens_are_seen(text: str) -> None:
+    assert inspect(text).service
+    with pytest.raises(ForbiddenQuery, match="SERVICE"):
+        check(text, settings(), GRAPHS)
+
+
+def test_load_glued_to_what_precedes_it_is_seen() -> None:
+    assert inspect("CLEAR ALL ;LOAD<http://x/d.ttl>").load
+    assert inspect("INSERT DATA { <a:x> <a:y> 1 };load <http://x/d.ttl>").load
+
+
+@pytest.mark.parametrize(
+    ("text", "graphs", "named"),
+    [
+        ("ASKFROM<http://e/g>{}", ("http://e/g",), ()),
+        ("PREFIX ex: <http://e/> SELECT*FROMex:g{}", ("http://e/g",), ()),
+        ("SELECT * FROMNAMED<http://e/g> {}", (), ("http://e/g",)),
+        ("PREFIX ex: <http://e/> SELECT * FROM NAMEDex:g {}", (), ("http://e/g",)),
+        ("PREFIXex:<http://e/> SELECT * FROM ex:g {}", ("http://e/g",), ()),
+    ],
+)
+def test_from_glued_to_other_tokens_is_seen(
+    text: str, graphs: tuple[str, ...], named: tuple[str, ...]
+) -> None:
+    shape = inspect(text)
+    assert (shape.from_graphs, shape.from_named_graphs) == (graphs, named)
+
+
+def test_a_store_can_keep_service_refused_whatever_the_setting() -> None:
+    """A store whose workers are not isolated passes allow_service=False."""
+    text = "SELECT * { SERVICE <http://x/> { } }"
+    with pytest.raises(ForbiddenQuery, match="SERVICE"):
+        check(text, settings(allow_service=True), GRAPHS, allow_service=False)
+
+
+def test_too_many_base_declarations_are_refused() -> None:
+    with pytest.raises(QuerySyntaxError, match="BASE"):
+        inspect("BASE <a> " * 300 + "ASK {}")

@@ -32,6 +32,7 @@ Keywords are read as the engines read them, glued or not: pyoxigraph takes ``1SE
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,8 +63,9 @@ _GLUE: Final = ("PREFIX", "FROM", "USING", "ASK", "CONSTRUCT")
 #: BASE declarations accepted in one text (an update has one prologue per operation).
 _MAX_BASES: Final = 256
 
-#: Total characters of query text the shape cache may hold (each entry costs its text).
-CACHE_CHARS: Final = 16 * 1024 * 1024
+#: Bytes the shape cache may hold: an entry costs twice its text's size in memory (the key,
+#: and at most as much again for the IRIs its shape copies out of it).
+CACHE_BYTES: Final = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,7 @@ def _shape(text: str, base_iri: str | None) -> QueryShape:
     )
 
 
-_cache: SizedCache[tuple[str, str | None], QueryShape] = SizedCache(CACHE_CHARS)
+_cache: SizedCache[tuple[str, str | None], QueryShape] = SizedCache(CACHE_BYTES)
 _cache_lock = threading.Lock()
 
 
@@ -255,7 +257,7 @@ def inspect(text: str, base_iri: str | None = None) -> QueryShape:
     """Tokenize ``text`` (a query or an update) and describe it. Never runs the native parser.
 
     Linear in the text. Cached: the same texts come again and again; the cache holds at most
-    :data:`CACHE_CHARS` characters of text in total, least recently used first out.
+    :data:`CACHE_BYTES` bytes in total, least recently used first out.
     """
     key = (text, base_iri)
     with _cache_lock:
@@ -263,7 +265,7 @@ def inspect(text: str, base_iri: str | None = None) -> QueryShape:
     if shape is None:
         shape = _shape(text, base_iri)
         with _cache_lock:
-            _cache.put(key, shape, len(text) + len(base_iri or ""))
+            _cache.put(key, shape, 2 * (sys.getsizeof(text) + sys.getsizeof(base_iri)))
     return shape
 
 
