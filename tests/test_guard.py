@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from typing import Any
+
 import pytest
 
 from kg.config import Settings
@@ -230,3 +234,36 @@ def test_a_store_can_keep_service_refused_whatever_the_setting() -> None:
 def test_too_many_base_declarations_are_refused() -> None:
     with pytest.raises(QuerySyntaxError, match="BASE"):
         inspect("BASE <a> " * 300 + "ASK {}")
+
+
+def test_long_texts_are_guarded_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kg.sparql import guard
+
+    threads: list[int] = []
+    original = guard.check
+
+    def recording(*args: Any, **kwargs: Any) -> guard.QueryShape:
+        threads.append(threading.get_ident())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(guard, "check", recording)
+    big = "SELECT * { ?s ?p ?o } #" + "a." * guard.OFF_LOOP_CHARS
+
+    async def main() -> tuple[int, guard.QueryShape, guard.QueryShape]:
+        loop_thread = threading.get_ident()
+        small = await guard.check_off_loop("ASK {}", settings(), GRAPHS)
+        large = await guard.check_off_loop(big, settings(max_request_bytes=10**6), GRAPHS)
+        return loop_thread, small, large
+
+    loop_thread, small, large = asyncio.run(main())
+    assert (small.form, large.form) == ("ASK", "SELECT")
+    assert threads[0] == loop_thread
+    assert threads[1] != loop_thread
+    with pytest.raises(ForbiddenQuery):
+        asyncio.run(
+            guard.check_off_loop(
+                big.replace("?o }", "?o SERVICE <http://x/> {} }"),
+                settings(max_request_bytes=10**6),
+                GRAPHS,
+            )
+        )

@@ -31,6 +31,8 @@ Keywords are read as the engines read them, glued or not: pyoxigraph takes ``1SE
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 import sys
 import threading
@@ -46,7 +48,7 @@ from kg.sizedcache import SizedCache
 from kg.sparql import tokens
 from kg.sparql.tokens import Kind
 
-__all__ = ["QUERY_FORMS", "UPDATE_OPERATIONS", "QueryShape", "check", "inspect"]
+__all__ = ["QUERY_FORMS", "UPDATE_OPERATIONS", "QueryShape", "check", "check_off_loop", "inspect"]
 
 #: Keywords that start a read query.
 QUERY_FORMS: Final = frozenset({"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"})
@@ -59,6 +61,10 @@ _LEADING_FORM: Final = re.compile("|".join(sorted(QUERY_FORMS | UPDATE_OPERATION
 #: Keywords that may be glued in front of a prefixed name at the top level (``FROMex:g``),
 #: by state: what the engine would read before the prefixed name.
 _GLUE: Final = ("PREFIX", "FROM", "USING", "ASK", "CONSTRUCT")
+
+#: Texts longer than this are guarded in a thread (:func:`check_off_loop`): linear is still
+#: up to a second for a hostile megabyte, and the event loop keeps serving meanwhile.
+OFF_LOOP_CHARS: Final = 64 * 1024
 
 #: BASE declarations accepted in one text (an update has one prologue per operation).
 _MAX_BASES: Final = 256
@@ -333,3 +339,32 @@ def check(
                         "lets the engine decide)"
                     )
     return shape
+
+
+async def check_off_loop(
+    text: str,
+    settings: Settings,
+    known_graphs: Collection[str],
+    *,
+    default_graph_uris: Sequence[str] = (),
+    named_graph_uris: Sequence[str] = (),
+    base_iri: str | None = None,
+    refuse_unknown_graphs: bool = True,
+    allow_service: bool | None = None,
+) -> QueryShape:
+    """:func:`check` for callers on the event loop: a long text is read in a worker thread
+    (the tokenizer holds the GIL only one regex step at a time), a short one right here."""
+    work = functools.partial(
+        check,
+        text,
+        settings,
+        known_graphs,
+        default_graph_uris=default_graph_uris,
+        named_graph_uris=named_graph_uris,
+        base_iri=base_iri,
+        refuse_unknown_graphs=refuse_unknown_graphs,
+        allow_service=allow_service,
+    )
+    if len(text) <= OFF_LOOP_CHARS:
+        return work()
+    return await asyncio.to_thread(work)

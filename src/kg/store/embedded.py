@@ -186,7 +186,7 @@ class EmbeddedStore:
     async def query(self, request: QueryRequest) -> QueryResult:
         """Guard the query, then run it in a worker under its deadline."""
         settings = self.settings
-        shape = guard.check(
+        shape = await guard.check_off_loop(
             request.query,
             settings,
             self._graphs,
@@ -240,7 +240,7 @@ class EmbeddedStore:
                 "this store is read-only: SPARQL Update is disabled (set update_token, "
                 "KG_UPDATE_TOKEN, to enable it)"
             )
-        shape = guard.check(
+        shape = await guard.check_off_loop(
             update, self.settings, self._graphs, allow_service=self._service_allowed
         )
         if shape.form is not None and not shape.is_update:
