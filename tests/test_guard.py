@@ -194,6 +194,8 @@ def test_bad_escape_is_a_syntax_error() -> None:
         # '\u0027' is a one-letter string to pyoxigraph, the start of a long string to the
         # spec's escape pre-pass: read both ways.
         "SELECT * { ?s ?p '\\u0027' . SERVICE <http://x/> { } . ?s ?p '\\u0027' }",
+        # In an expression "<" is less-than to pyoxigraph, not the start of an IRI.
+        "SELECT * { ?s ?p ?o FILTER(?o<?b)SERVICE?e#>\n{ } }",
     ],
 )
 def test_keywords_glued_to_other_tokens_are_seen(text: str) -> None:

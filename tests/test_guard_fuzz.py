@@ -118,6 +118,15 @@ _BEFORE = [
     "MINUS { }",
     "",
 ]
+#: Comparisons whose "<" a reader could take for the start of an IRI.
+_COMPARISON = [
+    "?s ?p ?o FILTER(?o<?b)",
+    "?s ?p ?o FILTER(?o<1)",
+    "?s ?p ?o FILTER((?o<?b))",
+    "?s ?p ?o FILTER(?o<?b&&true)",
+    "?s ?p ?o FILTER(?o<=?b)",
+    "BIND(1<2 AS ?c)",
+]
 #: Between what is before and the slot.
 _GLUE = ["", "", "", " ", "\n", "\t", " . ", ".", "#c\n", " # x\n", "\r\n", "\\u0020"]
 #: What the slot applies to, when it is SERVICE.
@@ -132,6 +141,10 @@ _TARGET = [
     " :s { }",
     ":s{}",
     " <s> { }",
+    # After "FILTER(?o<?b)": to a reader that takes "<" for an IRI, the slot would be inside
+    # an IRI ending at the ">" of the comment.
+    "?e#>\n{ } VALUES ?e { <" + HOST + "s> }",
+    ":s#>\n{ }",
 ]
 #: Where the slot stands when it is not meant as a keyword.
 _DISGUISE = [
@@ -186,7 +199,14 @@ def service_query(draw: st.DrawFn) -> tuple[str, int, int]:
     before = draw(st.sampled_from(_BEFORE))
     glue = draw(st.sampled_from(_GLUE))
     slot = draw(spelling("SERVICE"))
-    if draw(st.booleans()):
+    placement = draw(st.integers(0, 4))
+    if placement == 0:
+        # Right after a comparison: "<" may start an IRI or be less-than.
+        before = draw(st.sampled_from(_COMPARISON))
+        target = draw(st.sampled_from(_TARGET[-2:] + _TARGET[:2]))
+        start = "".join(prologue) + head + before + draw(st.sampled_from(["", "", " "]))
+        text = start + slot + target + " " + tail
+    elif placement <= 2:
         target = draw(st.sampled_from(_TARGET))
         start = "".join(prologue) + head + before + glue
         text = start + slot + target + " " + tail

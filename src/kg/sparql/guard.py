@@ -131,21 +131,35 @@ class _Reader:
         self.pending_prefix = ""
         self.named = False
 
-    def read(self, text: str) -> int:
-        """Read ``text``; returns its deepest nesting."""
-        stream = tokens.tokenize(text)
+    def read(self, text: str, depth: int = 0) -> int:
+        """Read ``text`` (nested ``depth`` deep to begin with); returns its deepest nesting."""
+        stream = tokens.tokenize(text, depth)
+        deepest = depth
         for kind, value in stream:
             if kind is Kind.WORD:
                 self._word(value, stream.depth)
             elif kind is Kind.PNAME:
                 self._pname(value, stream.depth)
             elif kind is Kind.IRI:
+                if ")" in value:
+                    deepest = max(deepest, self._as_code(value[1:], stream.depth))
                 self._iri(tokens.unescape_iri(value[1:-1]))
             else:  # brackets, strings, variables, numbers, punctuation
                 self.expect = None
             # While a keyword waits for its operand, the stream yields every token.
             stream.fine = self.expect is not None
-        return stream.max_depth
+        return max(deepest, stream.max_depth)
+
+    def _as_code(self, code: str, depth: int) -> int:
+        """The other reading of an IRI with ")" in it: in an expression pyoxigraph reads
+        ``FILTER(?a<?b)SERVICE?e#>`` as ``?a < ?b``, the end of the filter, SERVICE, and a
+        comment. Read what follows the ``<`` as code (no ``<`` can occur in it, so this
+        does not recurse); returns its deepest nesting."""
+        other = _Reader(None)
+        deepest = other.read(code, depth)
+        self.service = self.service or other.service
+        self.load = self.load or other.load
+        return deepest
 
     def _word(self, word: str, depth: int) -> None:
         upper = word.upper()

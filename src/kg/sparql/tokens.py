@@ -156,10 +156,10 @@ class TokenStream:
     """Iterate over the tokens of a text as ``(Kind, text)``; :attr:`depth` is the bracket
     nesting before the current token, :attr:`max_depth` the deepest so far."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, depth: int = 0) -> None:
         self.text = text
-        self.depth = 0
-        self.max_depth = 0
+        self.depth = depth
+        self.max_depth = depth
         #: Set by the reader while a keyword waits for its operand: then every token is
         #: yielded; otherwise runs of tokens the guard need not see are skipped in one step.
         self.fine = False
@@ -186,14 +186,16 @@ class TokenStream:
                 # and order, so the same tokens); show the reader the names a hit touches,
                 # and every token while it waits for an operand.
                 for token in _FINE.finditer(text, first, last):
+                    group = token.lastgroup
                     if self.fine:
                         yield from self._token(token)
-                    elif token.lastgroup == "name":
-                        low, high = token.span("name")
+                    elif group == "name" or (group == "iri" and ")" in token.group("iri")):
+                        # An IRI with ")" may be code to an engine that reads its "<" as
+                        # less-than (the reader reads it both ways).
+                        low, high = token.span(group)
                         index = bisect.bisect_left(hits, low - _REACH)
                         if index < len(hits) and hits[index] < high:
-                            value = token.group("name")
-                            yield (Kind.PNAME if ":" in value else Kind.WORD), value
+                            yield from self._token(token)
 
     def _token(self, match: re.Match[str]) -> Iterator[tuple[Kind, str]]:
         group = match.lastgroup
@@ -238,6 +240,6 @@ class TokenStream:
         self.depth += levels[-1]
 
 
-def tokenize(text: str) -> TokenStream:
-    """The tokens of ``text`` (iterate the result once)."""
-    return TokenStream(text)
+def tokenize(text: str, depth: int = 0) -> TokenStream:
+    """The tokens of ``text`` (iterate the result once), nested ``depth`` deep to begin with."""
+    return TokenStream(text, depth)
