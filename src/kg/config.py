@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(64, ge=4, description="Deepest bracket nesting accepted.")
     max_result_rows: int = Field(100_000, ge=1)
     allow_service: bool = Field(False, description="Allow SERVICE (federated queries).")
+    allow_unisolated: bool = Field(
+        False,
+        description=(
+            "Start even when query workers cannot leave the network namespace (unshare "
+            "refused): the guard alone then keeps SERVICE and LOAD out, SERVICE refused "
+            "whatever allow_service says. Off: such a server refuses to start."
+        ),
+    )
     allow_remote_from: bool = Field(
         False,
         description=(

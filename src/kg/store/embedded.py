@@ -35,7 +35,9 @@ from kg.errors import (
 )
 from kg.sparql import guard
 from kg.sparql.results import choose_media_type
+from kg.store import isolation
 from kg.store.base import QueryRequest, QueryResult, ResultKind, StoreInfo
+from kg.store.isolation import Isolation
 from kg.store.workers import WorkerConfig, WorkerPool
 
 __all__ = ["EmbeddedStore", "build_version"]
@@ -93,6 +95,8 @@ class EmbeddedStore:
         self._engine = ""
         self._writable = bool(settings.update_token)
         self._mode = ""
+        #: SERVICE passes the guard only when allowed and the workers may use the network.
+        self._service_allowed = False
 
     def _source(self) -> Path:
         """The dataset file (store=memory) or store folder to open; StoreUnavailable if missing."""
@@ -136,10 +140,23 @@ class EmbeddedStore:
         self._source()
 
     async def start(self) -> None:
-        """Spawn the workers and learn the store's named graphs."""
+        """Spawn the workers and learn the store's named graphs. StoreUnavailable when the
+        workers should leave the network and cannot, unless ``allow_unisolated``."""
         config, size = self._configure()
         pool = WorkerPool(config, size)
         await pool.start()
+        if config.isolate_network:
+            try:
+                isolated = isolation.require(
+                    Isolation.from_detail(pool.network_status), self.settings
+                )
+            except StoreUnavailable:
+                await pool.close()
+                raise
+            # Not isolated (allowed by the setting): the guard alone keeps SERVICE out.
+            self._service_allowed = self.settings.allow_service and isolated
+        else:
+            self._service_allowed = self.settings.allow_service
         self._pool = pool
         self._engine = f"pyoxigraph {ox.__version__} ({self._mode}, {size} worker processes)"
         await self._refresh_graphs()
@@ -169,7 +186,7 @@ class EmbeddedStore:
     async def query(self, request: QueryRequest) -> QueryResult:
         """Guard the query, then run it in a worker under its deadline."""
         settings = self.settings
-        shape = guard.check(
+        shape = await guard.check_off_loop(
             request.query,
             settings,
             self._graphs,
@@ -178,6 +195,7 @@ class EmbeddedStore:
             base_iri=request.base_iri,
             # pyoxigraph never fetches a graph name: an unknown graph is just empty.
             refuse_unknown_graphs=False,
+            allow_service=self._service_allowed,
         )
         if shape.is_update:
             raise QuerySyntaxError("this is a SPARQL Update, not a query: send it as an update")
@@ -222,7 +240,9 @@ class EmbeddedStore:
                 "this store is read-only: SPARQL Update is disabled (set update_token, "
                 "KG_UPDATE_TOKEN, to enable it)"
             )
-        shape = guard.check(update, self.settings, self._graphs)
+        shape = await guard.check_off_loop(
+            update, self.settings, self._graphs, allow_service=self._service_allowed
+        )
         if shape.form is not None and not shape.is_update:
             raise QuerySyntaxError("this is a query, not a SPARQL Update")
         deadline = timeout if timeout is not None else self.settings.query_timeout

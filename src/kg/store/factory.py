@@ -86,8 +86,12 @@ async def open_store(settings: Settings) -> Store:
 
 def check_store(settings: Settings) -> None:
     """Raise StoreUnavailable now, with a clear message, when the embedded store cannot open
-    (no build yet, no dataset file). A remote endpoint is checked when the store starts."""
+    (no build yet, no dataset file) or its workers cannot leave the network (unless
+    ``allow_unisolated``). A remote endpoint is checked when the store starts."""
     if settings.store != "remote":
         from kg.store.embedded import EmbeddedStore  # noqa: PLC0415
+        from kg.store.isolation import probe, require  # noqa: PLC0415
 
         EmbeddedStore(settings).check()
+        if not settings.allow_service:
+            require(probe(), settings)

@@ -211,7 +211,7 @@ class RemoteStore:
     async def query(self, request: QueryRequest) -> QueryResult:
         """Guard, forward, parse the canonical answer and re-serialise it (capped)."""
         settings = self.settings
-        shape = guard.check(
+        shape = await guard.check_off_loop(
             request.query,
             settings,
             self._graphs,
@@ -274,7 +274,7 @@ class RemoteStore:
                 "SPARQL Update needs update_token and remote_update_url "
                 "(KG_UPDATE_TOKEN, KG_REMOTE_UPDATE_URL)"
             )
-        shape = guard.check(update, settings, self._graphs)
+        shape = await guard.check_off_loop(update, settings, self._graphs)
         if shape.form is not None and not shape.is_update:
             raise QuerySyntaxError("this is a query, not a SPARQL Update")
         deadline = timeout if timeout is not None else settings.query_timeout

@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final, Literal
 
 from kg.errors import QuerySyntaxError, QueryTimeout, StoreError, StoreUnavailable
+from kg.store.isolation import drop_network
 
 __all__ = ["WorkerConfig", "WorkerCrashed", "WorkerPool"]
 
@@ -60,8 +61,6 @@ _IDLE: Final = 0
 _PARSING: Final = 1
 _RUNNING: Final = 2
 
-_CLONE_NEWNET: Final = 0x40000000
-_CLONE_NEWUSER: Final = 0x10000000
 _PR_SET_PDEATHSIG: Final = 1
 
 #: Every frame starts with: how its header is encoded, the header's length, the body's length.
@@ -208,30 +207,6 @@ class _Inbox:
 # --------------------------------------------------------------------------------------------
 
 
-def _write_id_map(path: str, line: str) -> None:
-    with open(path, "w", encoding="ascii") as handle:
-        handle.write(line)
-
-
-def _drop_network() -> str:
-    """Leave the network namespace; returns how it went (the server logs it)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(_CLONE_NEWNET) == 0:
-            return "isolated"
-        uid, gid = os.geteuid(), os.getegid()
-        # Unprivileged: a new user namespace grants the right to a new network namespace.
-        if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
-            with contextlib.suppress(OSError):
-                _write_id_map("/proc/self/setgroups", "deny")
-                _write_id_map("/proc/self/uid_map", f"{uid} {uid} 1")
-                _write_id_map("/proc/self/gid_map", f"{gid} {gid} 1")
-            return "isolated (user namespace)"
-        return f"not isolated: unshare failed: {os.strerror(ctypes.get_errno())}"
-    except (OSError, AttributeError) as exc:
-        return f"not isolated: {exc}"
-
-
 def _die_with_parent() -> None:
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
@@ -267,7 +242,7 @@ def child_main(socket_fd: int, state_fd: int) -> None:
     inbox = _Inbox()
     init = _recv_message(sock, inbox)
     config = WorkerConfig(**init["config"])
-    network = _drop_network() if config.isolate_network else "not isolated: SERVICE allowed"
+    network = drop_network().detail if config.isolate_network else "not isolated: SERVICE allowed"
     threading.stack_size(config.stack_bytes)
     thread = threading.Thread(
         target=_serve,
