@@ -20,8 +20,8 @@ def create_store(settings: Settings) -> Store:
         from kg.store.embedded import EmbeddedStore  # noqa: PLC0415
 
         inner = EmbeddedStore(settings)
-    if settings.cache_entries > 0:
-        return CachedStore(inner, settings.cache_entries)
+    if settings.cache_entries > 0 and settings.cache_bytes > 0:
+        return CachedStore(inner, settings.cache_entries, total_bytes=settings.cache_bytes)
     return inner
 
 
