@@ -15,7 +15,7 @@ SPARQL result Accept) gets the same message as ``text/plain``, which those clien
     UnsupportedMediaType                              415
     TooManyRequests                                   429 + Retry-After
     QueryTimeout                                      503 + Retry-After
-    QueryMemoryExceeded                               503
+    QueryMemoryExceeded                               503 + Retry-After
     StoreUnavailable (WorkerKilled, Overloaded)       503 + Retry-After
     WorkerCrashed                                     500
     StoreError                                        502
@@ -168,8 +168,6 @@ def kg_error_response(request: Request, exc: KgError) -> Response:
         headers["Retry-After"] = str(max(1, math.ceil(exc.timeout)))
     elif isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-    elif isinstance(exc, QueryMemoryExceeded):
-        pass  # the same query would fail again: no invitation to retry
     elif status == 503:
         headers["Retry-After"] = RETRY_AFTER
     if status >= 500:
