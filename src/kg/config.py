@@ -100,7 +100,7 @@ class Settings(BaseSettings):
         ),
     )
     worker_memory_mb: int = Field(
-        1024,
+        512,
         ge=0,
         description=(
             "Anonymous memory (MiB) one query worker may hold; a query past it is stopped "
@@ -111,16 +111,17 @@ class Settings(BaseSettings):
         0.3,
         gt=0,
         description=(
-            "Seconds a query may run in the light lane; past it, it moves to the heavy lane "
-            "(a slot of its own, lowest CPU priority) and a fresh worker takes its place."
+            "Seconds a query runs as a short one; past it, it counts against heavy_queries "
+            "and its worker drops to the lowest CPU priority (the heavy lane)."
         ),
     )
     heavy_queries: int = Field(
-        4,
+        6,
         ge=1,
         description=(
-            "Long-running queries per HTTP process at once (the heavy lane); one more is "
-            "stopped at light_budget with 503 overloaded."
+            "Long-running queries per HTTP process at once (the heavy lane), each on a worker "
+            "of its own besides the query_workers; one more is stopped at light_budget with "
+            "503 overloaded."
         ),
     )
     client_concurrency: int = Field(

@@ -282,7 +282,8 @@ def serialize_solutions(
         else:
             body = bytes(direct.buffer)
             rows = _count_rows(body, media_type)
-            if rows <= max_rows:
+            # No value can be over the cap when the whole answer is not (else: checked below).
+            if rows <= max_rows and len(body) <= max_value_bytes:
                 _check_xml(body, media_type, "solutions")
                 return QueryResult(body, media_type, "solutions", rows=rows, truncated=False)
             solutions = ox.parse_query_results(body, fmt)

@@ -8,12 +8,14 @@ never blocks the event loop; end of file on the socket is how it learns that a w
 
 Admission (see docs/stores.md):
 
-- **Two lanes.** Every query starts on one of the ``size`` light workers. One still running
-  after ``light_budget`` seconds is *promoted*: its worker leaves the light lane for the heavy
-  lane (CPU priority lowered to nice 19, so it only takes CPU the light lane leaves), and a
-  fresh light worker is spawned in its place; the promoted worker is retired when its query
-  ends. At most ``heavy_slots`` queries run in the heavy lane; one more is stopped at its budget
-  (Overloaded, 503). Cheap queries thus always find a light worker that is not stuck.
+- **Two lanes.** The pool holds ``size + heavy_slots`` workers. Every query starts on any
+  idle one; one still running after ``light_budget`` seconds is *promoted* to the heavy lane:
+  it keeps its worker, whose CPU priority drops to nice 19 (it only gets the CPU that other
+  queries leave), and it counts against ``heavy_slots``. When all slots are taken, the next
+  query to outlive its budget is stopped (Overloaded, 503). So at most ``heavy_slots`` workers
+  are ever held by long queries and at least ``size`` always serve short ones, without waiting
+  for a process to start. A promoted worker is retired (and replaced) when its query ends: an
+  unprivileged process cannot raise its priority back.
 - **Bounded waiting.** At most ``queue_limit`` callers wait for a light worker, at most
   ``client_limit`` queries per client run or wait; beyond either: TooManyRequests (429).
 - **Memory.** While a worker is busy, a watchdog reads its anonymous memory from
@@ -101,11 +103,13 @@ class _Worker:
     __slots__ = (
         "busy",
         "cell",
+        "cpu_start",
         "dead",
         "future",
         "heavy",
         "inbox",
         "memory",
+        "placed",
         "process",
         "sock",
         "stderr",
@@ -127,6 +131,10 @@ class _Worker:
         #: Peak anonymous memory seen by the watchdog (bytes).
         self.memory = 0
         self.stderr = bytearray()
+        #: Started and placed in the pool.
+        self.placed = False
+        #: The worker's CPU seconds when its current job started (for the light budget).
+        self.cpu_start = 0.0
 
     @property
     def where(self) -> int:
@@ -144,6 +152,21 @@ def _state_fd() -> int:
             fd = os.dup(handle.fileno())
     os.ftruncate(fd, mmap.PAGESIZE)
     return fd
+
+
+_TICK: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used, seconds; 0.0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+        # Fields after the command name (which may hold spaces) start after the last ')'.
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def anonymous_memory(pid: int) -> int:
@@ -174,7 +197,9 @@ class WorkerPool:
         client_limit: int | None = None,
     ) -> None:
         self.config = config
-        self.size = size
+        #: Workers for short queries; with lanes, heavy_slots more (the heavy lane's).
+        self.light_size = size
+        self.size = size + (heavy_slots if light_budget is not None else 0)
         self.light_budget = light_budget
         self.heavy_slots = heavy_slots
         self.queue_limit = queue_limit
@@ -208,6 +233,7 @@ class WorkerPool:
         )
         for item in spawned:
             if isinstance(item, _Worker):
+                item.placed = True
                 self._release(item)
         for item in spawned:
             if isinstance(item, BaseException):
@@ -371,10 +397,20 @@ class WorkerPool:
         replaced when it was promoted)."""
         if worker.dead:
             return
-        heavy = worker.heavy
         self._kill(worker)
-        if not self._closed and not heavy:
+        if not self._closed:
             self._background(self._replace())
+
+    def _place(self, worker: _Worker) -> None:
+        """A started worker joins the pool (or goes, if the pool closed meanwhile)."""
+        worker.placed = True
+        if self._closed:
+            self._kill(worker)
+            return
+        self.replacements += 1
+        self._release(worker)
+        if self.on_replaced is not None:
+            self.on_replaced()
 
     async def _replace(self) -> None:
         delay = 0.1
@@ -382,14 +418,11 @@ class WorkerPool:
             try:
                 worker = await self._spawn()
             except StoreUnavailable as exc:
-                log.error("could not replace a query worker (retrying): %s", exc.message)
+                log.error("could not start a query worker (retrying): %s", exc.message)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
-            self.replacements += 1
-            self._release(worker)
-            if self.on_replaced is not None:
-                self.on_replaced()
+            self._place(worker)
             return
 
     def _background(self, awaitable: Any) -> None:
@@ -399,10 +432,19 @@ class WorkerPool:
 
     # -- lanes and the memory watchdog ------------------------------------------------------
 
-    def _promote(self, worker: _Worker) -> None:
-        """``worker``'s query outlived the light budget: heavy lane, or stopped if it is full."""
+    def _promote(self, worker: _Worker, budget: float) -> None:
+        """``worker``'s query outlived the light budget: heavy lane, or stopped if it is full.
+
+        The budget is CPU time, not wall time: on a loaded machine a short query can take
+        longer than its budget to finish without having used it; it gets the rest then.
+        """
         future = worker.future
         if worker.dead or future is None or future.done():
+            return
+        used = cpu_seconds(worker.process.pid) - worker.cpu_start
+        if used < budget * 0.9:
+            loop = asyncio.get_running_loop()
+            loop.call_later(max(budget - used, 0.02), self._promote_if_same, worker, future, budget)
             return
         if self.heavy >= self.heavy_slots:
             future.set_exception(_Stopped("overloaded"))
@@ -414,8 +456,12 @@ class WorkerPool:
             # Lowest CPU priority: it only gets what the light lane leaves. Irreversible for an
             # unprivileged process, which is why the worker is retired after this query.
             os.setpriority(os.PRIO_PROCESS, worker.process.pid, 19)
-        if not self._closed:
-            self._background(self._replace())
+
+    def _promote_if_same(
+        self, worker: _Worker, future: asyncio.Future[Answered], budget: float
+    ) -> None:
+        if worker.future is future:
+            self._promote(worker, budget)
 
     def _watch(self) -> None:
         """The memory watchdog's tick (runs while any worker is busy)."""
@@ -455,7 +501,8 @@ class WorkerPool:
         timer = loop.call_later(max(timeout, 0.0), _expire, future)
         promote = None
         if budget is not None and budget < timeout:
-            promote = loop.call_later(budget, self._promote, worker)
+            worker.cpu_start = cpu_seconds(worker.process.pid)
+            promote = loop.call_later(budget, self._promote, worker, budget)
         self._arm_watchdog()
         try:
             return await future
@@ -482,7 +529,7 @@ class WorkerPool:
                 except TimeoutError:
                     raise QueryTimeout(
                         f"no query worker became free within {timeout:g} s (all {self.size} "
-                        "busy; settings query_workers, query_timeout)",
+                        "busy; settings query_workers, heavy_queries, query_timeout)",
                         timeout,
                     ) from None
             if worker.dead:
@@ -513,8 +560,8 @@ class WorkerPool:
         if worker.dead:
             return
         if worker.heavy:
-            # Its replacement is in the light lane already; a reniced process cannot go back.
-            self._kill(worker)
+            # A reniced process cannot raise its priority again: retire it, start a new one.
+            self._discard(worker)
             return
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -675,7 +722,7 @@ class WorkerPool:
         return sorted(w.process.pid for w in self._workers if not w.dead)
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
-        """Wait until ``size`` live light workers are idle (after replacements)."""
+        """Wait until ``size`` live workers are idle (after replacements)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while len(self._idle_light()) < self.size:
@@ -684,7 +731,7 @@ class WorkerPool:
             await asyncio.sleep(0.02)
 
     def _idle_light(self) -> list[_Worker]:
-        return [w for w in self._workers if not w.dead and not w.busy and not w.heavy]
+        return [w for w in self._idle if not w.dead and not w.busy]
 
 
 def _expire(future: asyncio.Future[Any]) -> None:
