@@ -104,6 +104,11 @@ def test_a_runaway_is_stopped_at_its_deadline_while_cheap_queries_answer(tmp_pat
         assert 1.8 < time.monotonic() - started < 3.5  # at its deadline (2 s), not later
         await store.pool.wait_ready(10.0)
         assert store.pool.heavy == 0
+        # Its client may not resend at once (client_penalty), the others may.
+        with pytest.raises(TooManyRequests, match="client_penalty") as caught:
+            await store.query(QueryRequest(RUNAWAY, client="a"))
+        assert 0 < caught.value.retry_after <= 5.0
+        assert (await store.query(QueryRequest(CHEAP, client="b"))).rows == ALL_TRIPLES
 
     _run(_settings(tmp_path), body)
 
@@ -205,7 +210,10 @@ def test_a_memory_bomb_gets_a_clear_error_and_its_worker_is_replaced(tmp_path: P
         assert caught.value.code == "query_memory"
         assert time.monotonic() - started < 20  # stopped by the watchdog, not the deadline
         await store.pool.wait_ready(10.0)
-        assert (await store.query(QueryRequest(CHEAP, client="a"))).rows == ALL_TRIPLES
+        assert (await store.query(QueryRequest(CHEAP, client="b"))).rows == ALL_TRIPLES
+        # The client that sent the bomb waits a moment before its next query is admitted.
+        with pytest.raises(TooManyRequests, match="client_penalty"):
+            await store.query(QueryRequest(CHEAP, client="a"))
 
     _run(_settings(tmp_path, query_timeout=30.0), body)
 

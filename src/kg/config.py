@@ -112,11 +112,12 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "Seconds a query runs as a short one; past it, it counts against heavy_queries "
-            "and its worker drops to the lowest CPU priority (the heavy lane)."
+            "and its worker drops to the lowest CPU priority (the heavy lane). With the lane "
+            "full, a query that has used this much CPU time is stopped (503 overloaded)."
         ),
     )
     heavy_queries: int = Field(
-        6,
+        8,
         ge=1,
         description=(
             "Long-running queries per HTTP process at once (the heavy lane), each on a worker "
@@ -126,6 +127,14 @@ class Settings(BaseSettings):
     )
     client_concurrency: int = Field(
         8, ge=1, description="Queries one client (remote address) may have running or queued."
+    )
+    client_penalty: float = Field(
+        5.0,
+        ge=0,
+        description=(
+            "Seconds a client waits (429) after one of its queries was stopped at its deadline, "
+            "its memory limit or because the heavy lane was full. 0: no wait."
+        ),
     )
     query_queue: int = Field(
         64,

@@ -140,6 +140,7 @@ class EmbeddedStore:
             heavy_slots=settings.heavy_queries,
             queue_limit=settings.query_queue,
             client_limit=settings.client_concurrency,
+            client_penalty=settings.client_penalty,
         )
         await pool.start()
         self._pool = pool

@@ -9,15 +9,19 @@ never blocks the event loop; end of file on the socket is how it learns that a w
 Admission (see docs/stores.md):
 
 - **Two lanes.** The pool holds ``size + heavy_slots`` workers. Every query starts on any
-  idle one; one still running after ``light_budget`` seconds is *promoted* to the heavy lane:
+  idle one; one still running after ``light_budget`` seconds (wall time) is *promoted* to the
+  heavy lane:
   it keeps its worker, whose CPU priority drops to nice 19 (it only gets the CPU that other
   queries leave), and it counts against ``heavy_slots``. When all slots are taken, the next
-  query to outlive its budget is stopped (Overloaded, 503). So at most ``heavy_slots`` workers
-  are ever held by long queries and at least ``size`` always serve short ones, without waiting
-  for a process to start. A promoted worker is retired (and replaced) when its query ends: an
-  unprivileged process cannot raise its priority back.
-- **Bounded waiting.** At most ``queue_limit`` callers wait for a light worker, at most
-  ``client_limit`` queries per client run or wait; beyond either: TooManyRequests (429).
+  query to use its budget in CPU time is stopped (Overloaded, 503); CPU time, so that a
+  short query slowed down by a busy machine is not mistaken for a long one. So at most
+  ``heavy_slots`` workers are ever held by long queries and ``size`` more serve short ones,
+  without waiting for a process to start. A promoted worker is retired (and replaced) when
+  its query ends: an unprivileged process cannot raise its priority back.
+- **Bounded waiting.** At most ``queue_limit`` callers wait for a worker, at most
+  ``client_limit`` queries per client run or wait; beyond either: TooManyRequests (429). A
+  client whose query was stopped (deadline, memory, heavy lane full) waits ``client_penalty``
+  seconds before the next is admitted (429 meanwhile): a runaway cannot be resent at once.
 - **Memory.** While a worker is busy, a watchdog reads its anonymous memory from
   ``/proc/<pid>/statm`` every ``_WATCH_INTERVAL`` s; past ``memory_mb`` the query is stopped
   (QueryMemoryExceeded) and the worker replaced. RLIMIT_DATA in the child is the backstop.
@@ -195,6 +199,7 @@ class WorkerPool:
         heavy_slots: int = 4,
         queue_limit: int | None = None,
         client_limit: int | None = None,
+        client_penalty: float = 0.0,
     ) -> None:
         self.config = config
         #: Workers for short queries; with lanes, heavy_slots more (the heavy lane's).
@@ -210,6 +215,10 @@ class WorkerPool:
         self._workers: set[_Worker] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._clients: Counter[str] = Counter()
+        #: Seconds a client waits after one of its queries was stopped (deadline, heavy lane
+        #: full, memory); until when each such client waits.
+        self.client_penalty = client_penalty
+        self._penalised: dict[str, float] = {}
         self._closed = False
         self._watching: asyncio.TimerHandle | None = None
         #: Updates applied since start (memory mode): replayed by every new worker.
@@ -290,12 +299,16 @@ class WorkerPool:
         init = InitJob(self.config, tuple(self.update_log))
         try:
             reply, _ = await self._exchange(worker, init, self.config.start_timeout)
-        except (TimeoutError, _Gone):
+        except (TimeoutError, _Gone) as exc:
             self._kill(worker)
             code = await asyncio.to_thread(_reap, process, 1.0)
+            what = (
+                f"did not start within {self.config.start_timeout:.0f} s"
+                if isinstance(exc, TimeoutError)
+                else "exited while starting"
+            )
             raise StoreUnavailable(
-                f"a query worker did not start within {self.config.start_timeout:.0f} s "
-                f"(exit code {code}; {_tail(worker) or 'no error output'})"
+                f"a query worker {what} (exit code {code}; {_tail(worker) or 'no error output'})"
             ) from None
         if not isinstance(reply, Ready):
             self._kill(worker)
@@ -433,21 +446,24 @@ class WorkerPool:
     # -- lanes and the memory watchdog ------------------------------------------------------
 
     def _promote(self, worker: _Worker, budget: float) -> None:
-        """``worker``'s query outlived the light budget: heavy lane, or stopped if it is full.
+        """``worker``'s query outlived the light budget (wall time): to the heavy lane.
 
-        The budget is CPU time, not wall time: on a loaded machine a short query can take
-        longer than its budget to finish without having used it; it gets the rest then.
+        With a free heavy slot it moves at once (nice 19: a short query that was only slow
+        because the machine is busy finishes a little later, nothing worse). With every slot
+        taken, only a query that has really used ``budget`` seconds of CPU is stopped
+        (Overloaded); one that has not is looked at again shortly.
         """
         future = worker.future
         if worker.dead or future is None or future.done():
             return
-        used = cpu_seconds(worker.process.pid) - worker.cpu_start
-        if used < budget * 0.9:
-            loop = asyncio.get_running_loop()
-            loop.call_later(max(budget - used, 0.02), self._promote_if_same, worker, future, budget)
-            return
         if self.heavy >= self.heavy_slots:
-            future.set_exception(_Stopped("overloaded"))
+            used = cpu_seconds(worker.process.pid) - worker.cpu_start
+            if used >= budget:
+                future.set_exception(_Stopped("overloaded"))
+                return
+            loop = asyncio.get_running_loop()
+            wait = max(budget - used, 0.05)
+            loop.call_later(wait, self._promote_if_same, worker, future, budget)
             return
         worker.heavy = True
         self.heavy += 1
@@ -577,6 +593,8 @@ class WorkerPool:
         deadline and is being replaced), Overloaded, QueryMemoryExceeded, WorkerKilled,
         WorkerCrashed, QueryTooComplex (a crash from deep nesting), StoreUnavailable.
         """
+        if client is not None and self._penalised:
+            self._check_penalty(client)
         if client is not None and self.client_limit is not None:
             if self._clients[client] >= self.client_limit:
                 raise TooManyRequests(
@@ -590,11 +608,35 @@ class WorkerPool:
                 async with self._update_lock:
                     pass  # no query sees half of a broadcast update
             return await self._request(job, timeout, retry=True)
+        except (QueryTimeout, Overloaded, QueryMemoryExceeded) as exc:
+            if client is not None and self.client_penalty > 0 and not _waited(exc):
+                self._penalise(client)
+            raise
         finally:
             if client is not None and self.client_limit is not None:
                 self._clients[client] -= 1
                 if self._clients[client] <= 0:
                     del self._clients[client]
+
+    def _check_penalty(self, client: str) -> None:
+        now = asyncio.get_running_loop().time()
+        until = self._penalised.get(client)
+        if until is None:
+            return
+        if until <= now:
+            del self._penalised[client]
+            return
+        raise TooManyRequests(
+            "this client's last query was stopped (deadline, memory, or too many long "
+            f"queries); it may send the next in {until - now:.1f} s (setting client_penalty)",
+            until - now,
+        )
+
+    def _penalise(self, client: str) -> None:
+        now = asyncio.get_running_loop().time()
+        if len(self._penalised) > 10_000:  # bounded: forget those whose wait is over
+            self._penalised = {c: u for c, u in self._penalised.items() if u > now}
+        self._penalised[client] = now + self.client_penalty
 
     async def _request(self, job: Job, timeout: float, *, retry: bool) -> Answered:
         loop = asyncio.get_running_loop()
@@ -732,6 +774,11 @@ class WorkerPool:
 
     def _idle_light(self) -> list[_Worker]:
         return [w for w in self._idle if not w.dead and not w.busy]
+
+
+def _waited(error: KgError) -> bool:
+    """A timeout that came from waiting for a worker, not from the query itself."""
+    return isinstance(error, QueryTimeout) and error.message.startswith("no query worker")
 
 
 def _expire(future: asyncio.Future[Any]) -> None:
