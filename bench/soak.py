@@ -153,6 +153,8 @@ async def _loop(
     address = f"127.0.{1 + (index + 1) // 250}.{1 + (index + 1) % 250}"
     transport = httpx.AsyncHTTPTransport(local_address=address, retries=0)
     rng = random.Random(index)
+    # Visitors do not arrive in lockstep: spread the first requests over two seconds.
+    await asyncio.sleep(rng.uniform(0.0, 2.0))
     async with httpx.AsyncClient(transport=transport, trust_env=False) as client:
         while time.monotonic() < stop_at:
             if runaway:

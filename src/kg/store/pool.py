@@ -14,10 +14,12 @@ Admission (see docs/stores.md):
   it keeps its worker, whose CPU priority drops to nice 19 (it only gets the CPU that other
   queries leave), and it counts against ``heavy_slots``. When all slots are taken, the next
   query to use its budget in CPU time is stopped (Overloaded, 503); CPU time, so that a
-  short query slowed down by a busy machine is not mistaken for a long one. So at most
+  short query slowed down by a busy machine is not mistaken for a long one (unless callers
+  are waiting and it has held its worker for four budgets: then the machine is overloaded
+  and shedding it is the fair choice). So at most
   ``heavy_slots`` workers are ever held by long queries and ``size`` more serve short ones,
-  without waiting for a process to start. A promoted worker is retired (and replaced) when
-  its query ends: an unprivileged process cannot raise its priority back.
+  without waiting for a process to start. When its query ends, a promoted worker goes back to
+  normal priority (with CAP_SYS_NICE) or, unprivileged, is retired and replaced.
 - **Bounded waiting.** At most ``queue_limit`` callers wait for a worker, at most
   ``client_limit`` queries per client run or wait; beyond either: TooManyRequests (429). A
   client whose query was stopped (deadline, memory, heavy lane full) waits ``client_penalty``
@@ -82,6 +84,9 @@ _CHILD_CODE: Final = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
     "from kg.store.child import child_main; child_main(int(sys.argv[2]), int(sys.argv[3]))"
 )
+#: With the heavy lane full and callers waiting, a query holding a worker for this many light
+#: budgets (wall time) is stopped even before it used a budget of CPU (the machine is overloaded).
+_OVERLOAD_AGE: Final = 4.0
 #: Seconds between two looks at the memory of busy workers.
 _WATCH_INTERVAL: Final = 0.05
 #: Bytes of a worker's stderr kept to explain its death.
@@ -116,6 +121,7 @@ class _Worker:
         "placed",
         "process",
         "sock",
+        "started",
         "stderr",
         "stopped",
     )
@@ -139,6 +145,8 @@ class _Worker:
         self.placed = False
         #: The worker's CPU seconds when its current job started (for the light budget).
         self.cpu_start = 0.0
+        #: When its current job started (loop time).
+        self.started = 0.0
 
     @property
     def where(self) -> int:
@@ -457,12 +465,15 @@ class WorkerPool:
         if worker.dead or future is None or future.done():
             return
         if self.heavy >= self.heavy_slots:
+            loop = asyncio.get_running_loop()
             used = cpu_seconds(worker.process.pid) - worker.cpu_start
-            if used >= budget:
+            age = loop.time() - worker.started
+            # A query that used its CPU budget is a long one; so is one that held its worker
+            # for several budgets while others wait for a worker (an overloaded machine).
+            if used >= budget or (age >= _OVERLOAD_AGE * budget and self._waiters):
                 future.set_exception(_Stopped("overloaded"))
                 return
-            loop = asyncio.get_running_loop()
-            wait = max(budget - used, 0.05)
+            wait = max(min(budget - used, budget), 0.05)
             loop.call_later(wait, self._promote_if_same, worker, future, budget)
             return
         worker.heavy = True
@@ -518,6 +529,7 @@ class WorkerPool:
         promote = None
         if budget is not None and budget < timeout:
             worker.cpu_start = cpu_seconds(worker.process.pid)
+            worker.started = loop.time()
             promote = loop.call_later(budget, self._promote, worker, budget)
         self._arm_watchdog()
         try:
@@ -543,9 +555,13 @@ class WorkerPool:
                 try:
                     worker = await self._wait_idle(deadline)
                 except TimeoutError:
+                    live = [w for w in self._workers if not w.dead]
+                    starting = sum(1 for w in live if not w.placed)
                     raise QueryTimeout(
-                        f"no query worker became free within {timeout:g} s (all {self.size} "
-                        "busy; settings query_workers, heavy_queries, query_timeout)",
+                        f"no query worker became free within {timeout:g} s ({len(live)} "
+                        f"workers: {self.heavy} in the heavy lane, {starting} starting, "
+                        f"{len(self._waiters)} queries waiting; settings query_workers, "
+                        "heavy_queries, query_timeout)",
                         timeout,
                     ) from None
             if worker.dead:
@@ -576,9 +592,15 @@ class WorkerPool:
         if worker.dead:
             return
         if worker.heavy:
-            # A reniced process cannot raise its priority again: retire it, start a new one.
-            self._discard(worker)
-            return
+            try:
+                # Back to normal priority: allowed with CAP_SYS_NICE (root, as in CI).
+                os.setpriority(os.PRIO_PROCESS, worker.process.pid, 0)
+            except OSError:
+                # Unprivileged, a process cannot raise its priority again: retire it.
+                self._discard(worker)
+                return
+            worker.heavy = False
+            self.heavy -= 1
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
