@@ -3,9 +3,9 @@
 Starts ``kg serve`` (its default two HTTP processes, the current build) on a free 127.0.0.1
 port, then runs ``--concurrency`` client loops for ``--duration`` seconds (default 300):
 ``--runaways`` of them send only runaway queries (each runs until its deadline), the others
-draw from a mix of cached, uncached, heavy and hostile queries. Every loop has its own client
-address (127.0.0.2, 127.0.0.3, … all loopback), as distinct visitors would, so per-client
-admission applies per loop. Nothing leaves the machine.
+are split between cached, uncached, heavy and hostile queries (MIX, e.g. 5/6/2/3 of 16). Every
+loop is one visitor with its own client address (127.0.0.2, 127.0.0.3, … all loopback), so
+per-client admission applies per loop. Nothing leaves the machine.
 
 It reports per class the count of 2xx/4xx/5xx (429 and the error codes separately), p50/p95
 latency, the peak RSS (and PSS) of the server's process tree sampled every half second, and
@@ -123,20 +123,29 @@ async def _send(
     return Outcome(response.status_code, time.monotonic() - began, _code(response))
 
 
-def _pick(rng: random.Random, subjects: list[str]) -> tuple[str, str, str, str]:
-    """(class, detail, query, accept) for one request of the mix."""
+def _classes(loops: int) -> list[str]:
+    """One class per non-runaway loop, in proportion to MIX (largest remainders)."""
+    total = sum(MIX.values())
+    exact = {kind: loops * weight / total for kind, weight in MIX.items()}
+    counts = {kind: int(share) for kind, share in exact.items()}
+    by_remainder = sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True)
+    for kind in by_remainder[: loops - sum(counts.values())]:
+        counts[kind] += 1
+    return [kind for kind, count in counts.items() for _ in range(count)]
+
+
+def _pick(rng: random.Random, kind: str, subjects: list[str]) -> tuple[str, str, str]:
+    """(detail, query, accept) for one request of ``kind``."""
     nonce = f"{rng.getrandbits(48):x}"
-    kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
     if kind == "cached":
-        return kind, "", rng.choice(CACHED), JSON_TYPE
+        return "", rng.choice(CACHED), JSON_TYPE
     if kind == "uncached":
-        return kind, "", UNCACHED.format(subject=rng.choice(subjects), nonce=nonce), JSON_TYPE
+        return "", UNCACHED.format(subject=rng.choice(subjects), nonce=nonce), JSON_TYPE
     if kind == "heavy":
-        return kind, "", HEAVY.format(nonce=nonce), JSON_TYPE
+        return "", HEAVY.format(nonce=nonce), JSON_TYPE
     detail = rng.choice(list(HOSTILE))
     accept = "application/sparql-results+xml" if detail == "nul-in-xml" else JSON_TYPE
-    text = HOSTILE[detail].replace("{nonce}", nonce)
-    return kind, detail, text, accept
+    return detail, HOSTILE[detail].replace("{nonce}", nonce), accept
 
 
 async def _loop(
@@ -146,7 +155,7 @@ async def _loop(
     tally: Tally,
     subjects: list[str],
     *,
-    runaway: bool,
+    kind: str,
     timeout: float,
 ) -> None:
     # One client address per loop: distinct visitors for the per-client limit.
@@ -157,12 +166,12 @@ async def _loop(
     await asyncio.sleep(rng.uniform(0.0, 2.0))
     async with httpx.AsyncClient(transport=transport, trust_env=False) as client:
         while time.monotonic() < stop_at:
-            if runaway:
+            if kind == "runaway":
                 query = RUNAWAY.replace("{nonce}", str(rng.getrandbits(30)))
                 outcome = await _send(client, url, query, JSON_TYPE, timeout)
                 tally.add("runaway", outcome)
             else:
-                kind, detail, query, accept = _pick(rng, subjects)
+                detail, query, accept = _pick(rng, kind, subjects)
                 outcome = await _send(client, url, query, accept, timeout)
                 tally.add(kind, outcome)
                 if detail:
@@ -230,17 +239,10 @@ async def _run(args: argparse.Namespace, url: str, pid: int) -> dict[str, Any]:
     samples: list[tuple[float, int, int]] = []
     began = time.monotonic()
     stop_at = began + args.duration
+    kinds = ["runaway"] * args.runaways + _classes(args.concurrency - args.runaways)
     loops = [
-        _loop(
-            i,
-            url,
-            stop_at,
-            tally,
-            subjects,
-            runaway=i < args.runaways,
-            timeout=args.query_timeout + 30,
-        )
-        for i in range(args.concurrency)
+        _loop(i, url, stop_at, tally, subjects, kind=kind, timeout=args.query_timeout + 30)
+        for i, kind in enumerate(kinds)
     ]
     await asyncio.gather(_sample_memory(pid, stop_at, samples), *loops)
     elapsed = time.monotonic() - began

@@ -87,6 +87,8 @@ _CHILD_CODE: Final = (
 #: With the heavy lane full and callers waiting, a query holding a worker for this many light
 #: budgets (wall time) is stopped even before it used a budget of CPU (the machine is overloaded).
 _OVERLOAD_AGE: Final = 4.0
+#: A worker start slower than this is logged (replacements should take a fraction of it).
+_SLOW_START: Final = 2.0
 #: Seconds between two looks at the memory of busy workers.
 _WATCH_INTERVAL: Final = 0.05
 #: Bytes of a worker's stderr kept to explain its death.
@@ -280,6 +282,7 @@ class WorkerPool:
 
     async def _spawn(self) -> _Worker:
         loop = asyncio.get_running_loop()
+        began = loop.time()
         parent, child = socket.socketpair()
         state_fd = _state_fd()
         try:
@@ -335,6 +338,9 @@ class WorkerPool:
                 self._kill(worker)
                 raise StoreUnavailable(f"a new worker could not replay an update: {answer}")
             applied += 1
+        took = loop.time() - began
+        if took > _SLOW_START:
+            log.warning("a query worker took %.1f s to start (a busy machine?)", took)
         return worker
 
     def _read_stderr(self, worker: _Worker) -> None:
