@@ -354,3 +354,46 @@ def test_a_caller_gone_just_as_the_answer_arrives_does_not_lose_the_worker(
             await pool.close()
 
     asyncio.run(main())
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def test_workers_are_forked_warm_and_the_pool_survives_the_fork_server_dying(
+    tmp_path: Path,
+) -> None:
+    nquads = write_data(tmp_path)
+    config = WorkerConfig("memory", dataset_file=str(nquads))
+    job = QueryJob(CHEAP, ("text/csv",), 100, union=True)
+
+    async def main() -> None:
+        pool = WorkerPool(config, 2)
+        await pool.start()
+        try:
+            zygote = pool._zygote
+            assert zygote is not None
+            assert zygote.process is not None
+            assert {_parent_of(pid) for pid in pool.pids()} == {zygote.process.pid}
+            # A worker stopped at its deadline is replaced by a fork: fast, and still a child
+            # of the fork server.
+            with pytest.raises(QueryTimeout):
+                await pool.request(QueryJob(ENDLESS, ("text/csv",), 10), 0.5)
+            await pool.wait_ready(10.0)
+            assert {_parent_of(pid) for pid in pool.pids()} == {zygote.process.pid}
+            # The fork server dies: its workers die with it, and the pool goes on with
+            # python -c workers.
+            os.kill(zygote.process.pid, signal.SIGKILL)
+            await asyncio.sleep(0.3)
+            for _ in range(3):
+                reply, _ = await pool.request(job, 30.0)
+                assert isinstance(reply, Answer)
+                assert reply.rows == ALL_TRIPLES
+            await pool.wait_ready(30.0)
+            assert pool._zygote is None or not pool._zygote.alive
+            assert os.getpid() in {_parent_of(pid) for pid in pool.pids()}
+        finally:
+            await pool.close()
+
+    asyncio.run(main())

@@ -41,7 +41,7 @@ from kg.store.messages import (
     encode_reply_head,
 )
 
-__all__ = ["IDLE", "PARSING", "RUNNING", "child_main"]
+__all__ = ["IDLE", "PARSING", "RUNNING", "child_main", "preload"]
 
 #: What a worker is doing (its shared-memory cell), so the server knows where it died.
 IDLE: Final = 0
@@ -119,6 +119,14 @@ def _send(sock: socket.socket, reply: Reply, data: bytes = b"") -> None:
     if sent < total:
         rest = (head + data)[sent:] if sent < len(head) else memoryview(data)[sent - len(head) :]
         sock.sendall(rest)
+
+
+def preload() -> None:
+    """Import what answering a query needs (the fork server does it once for every worker)."""
+    import pyoxigraph  # noqa: F401, PLC0415
+
+    import kg.errors  # noqa: PLC0415
+    import kg.sparql.results  # noqa: F401, PLC0415
 
 
 def child_main(socket_fd: int, state_fd: int) -> None:

@@ -47,7 +47,7 @@ import sys
 import tempfile
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import Any, Final
+from typing import IO, Any, Final, Protocol
 
 from kg.errors import (
     KgError,
@@ -75,6 +75,7 @@ from kg.store.messages import (
     decode_reply,
     encode_request,
 )
+from kg.store.zygote import ForkServer
 
 __all__ = ["WorkerPool"]
 
@@ -96,6 +97,17 @@ _STDERR_TAIL: Final = 4096
 _PAGE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 Answered = tuple[Reply, bytes]
+
+
+class _Process(Protocol):
+    """What the pool needs of a worker process (subprocess.Popen or a forked one)."""
+
+    pid: int
+    stderr: IO[bytes] | None
+
+    def kill(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
 
 
 class _Gone(Exception):
@@ -128,7 +140,7 @@ class _Worker:
         "stopped",
     )
 
-    def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket, cell: mmap.mmap):
+    def __init__(self, process: _Process, sock: socket.socket, cell: mmap.mmap):
         self.process = process
         self.sock = sock
         self.cell = cell
@@ -210,12 +222,15 @@ class WorkerPool:
         queue_limit: int | None = None,
         client_limit: int | None = None,
         client_penalty: float = 0.0,
+        fork_server: bool = True,
     ) -> None:
         self.config = config
         #: Workers for short queries; with lanes, heavy_slots more (the heavy lane's).
         self.light_size = size
         self.size = size + (heavy_slots if light_budget is not None else 0)
         self.light_budget = light_budget
+        #: Start workers by forking a warm zygote (see kg.store.zygote); None: python -c each.
+        self._zygote: ForkServer | None = ForkServer() if fork_server else None
         self.heavy_slots = heavy_slots
         self.queue_limit = queue_limit
         self.client_limit = client_limit
@@ -247,6 +262,13 @@ class WorkerPool:
 
     async def start(self) -> None:
         """Start every worker; raises StoreUnavailable if one cannot open the store."""
+        if self._zygote is not None:
+            try:
+                await self._zygote.start()
+            except (OSError, TimeoutError) as exc:
+                log.warning("no fork server for query workers (%s): python -c each", exc)
+                await self._zygote.close()
+                self._zygote = None
         spawned = await asyncio.gather(
             *(self._spawn() for _ in range(self.size)), return_exceptions=True
         )
@@ -279,24 +301,18 @@ class WorkerPool:
             worker.future = None
             worker.sock.close()
         await asyncio.gather(*(asyncio.to_thread(_reap, w.process, 2.0) for w in workers))
+        if self._zygote is not None:
+            await self._zygote.close()
 
     async def _spawn(self) -> _Worker:
         loop = asyncio.get_running_loop()
         began = loop.time()
         parent, child = socket.socketpair()
         state_fd = _state_fd()
+        process: _Process
         try:
             cell = mmap.mmap(state_fd, 1)
-            command = [sys.executable, "-c", _CHILD_CODE, json.dumps(sys.path)]
-            command += [str(child.fileno()), str(state_fd)]
-            # Started from the loop's own thread: PR_SET_PDEATHSIG fires when the thread that
-            # started a child ends, and executor threads may end before the server does.
-            process = subprocess.Popen(
-                command,
-                pass_fds=(child.fileno(), state_fd),
-                stdin=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+            process = await self._start_process(child.fileno(), state_fd)
         finally:
             child.close()
             os.close(state_fd)
@@ -342,6 +358,34 @@ class WorkerPool:
         if took > _SLOW_START:
             log.warning("a query worker took %.1f s to start (a busy machine?)", took)
         return worker
+
+    async def _start_process(self, socket_fd: int, state_fd: int) -> _Process:
+        """A new worker process holding ``socket_fd`` and ``state_fd``: forked by the zygote
+        when it runs, else ``python -c``."""
+        zygote = self._zygote
+        if zygote is not None and zygote.alive:
+            read_end, write_end = os.pipe()
+            try:
+                forked = await zygote.spawn((socket_fd, state_fd, write_end))
+            except OSError as exc:
+                os.close(read_end)
+                log.warning("the fork server failed (%s): python -c for new workers", exc)
+                self._zygote = None
+            else:
+                forked.stderr = os.fdopen(read_end, "rb", buffering=0)
+                return forked
+            finally:
+                os.close(write_end)
+        command = [sys.executable, "-c", _CHILD_CODE, json.dumps(sys.path)]
+        command += [str(socket_fd), str(state_fd)]
+        # Started from the loop's own thread: PR_SET_PDEATHSIG fires when the thread that
+        # started a child ends, and executor threads may end before the server does.
+        return subprocess.Popen(
+            command,
+            pass_fds=(socket_fd, state_fd),
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     def _read_stderr(self, worker: _Worker) -> None:
         """A worker's error output: logged, and its tail kept to explain a crash."""
@@ -814,7 +858,7 @@ def _expire(future: asyncio.Future[Any]) -> None:
         future.set_exception(TimeoutError())
 
 
-def _reap(process: subprocess.Popen[bytes], grace: float) -> int | None:
+def _reap(process: _Process, grace: float) -> int | None:
     try:
         return process.wait(grace)
     except subprocess.TimeoutExpired:
