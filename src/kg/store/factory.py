@@ -34,8 +34,8 @@ def follows_builds(settings: Settings) -> bool:
 
 
 def _cached(settings: Settings, inner: Store) -> Store:
-    if settings.cache_entries > 0:
-        return CachedStore(inner, settings.cache_entries)
+    if settings.cache_entries > 0 and settings.cache_bytes > 0:
+        return CachedStore(inner, settings.cache_entries, total_bytes=settings.cache_bytes)
     return inner
 
 
