@@ -172,9 +172,16 @@ class _Builder:
 class SearchIndex:
     """Keys → entries, with exact, prefix and substring lookup."""
 
-    def __init__(self, entries: Sequence[Entry], keys: Iterable[tuple[str, int, bool]]) -> None:
+    def __init__(
+        self,
+        entries: Sequence[Entry],
+        keys: Iterable[tuple[str, int, bool]],
+        terms: Sequence[Entry] = (),
+    ) -> None:
         self.entries: tuple[Entry, ...] = tuple(entries)
         self.by_iri: dict[str, Entry] = {e.iri: e for e in self.entries}
+        #: Labelled resources outside the data (ontology terms, concepts): for display only.
+        self.terms: dict[str, Entry] = {e.iri: e for e in terms}
         self.by_code: dict[str, Entry] = {e.code: e for e in self.entries if e.code}
         # key -> [(entry position, weak)]; weak keys (initials) never count as exact names.
         postings: dict[str, set[tuple[int, bool]]] = {}
@@ -183,6 +190,10 @@ class SearchIndex:
                 postings.setdefault(key, set()).add((pos, weak))
         self._postings = {k: tuple(sorted(v)) for k, v in postings.items()}
         self._sorted = sorted(self._postings)
+
+    def describe(self, iri: str) -> Entry | None:
+        """The entry of a data entity or an ontology term, for its labels."""
+        return self.by_iri.get(iri) or self.terms.get(iri)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -201,7 +212,10 @@ class SearchIndex:
             for pos, weak in self._postings[key]:
                 if wanted and not wanted.intersection(self.entries[pos].types):
                     continue
-                effective = 1 if weak and tier < 3 else (2 if weak else tier)
+                # Initials (hsx → 惠水县) are weak: one tier down, never a substring match.
+                if weak and tier == 1:
+                    continue
+                effective = tier - 1 if weak else tier
                 old = best.get(pos)
                 if old is None or (effective, -len(key)) > (old[0], -len(old[1])):
                     best[pos] = (effective, key)
@@ -231,12 +245,13 @@ class SearchIndex:
 
 
 def build_index(rows: Iterable[Mapping[str, Term]], base: str) -> SearchIndex:
-    """The index over the rows of ``search-index.rq``; only entities under ``{base}id/``."""
+    """The index over the rows of ``search-index.rq``; entities under ``{base}id/`` are searched,
+    other labelled resources (ontology terms) only described."""
     prefix = base + "id/"
     b = _Builder()
     for row in rows:
         entity = row.get("entity")
-        if not isinstance(entity, ox.NamedNode) or not entity.value.startswith(prefix):
+        if not isinstance(entity, ox.NamedNode):
             continue
         iri = entity.value
         label, kind, cls, code = (
@@ -254,6 +269,7 @@ def build_index(rows: Iterable[Mapping[str, Term]], base: str) -> SearchIndex:
         if isinstance(code, ox.Literal):
             b.codes[iri] = code.value
     entries: list[Entry] = []
+    terms: list[Entry] = []
     keys: list[tuple[str, int, bool]] = []
     for iri in sorted(b.labels):
         labels = b.labels[iri]
@@ -270,6 +286,9 @@ def build_index(rows: Iterable[Mapping[str, Term]], base: str) -> SearchIndex:
             code=b.codes.get(iri),
             level=_level(types),
         )
+        if not iri.startswith(prefix):
+            terms.append(entry)  # ontology terms: labels for display, not searched
+            continue
         pos = len(entries)
         entries.append(entry)
         texts = {x.value for x in labels}
@@ -281,7 +300,7 @@ def build_index(rows: Iterable[Mapping[str, Term]], base: str) -> SearchIndex:
             keys.extend((i, pos, True) for i in initials if len(i) >= 2)
         if entry.code:
             keys.append((entry.code, pos, False))
-    return SearchIndex(entries, keys)
+    return SearchIndex(entries, keys, terms)
 
 
 # One index per open store (dropped with it). Two requests racing on a new version may both
