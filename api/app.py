@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from api.errors import install_error_handlers
 from api.fastpath import SparqlFastPath
 from api.pages import STATIC_DIR
-from api.routers import rest, site, sparql
+from api.routers import reconcile, rest, site, sparql
 from api.state import BuildMeta, ServiceCache
 from kg.config import Settings, get_settings
 from kg.store.base import Store
@@ -90,5 +90,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(sparql.router)
     app.include_router(site.router)
     app.include_router(rest.router)
+    app.include_router(reconcile.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

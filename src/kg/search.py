@@ -67,6 +67,11 @@ _LEVELS: Final = (
 )
 _NOT_A_DIVISION: Final = len(_LEVELS)
 _DROP: Final = re.compile(r"[\s'’‘`\-_.,·・()()、,。:;\"“”/]+")
+# 惠水县 is called 惠水, Huishui County Huishui: short forms of division names are names too.
+_ZH_SUFFIX: Final = re.compile(r"^(.{2,}?)(?:县|区|市|州|省|镇|乡|街道|村|社区)$")
+_EN_SUFFIX: Final = re.compile(
+    r"^(.{2,}?)\s+(?:county|district|city|prefecture|province|town|township|subdistrict)$", re.I
+)
 _TONE_DIGITS: Final = re.compile(r"(?<=[a-z])[1-5]")
 # 黔南布依族苗族自治州 is called 黔南州, 三都水族自治县 三都县: the ethnic names drop out.
 _AUTONOMOUS: Final = re.compile(
@@ -293,6 +298,9 @@ def build_index(rows: Iterable[Mapping[str, Term]], base: str) -> SearchIndex:
         entries.append(entry)
         texts = {x.value for x in labels}
         texts.update(f"{m[1]}{m[2]}" for t in list(texts) if (m := _AUTONOMOUS.match(t)))
+        if entry.level != _NOT_A_DIVISION:
+            for pattern in (_ZH_SUFFIX, _EN_SUFFIX):
+                texts.update(m[1] for t in list(texts) if (m := pattern.match(t)))
         for text in sorted(texts):
             keys.append((fold(text), pos, False))
             spellings, initials = _readings(text)
