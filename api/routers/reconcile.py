@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import SettingsDep, StoreDep
 from api.protocol import read_body
+from api.schemas import ERROR_RESPONSES
 from api.urls import public_base
 from kg.errors import BadParameter, NotFound
 from kg.reconcile import (
@@ -32,7 +33,9 @@ from kg.search import index_for
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/reconcile", tags=["Reconciliation (OpenRefine)"])
+router = APIRouter(
+    prefix="/reconcile", tags=["Reconciliation (OpenRefine)"], responses=ERROR_RESPONSES
+)
 
 _FORM: Final = "application/x-www-form-urlencoded"
 _MAX_BODY: Final = 1_000_000
@@ -139,7 +142,6 @@ async def reconcile_post(request: Request, store: StoreDep, settings: SettingsDe
 @router.get(
     "/preview",
     response_class=HTMLResponse,
-    responses={404: {"description": "no such entity"}},
     summary="A small HTML card of one entity (for OpenRefine's preview)",
 )
 async def preview(

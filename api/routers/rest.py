@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from api.deps import SettingsDep, StoreDep
+from api.schemas import ERROR_RESPONSES
 from api.tabular import CSV_RESPONSES, Format, render
 from kg import answers
 from kg.catalogue import CatalogueEntry, catalogue
@@ -35,7 +36,7 @@ from kg.search import MAX_LIMIT, MAX_QUERY_CHARS
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["REST API"])
+router = APIRouter(prefix="/api", tags=["REST API"], responses=ERROR_RESPONSES)
 
 #: Longest id, code, name or IRI a parameter takes.
 MAX_NAME: Final = 500
@@ -137,7 +138,7 @@ async def entities(
 @router.get(
     "/entities/{id:path}",
     response_model=EntityAnswer,
-    responses={**CSV_RESPONSES, 404: {"description": "no such entity"}},
+    responses=CSV_RESPONSES,
     summary="One entity with every fact about it (both directions) and the citations",
 )
 async def entity(
@@ -242,7 +243,7 @@ async def queries(
     "/queries/{name}",
     name="named_query",
     response_model=NamedQueryResult,
-    responses={**CSV_RESPONSES, 404: {"description": "no such named query"}},
+    responses=CSV_RESPONSES,
     summary="Run a named query; parameters (?name=value) take IRIs, id: forms, codes or names",
 )
 async def named_query(

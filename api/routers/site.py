@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, Response
 from api.deps import SettingsDep, StoreDep
 from api.pages import landing_page
 from api.routers.sparql import cache_headers
+from api.schemas import ERROR_RESPONSES
 from api.state import BuildMeta
 from kg.config import project_root
 from kg.errors import NotFound
@@ -50,7 +51,11 @@ def _converted(source: Path, version: str, target: ox.RdfFormat) -> bytes:
     return data
 
 
-@router.get("/dataset.{ext}", summary="Dump of the served dataset (N-Quads or TriG)")
+@router.get(
+    "/dataset.{ext}",
+    summary="Dump of the served dataset (N-Quads or TriG)",
+    responses={404: ERROR_RESPONSES[404], 406: ERROR_RESPONSES[406], 503: ERROR_RESPONSES[503]},
+)
 async def dataset(ext: str, request: Request, settings: SettingsDep, store: StoreDep) -> Response:
     if ext not in DUMP_FORMATS:
         raise NotFound(
@@ -92,7 +97,15 @@ def _endpoint_doc() -> bytes | None:
         return None
 
 
-@router.get("/docs/endpoint", summary="The endpoint documentation (Markdown)")
+@router.get(
+    "/docs/endpoint",
+    summary="The endpoint documentation (Markdown)",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/markdown": {"schema": {"type": "string"}}}},
+        404: ERROR_RESPONSES[404],
+    },
+)
 async def endpoint_doc() -> Response:
     doc = _endpoint_doc()
     if doc is None:
