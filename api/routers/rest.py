@@ -1,6 +1,6 @@
 """``/api/…``: the REST API — pairings, entities, statistics, search and the query catalogue.
 
-Each route validates and bounds its parameters, calls one function of :mod:`kg.answers` (which
+Each route validates and bounds its parameters, calls one function of :mod:`kg.rest` (which
 runs named queries from ``ontology/queries/api/`` through the store, its guard and its cache)
 and renders the model as JSON or CSV (:mod:`api.tabular`). Errors go through ``api/errors.py``:
 a refused value is 422 naming the parameter, an unknown id 404.
@@ -16,7 +16,7 @@ from starlette.responses import Response
 from api.deps import SettingsDep, StoreDep
 from api.schemas import ERROR_RESPONSES
 from api.tabular import CSV_RESPONSES, Format, render
-from kg import answers
+from kg import rest as answers
 from kg.catalogue import CatalogueEntry, catalogue
 from kg.errors import BadParameter
 from kg.models import (

@@ -12,12 +12,20 @@ from typing import Final, Literal
 
 import pyoxigraph as ox
 
-from kg.models import Citation, Ref
+from kg.models import Citation, Period, Precision, Ref
 from kg.queries import Term
 from kg.resolve import compact
 from kg.search import GQ, SearchIndex
 
-__all__ = ["citations", "evidence", "group_rows", "literal", "make_ref", "ref_of"]
+__all__ = [
+    "citations",
+    "evidence",
+    "group_rows",
+    "literal",
+    "make_ref",
+    "period",
+    "ref_of",
+]
 
 Grade = Literal["stated", "inferred"]
 _GRADES: Final[dict[str, Grade]] = {GQ + "Stated": "stated", GQ + "Inferred": "inferred"}
@@ -52,6 +60,34 @@ def evidence(row: Mapping[str, Term], name: str = "evidence") -> Grade | None:
     """``gq:Stated`` → "stated", ``gq:Inferred`` → "inferred" (else None)."""
     term = row.get(name)
     return _GRADES.get(term.value) if isinstance(term, ox.NamedNode) else None
+
+
+_PRECISIONS: Final[dict[str, Precision]] = {
+    GQ + "YearPrecision": "year",
+    GQ + "MonthPrecision": "month",
+    GQ + "DayPrecision": "day",
+    GQ + "Unknown": "unknown",
+}
+
+
+def period(row: Mapping[str, Term]) -> Period:
+    """The period of a claim row (periodStart/End, their precisions, periodText)."""
+
+    def date(name: str) -> str | None:
+        term = row.get(name)
+        return term.value if isinstance(term, ox.Literal) else None  # gq:Unknown: no date
+
+    def precision(name: str) -> Precision:
+        term = row.get(name)
+        return _PRECISIONS.get(term.value) if isinstance(term, ox.NamedNode) else None
+
+    return Period(
+        start=date("periodStart"),
+        start_precision=precision("startPrecision"),
+        end=date("periodEnd"),
+        end_precision=precision("endPrecision"),
+        text=literal(row, "periodText"),
+    )
 
 
 def citations(rows: Iterable[Mapping[str, Term]]) -> list[Citation]:

@@ -63,11 +63,18 @@ class Citation(_Model):
     url: str | None = None
 
 
-class Period(_Model):
-    """Start and end as the source gives them (a year, a month or a day); text: its wording."""
+Precision = Literal["year", "month", "day", "unknown"] | None
 
-    start: str | None = Field(default=None, examples=["2021"])
+
+class Period(_Model):
+    """Start and end dates, each with the precision the source gives (a date of year precision
+    stands for the whole year: 2021-01-01 "year" is "2021"); "unknown": the source gives no
+    such bound. ``text``: the source's own wording."""
+
+    start: str | None = Field(default=None, examples=["2021-01-01"])
+    start_precision: Precision = Field(default=None, examples=["year"])
     end: str | None = None
+    end_precision: Precision = None
     text: str | None = None
 
 
@@ -82,6 +89,7 @@ class PairingView(_Model):
     period: Period
     relation_text: str | None = Field(default=None, examples=["结对帮扶"])
     evidence: Evidence = Field(default=None, examples=["stated"])
+    rule: str | None = Field(default=None, description="how an inferred pairing was inferred")
     citations: list[Citation]
 
 
