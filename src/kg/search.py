@@ -22,7 +22,7 @@ import itertools
 import re
 import unicodedata
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final, Literal
@@ -195,6 +195,14 @@ class SearchIndex:
                 postings.setdefault(key, set()).add((pos, weak))
         self._postings = {k: tuple(sorted(v)) for k, v in postings.items()}
         self._sorted = sorted(self._postings)
+        # Substrings through a gram index (each key's characters and character pairs → key
+        # numbers): a lookup intersects the postings of the query's rarest pair instead of
+        # scanning every key.
+        grams: dict[str, list[int]] = {}
+        for number, key in enumerate(self._sorted):
+            for gram in {*key, *(key[i : i + 2] for i in range(len(key) - 1))}:
+                grams.setdefault(gram, []).append(number)
+        self._grams = grams
 
     def describe(self, iri: str) -> Entry | None:
         """The entry of a data entity or an ontology term, for its labels."""
@@ -234,12 +242,22 @@ class SearchIndex:
             if key != query:
                 offer(key, 2)
         if substring and len(best) < limit and (len(query) >= 2 or _CJK.match(query)):
-            for key in self._sorted:
-                if query in key and not key.startswith(query):
+            for key in self._containing(query):
+                if not key.startswith(query):
                     offer(key, 1)
         hits = [self._hit(pos, tier, key, query) for pos, (tier, key) in best.items()]
         hits.sort(key=lambda h: (-_TIER[h.match], h.entry.level, len(h.key), h.entry.iri))
         return hits[:limit]
+
+    def _containing(self, query: str) -> Iterator[str]:
+        """Keys that contain ``query``, from the postings of its rarest character pair."""
+        grams = {query[i : i + 2] for i in range(len(query) - 1)} or {query}
+        postings = [self._grams.get(g, []) for g in grams]
+        rarest = min(postings, key=len)
+        for number in rarest:
+            key = self._sorted[number]
+            if query in key:
+                yield key
 
     def _hit(self, pos: int, tier: int, key: str, query: str) -> Hit:
         kind: MatchKind = "exact" if tier == 3 else "prefix" if tier == 2 else "substring"
