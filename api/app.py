@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.pages import STATIC_DIR
-from api.routers import health, home, pages, site, sparql
+from api.routers import health, home, pages, reconcile, rest, site, sparql
 from api.state import AppContext, Served
 from kg.config import Settings, get_settings
 from kg.store.base import Store
@@ -105,5 +105,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(site.router)
     app.include_router(pages.router)
     app.include_router(home.router)
+    app.include_router(rest.router)
+    app.include_router(reconcile.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
