@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
+WEB    := api/web
+# npm ci writes this file last: its presence means node_modules matches the lock file.
+WEB_STAMP := $(WEB)/node_modules/.package-lock.json
 
 .PHONY: run test setup build lint typecheck pytest w3c bench clean browser-deps
 
@@ -16,10 +19,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+## The browser assets kg serves (YASGUI, Swagger UI): npm packages pinned by api/web/package-lock.json.
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+setup: $(STAMP) $(WEB_STAMP)
 
 ## Build the dataset (validated) and serve the API on $(HOST):$(PORT).
-run: $(STAMP)
+run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/kg build
 	$(BIN)/kg serve --host $(HOST) --port $(PORT)
 
@@ -33,7 +41,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(WEB_STAMP)
 	$(BIN)/pytest -q
 
 ## Lint, type-check and run every test (unit, API, remote oxigraph server, W3C suite, browser).
@@ -58,4 +66,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(WEB)/node_modules

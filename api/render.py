@@ -22,9 +22,11 @@ from starlette.responses import HTMLResponse
 from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import PREFIXES, Value, Vocabulary
 
-__all__ = ["TEMPLATES_DIR", "Links", "environment", "render"]
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "Links", "environment", "render"]
 
 TEMPLATES_DIR: Final = Path(__file__).resolve().parent / "templates"
+#: Our own CSS, JS and icons (served at /static/).
+STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 _SAFE_PATH: Final = "/-._~!$&'()*+,;=:@%"
 
 
