@@ -3,7 +3,8 @@
 ``/``: the district ↔ county table (a county without a known partner says "unknown", with the
 sentence that records it when the graph has one), the aggregate pairing levels, counts by class,
 and links to everything else. ``/cq`` lists the competency questions; ``/cq/{name}`` shows one:
-its question, its SPARQL and its answer, run live through the store.
+its question, its SPARQL and its answer, run live through the store. ``/search?q=`` is the
+search box's page (no JavaScript needed), over :func:`kg.search.search`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from api.deps import SettingsDep, StoreDep
 from api.render import Links, render
 from api.routers.pages import has_route, not_found_page, page_context, vocabulary_of
 from kg.answers import Answer, answer
-from kg.config import Settings
+from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import Value
 from kg.errors import DataError, UnknownQuery
 from kg.queries import NamedQuery, Term, get_query, load_queries
+from kg.search import MAX_QUERY_CHARS, search
 
 __all__ = ["router"]
 
@@ -214,3 +216,16 @@ async def question(name: str, request: Request, settings: SettingsDep, store: St
 
 def _cell(term: Term | None) -> Value | None:
     return Value(term) if term is not None else None
+
+
+@router.get("/search", include_in_schema=False)
+async def search_page(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    """The search box without JavaScript: names in Chinese, pinyin or English (kg.search)."""
+    vocabulary = await vocabulary_of(request, store, settings)
+    links = Links(settings, vocabulary)
+    text = request.query_params.get("q", "").strip()[:MAX_QUERY_CHARS]
+    kind = request.query_params.get("type", "").strip()
+    types = (kind if ":" in kind else ONTOLOGY_NS + kind,) if kind else ()
+    hits = await search(store, text, types=types, limit=50) if text else []
+    context = page_context(request, links, hits=hits, text=text, kind=kind)
+    return render("search.html", context)
