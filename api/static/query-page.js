@@ -12,6 +12,7 @@
   const endpoint = new URL(root.dataset.endpoint, window.location.href).href;
   const dataBase = root.dataset.base;
   const ontology = root.dataset.ontology;
+  let prefixes = { id: dataBase, gq: ontology };
 
   function localHref(iri) {
     if (dataBase && iri.startsWith(dataBase)) return "/id/" + iri.slice(dataBase.length);
@@ -58,7 +59,8 @@
     persistenceId: "kg-query",
     tabName: "Query",
     yasqe: { resizeable: true },
-    yasr: { prefixes: {} },
+    // Result IRIs shown short (id:division/522731, gq:Pairing) with this graph's prefixes.
+    yasr: { prefixes: () => prefixes },
   });
   window.kgYasgui = yasgui; // for tests and the console
 
@@ -78,6 +80,7 @@
   fetch(root.dataset.examples)
     .then((r) => r.json())
     .then((data) => {
+      prefixes = Object.assign({}, data.prefixes, prefixes);
       const select = document.getElementById("examples");
       data.examples.forEach((example) => {
         const option = document.createElement("option");

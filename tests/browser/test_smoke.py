@@ -20,7 +20,7 @@ def test_is_local_accepts_loopback_and_local_schemes_only() -> None:
 
 def test_home_page_renders_with_a_clean_console(guarded: GuardedPage) -> None:
     assert guarded.goto("/") == 200
-    assert "kg" in guarded.page.title()
+    assert "广黔协作" in guarded.page.title()
     assert guarded.page.locator("a[href='/dataset.nq']").count() >= 1
     guarded.assert_clean()
 
