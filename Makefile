@@ -11,7 +11,7 @@ WEB    := api/web
 # npm ci writes this file last: its presence means node_modules matches the lock file.
 WEB_STAMP := $(WEB)/node_modules/.package-lock.json
 
-.PHONY: run test setup build lint typecheck pytest w3c bench clean browser-deps
+.PHONY: run test setup build lint typecheck pytest w3c bench clean browser-deps screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ browser-deps:
 ## The W3C SPARQL 1.1 suite alone, against our endpoint and `oxigraph serve` side by side.
 w3c: $(STAMP)
 	$(BIN)/pytest -q -m w3c tests/w3c
+
+## The README's screenshots (docs/img/*.png), taken in headless Chromium over the real build.
+screenshots: $(STAMP) $(WEB_STAMP) browser-deps
+	$(BIN)/python -m tests.browser.screenshots
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
