@@ -206,6 +206,9 @@ def test_query_page_serves_yasgui_from_the_package_and_examples(mini: TestClient
     for asset in ("/static/vendor/yasgui/yasgui.min.js", "/static/vendor/yasgui/yasgui.min.css"):
         assert asset in page
         assert mini.get(asset).status_code == 200
+    policy = mini.get("/query").headers["content-security-policy"]
+    assert "script-src 'self';" in policy  # YASR's inline styles are allowed, scripts never
+    assert "style-src 'self' 'unsafe-inline'" in policy
     examples = mini.get("/query/examples.json").json()
     assert len(examples["examples"]) >= 30
     assert all(e["query"].strip() for e in examples["examples"])

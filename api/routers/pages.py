@@ -8,7 +8,6 @@ id is a 404: an HTML page for a browser, the JSON error body otherwise.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Final
 
@@ -17,6 +16,7 @@ from starlette.responses import FileResponse, Response
 
 from api.deps import SettingsDep, StoreDep
 from api.render import Links, render
+from api.state import context_of
 from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import (
     RDF_TYPE,
@@ -27,13 +27,12 @@ from kg.describe import (
     describe,
     describe_rdf,
     iri_for_path,
-    load_vocabulary,
 )
 from kg.errors import NotAcceptable, NotFound
 from kg.sparql.negotiation import rank
 from kg.store.base import Store
 
-__all__ = ["FORMATS", "VocabularyCache", "has_route", "page_context", "router", "vocabulary_of"]
+__all__ = ["FORMATS", "has_route", "page_context", "router", "vocabulary_of"]
 
 router = APIRouter()
 
@@ -63,28 +62,8 @@ _SECTIONS: Final[tuple[tuple[ClaimKind, str, str, str], ...]] = (
 )
 
 
-class VocabularyCache:
-    """The ontology's terms, read once per store version."""
-
-    def __init__(self) -> None:
-        self._version: str | None = None
-        self._vocabulary: Vocabulary | None = None
-        self._lock = asyncio.Lock()
-
-    async def get(self, store: Store, settings: Settings) -> Vocabulary:
-        version = (await store.info()).version
-        if self._version == version and self._vocabulary is not None:
-            return self._vocabulary
-        async with self._lock:
-            if self._version != version or self._vocabulary is None:
-                self._vocabulary = await load_vocabulary(store, settings)
-                self._version = version
-            return self._vocabulary
-
-
 async def vocabulary_of(request: Request, store: Store, settings: Settings) -> Vocabulary:
-    cache: VocabularyCache = request.app.state.vocabulary_cache
-    return await cache.get(store, settings)
+    return await context_of(request).current().vocabulary.get(store, settings)
 
 
 def has_route(request: Request, prefix: str) -> bool:

@@ -42,6 +42,7 @@ __all__ = [
     "TermInfo",
     "Value",
     "Vocabulary",
+    "VocabularyCache",
     "describe",
     "describe_rdf",
     "iri_for_path",
@@ -464,3 +465,22 @@ def to_jsonld(triples: Sequence[ox.Triple], prefixes: Mapping[str, str]) -> byte
         values.append(item)
     document = {"@context": dict(prefixes), "@graph": list(nodes.values())}
     return json.dumps(document, ensure_ascii=False, indent=1).encode()
+
+
+class VocabularyCache:
+    """The ontology's terms, read once per store version."""
+
+    def __init__(self) -> None:
+        self._version: str | None = None
+        self._vocabulary: Vocabulary | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self, store: Store, settings: Settings) -> Vocabulary:
+        version = (await store.info()).version
+        if self._version == version and self._vocabulary is not None:
+            return self._vocabulary
+        async with self._lock:
+            if self._version != version or self._vocabulary is None:
+                self._vocabulary = await load_vocabulary(store, settings)
+                self._version = version
+            return self._vocabulary
