@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse
 from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import PREFIXES, Value, Vocabulary
 
-__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "Links", "environment", "render"]
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "Links", "environment", "period_bound", "render"]
 
 TEMPLATES_DIR: Final = Path(__file__).resolve().parent / "templates"
 #: Our own CSS, JS and icons (served at /static/).
@@ -116,6 +116,22 @@ class Links:
         if datatype.endswith("#string"):
             return ""
         return self.short(datatype)
+
+
+#: How many characters of an xsd:date a precision keeps: 2021, 2021-03, 2021-03-05.
+_PRECISION_CHARS: Final = {
+    ONTOLOGY_NS + "YearPrecision": 4,
+    ONTOLOGY_NS + "MonthPrecision": 7,
+    ONTOLOGY_NS + "DayPrecision": 10,
+}
+
+
+def period_bound(value: str | None, precision: str | None) -> str:
+    """A period's start or end as precise as the source: ``2021``, not ``2021-01-01``."""
+    if not value:
+        return "?" if precision == ONTOLOGY_NS + "Unknown" else ""
+    keep = _PRECISION_CHARS.get(precision or "")
+    return value[:keep] if keep else value
 
 
 def render(

@@ -304,3 +304,14 @@ def test_page_queries_are_named_files() -> None:
     )
     for query in queries.values():
         assert "page" in query.tags
+
+
+def test_period_bounds_are_shown_as_precise_as_the_source() -> None:
+    from api.render import period_bound
+
+    gq = "https://w3id.org/gq-kg/ontology#"
+    assert period_bound("2021-01-01", gq + "YearPrecision") == "2021"
+    assert period_bound("2021-03-01", gq + "MonthPrecision") == "2021-03"
+    assert period_bound("2021-03-05", gq + "DayPrecision") == "2021-03-05"
+    assert period_bound(None, gq + "Unknown") == "?"
+    assert period_bound("2021", None) == "2021"

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.deps import SettingsDep, StoreDep
-from api.render import Links, render
+from api.render import Links, period_bound, render
 from api.routers.pages import has_route, not_found_page, page_context, vocabulary_of
 from kg.answers import Answer, answer
 from kg.config import ONTOLOGY_NS, Settings
@@ -41,7 +41,7 @@ class CountyRow:
 
     county: Value
     code: str
-    partners: list[dict[str, Value | None]] = field(default_factory=list)
+    partners: list[dict[str, Value | str | None]] = field(default_factory=list)
     unknowns: dict[str, list[Value]] = field(default_factory=dict)
 
 
@@ -58,6 +58,11 @@ def _v(
         label_zh.value if label_zh is not None else None,
         label_en.value if label_en is not None else None,
     )
+
+
+def _text(row: dict[str, Term], name: str) -> str | None:
+    term = row.get(name)
+    return term.value if term is not None else None
 
 
 def _counties(found: Answer) -> list[CountyRow]:
@@ -79,8 +84,10 @@ def _counties(found: Answer) -> list[CountyRow]:
                     {
                         "pairing": _v(row, "pairing"),
                         "partner": _v(row, "partner", "partnerZh", "partnerEn"),
-                        "start": _v(row, "periodStart"),
-                        "end": _v(row, "periodEnd"),
+                        "start": period_bound(
+                            _text(row, "periodStart"), _text(row, "startPrecision")
+                        ),
+                        "end": period_bound(_text(row, "periodEnd"), _text(row, "endPrecision")),
                         "evidence": _v(row, "evidence"),
                     }
                 )
