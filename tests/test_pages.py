@@ -71,6 +71,18 @@ def test_pairings_show_both_ways_with_their_sentences(hostile: TestClient) -> No
     assert 'href="/id/unknown/changshun"' in unknown
 
 
+def test_sentence_page_lists_the_plain_relations_it_states(hostile: TestClient) -> None:
+    page = hostile.get("/id/document/evil/s/1-2").text
+    section = page.split('id="stated-here"', 1)[1].split("</section>", 1)[0]
+    assert 'href="/id/division/522732"' in section
+    assert 'href="/id/division/522700"' in section
+    # The statement node itself is not a "linked from" row on the county's page.
+    county = hostile.get("/id/division/522732").text
+    incoming = county.split('id="incoming"', 1)[1]
+    assert "/id/statement/" not in incoming
+    assert "/id/document/evil/s/1-2" in county.split('id="facts"', 1)[1].split("</section>")[0]
+
+
 def test_sentence_page_shows_its_text_and_the_claims_stated_in_it(mini: TestClient) -> None:
     page = mini.get(SENTENCE).text
     assert "广州市海珠区、荔湾区、白云区和黄埔区与黔南州10个县开展结对帮扶工作" in page
