@@ -8,6 +8,7 @@ carry no inline script: all JavaScript is in static files (a ``default-src 'self
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,7 +23,15 @@ from starlette.responses import HTMLResponse
 from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import PREFIXES, Value, Vocabulary
 
-__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "Links", "environment", "period_bound", "render"]
+__all__ = [
+    "STATIC_DIR",
+    "TEMPLATES_DIR",
+    "Links",
+    "environment",
+    "period_bound",
+    "render",
+    "templates_signature",
+]
 
 TEMPLATES_DIR: Final = Path(__file__).resolve().parent / "templates"
 #: Our own CSS, JS and icons (served at /static/).
@@ -40,6 +49,16 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+@lru_cache(maxsize=1)
+def templates_signature() -> str:
+    """A digest of the templates: part of a page's ETag, so new code is never answered 304."""
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(TEMPLATES_DIR.rglob("*.html")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -327,3 +327,20 @@ def test_period_bounds_are_shown_as_precise_as_the_source() -> None:
     assert period_bound("2021-03-05", gq + "DayPrecision") == "2021-03-05"
     assert period_bound(None, gq + "Unknown") == "?"
     assert period_bound("2021", None) == "2021"
+
+
+def test_pages_revalidate_with_etags(mini: TestClient) -> None:
+    first = mini.get("/id/division/440105")
+    tag = first.headers["etag"]
+    assert tag.startswith('W/"')
+    assert "max-age" in first.headers["cache-control"]
+    again = mini.get("/id/division/440105", headers={"if-none-match": tag})
+    assert again.status_code == 304
+    assert again.content == b""
+    # Another format is another representation: another tag.
+    turtle = mini.get("/id/division/440105.ttl")
+    assert turtle.headers["etag"] != tag
+    assert mini.get("/id/division/440105.ttl", headers={"if-none-match": tag}).status_code == 200
+    missing = mini.get("/id/division/999999")
+    assert missing.status_code == 404
+    assert "etag" not in missing.headers
