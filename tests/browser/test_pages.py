@@ -114,6 +114,37 @@ def test_query_editor_runs_a_query_and_links_iris_here(guarded: GuardedPage) -> 
     guarded.assert_clean()
 
 
+def test_query_editor_autocompletes_locally(guarded: GuardedPage) -> None:
+    """Prefixes, the ontology's terms and variables complete with nothing fetched elsewhere."""
+    page = guarded.page
+    assert guarded.goto("/query") == 200
+    page.wait_for_function("() => window.kgYasgui")
+    yasqe = "window.kgYasgui.getTab().getYasqe()"
+    page.evaluate(f"() => {{ const y = {yasqe}; y.setValue(''); y.focus(); }}")
+    page.keyboard.type("PREFIX rdf", delay=30)
+    page.wait_for_selector(".CodeMirror-hints li")
+    hints = page.locator(".CodeMirror-hints li").all_inner_texts()
+    assert any(h.startswith("rdfs: <http://www.w3.org/2000/01/rdf-schema#>") for h in hints)
+    page.keyboard.press("Escape")
+    text = "PREFIX gq: <https://w3id.org/gq-kg/ontology#>\\nSELECT * WHERE { ?s a "
+    page.evaluate(
+        f"() => {{ const y = {yasqe}; y.setValue('{text}'); y.focus();"
+        " y.setCursor(y.lineCount(), 0); }"
+    )
+    page.keyboard.type("gq:Pai", delay=30)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.CodeMirror-hints li')]"
+        ".some(li => li.textContent === 'gq:Pairing')"
+    )
+    page.keyboard.press("Escape")
+    page.keyboard.type(" . ?s ?p ?", delay=30)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.CodeMirror-hints li')]"
+        ".some(li => li.textContent === '?s')"
+    )
+    guarded.assert_clean()
+
+
 def test_query_editor_opens_competency_questions_as_tabs(guarded: GuardedPage) -> None:
     page = guarded.page
     assert guarded.goto("/query?cq=cq05-pairing-aggregates") == 200
