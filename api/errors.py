@@ -7,14 +7,17 @@ SPARQL result Accept) gets the same message as ``text/plain``, which those clien
     kg.errors class                                   status
     QuerySyntaxError, BadParameter, QueryTooComplex,  400
       ForbiddenQuery, other QueryError
-    QueryTooLarge                                     413
+    QueryTooLarge, ResultTooLarge                     413
     UpdateNotAllowed                                  403
       UpdateUnauthorized (token configured)           401 + WWW-Authenticate: Bearer
     UnknownQuery, NotFound                            404
-    NotAcceptable                                     406
+    NotAcceptable (also XmlUnsafeResult)              406
     UnsupportedMediaType                              415
+    TooManyRequests                                   429 + Retry-After
     QueryTimeout                                      503 + Retry-After
-    StoreUnavailable                                  503 + Retry-After
+    QueryMemoryExceeded                               503 + Retry-After
+    StoreUnavailable (WorkerKilled, Overloaded)       503 + Retry-After
+    WorkerCrashed                                     500
     StoreError                                        502
     the client disconnected mid-body                  (none sent; logged at debug level)
     anything else                                     500 (logged)
@@ -39,14 +42,18 @@ from kg.errors import (
     NotAcceptable,
     NotFound,
     QueryError,
+    QueryMemoryExceeded,
     QueryTimeout,
     QueryTooLarge,
+    ResultTooLarge,
     StoreError,
     StoreUnavailable,
+    TooManyRequests,
     UnknownQuery,
     UnsupportedMediaType,
     UpdateNotAllowed,
     UpdateUnauthorized,
+    WorkerCrashed,
 )
 from kg.sparql.negotiation import OFFERED, parse_accept
 
@@ -70,6 +77,7 @@ _HTTP_CODES: Final = {
     405: "method_not_allowed",
     406: "not_acceptable",
     413: "too_large",
+    429: "too_many_requests",
     415: "unsupported_media_type",
     422: "bad_parameter",
     500: "internal_error",
@@ -83,7 +91,7 @@ _RESULT_TYPES: Final = frozenset(m for types in OFFERED.values() for m in types)
 def status_for(error: KgError) -> int:
     """The HTTP status for a kg error (the table in this module's docstring)."""
     # Most specific classes first: several are subclasses of QueryError.
-    if isinstance(error, QueryTooLarge):
+    if isinstance(error, QueryTooLarge | ResultTooLarge):
         return 413
     if isinstance(error, UpdateUnauthorized):
         return 401
@@ -97,8 +105,12 @@ def status_for(error: KgError) -> int:
         return 415
     if isinstance(error, QueryError):
         return 400
-    if isinstance(error, QueryTimeout | StoreUnavailable):
+    if isinstance(error, TooManyRequests):
+        return 429
+    if isinstance(error, QueryTimeout | StoreUnavailable | QueryMemoryExceeded):
         return 503
+    if isinstance(error, WorkerCrashed):
+        return 500
     if isinstance(error, StoreError):
         return 502
     return 500
@@ -156,6 +168,8 @@ def kg_error_response(request: Request, exc: KgError) -> Response:
         headers["WWW-Authenticate"] = 'Bearer realm="kg"'
     if isinstance(exc, QueryTimeout):
         headers["Retry-After"] = str(max(1, math.ceil(exc.timeout)))
+    elif isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     elif status == 503:
         headers["Retry-After"] = RETRY_AFTER
     if status >= 500:

@@ -46,7 +46,8 @@ async def describe_service(request: Request, settings: Settings, served: Served)
     if body is None:
         stats = await cache.statistics(store, settings, info)
         base = endpoint.rsplit("/sparql", 1)[0] + "/"
-        has_dump = served.dump is not None
+        # With updates applied the build's file is not the served data: no dump then.
+        has_dump = served.dump is not None and not (served.updates and served.updates.changes)
         features = EndpointFeatures(
             endpoint=endpoint,
             dump_url=base + "dataset.nq" if has_dump else None,

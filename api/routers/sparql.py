@@ -116,6 +116,7 @@ async def _query(request: Request, op: Operation, settings: Settings, served: Se
             # The protocol lets the service define the base IRI; ours is the endpoint's URL,
             # so relative IRIs such as <s> resolve instead of failing to parse.
             base_iri=endpoint_url(request, settings),
+            client=request.client.host if request.client else None,
         )
     )
     return _render(result, headers, public_base(request, settings))
