@@ -17,9 +17,10 @@ from starlette.staticfiles import StaticFiles
 from api.errors import install_error_handlers
 from api.fastpath import SparqlFastPath
 from api.pages import STATIC_DIR
-from api.routers import site, sparql
+from api.routers import maps, site, sparql
 from api.state import BuildMeta, ServiceCache
 from kg.config import Settings, get_settings
+from kg.network.service import NetworkCache
 from kg.store.base import Store
 
 __all__ = ["EXPOSED_HEADERS", "create_app"]
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.build_meta = build_meta
     app.state.last_modified = build_meta.last_modified
     app.state.service_cache = ServiceCache()
+    app.state.network_cache = NetworkCache(settings.ontology_dir / "queries")
     app.state.cache_control = sparql.cache_control(settings)
     install_error_handlers(app)
     # Added first, so it runs inside CORS: /sparql keeps its CORS handling.
@@ -89,5 +91,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     app.include_router(sparql.router)
     app.include_router(site.router)
+    app.include_router(maps.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

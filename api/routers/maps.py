@@ -1,0 +1,266 @@
+"""Network maps (``/maps/…``), network analysis (``/api/network/…``) and network exports
+(``/export/network.{gexf,graphml,json}``).
+
+Each route parses its parameters, asks :class:`kg.network.service.NetworkCache` for the
+projection of the current data, and calls one core function. Map pages load their scripts from
+``/maps/assets/`` (vis-network from the pyvis package, map.js from kg) and carry a route CSP that
+allows scripts from this origin only: the map's data sits in a JSON block, never in a script.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+import networkx as nx
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from api.deps import SettingsDep, StoreDep
+from kg.errors import NotFound
+from kg.network.analysis import (
+    bipartite,
+    centrality,
+    compare_periods,
+    components,
+    shortest_paths,
+)
+from kg.network.export import NETWORK_FORMATS, export_network
+from kg.network.models import (
+    BipartiteAnswer,
+    CentralityAnswer,
+    ComponentsAnswer,
+    PathAnswer,
+    PeriodsAnswer,
+)
+from kg.network.render import ASSETS, asset_bytes
+from kg.network.service import (
+    MapRequest,
+    NetworkCache,
+    build_map,
+    find_node,
+    parse_period,
+    select_subgraph,
+)
+from kg.store.base import Store
+
+__all__ = ["MAP_CSP", "router"]
+
+router = APIRouter()
+
+#: Scripts and styles from this origin only; vis-network draws its icons from data: URLs;
+#: the map may be framed by kg's own entity pages.
+MAP_CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+
+Lang = Annotated[str | None, Query(description="Label language: zh (default) or en")]
+Year = Annotated[
+    str | None,
+    Query(description="Only edges active then: 2019, 2016-2020 (a round) or 2021- (from 2021)"),
+]
+Levels = Annotated[list[str], Query(description="Pairing levels (DistrictToCounty, …)")]
+Types = Annotated[list[str], Query(description="Entity classes (County, School, Place, …)")]
+Relations = Annotated[list[str], Query(description="Edge relations (Pairing, partOf, …)")]
+Evidence = Annotated[list[str], Query(description="Evidence grades: stated, inferred")]
+
+
+async def _graph(request: Request, store: Store) -> nx.MultiDiGraph:
+    cache: NetworkCache = request.app.state.network_cache
+    return await cache.graph(store)
+
+
+def _html(body: str) -> Response:
+    return Response(
+        body,
+        media_type="text/html",
+        headers={"Content-Security-Policy": MAP_CSP, "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/maps/assets/{name}", include_in_schema=False)
+async def map_asset(name: str) -> Response:
+    if name not in ASSETS:
+        raise NotFound(f"no map asset {name!r}")
+    return Response(
+        asset_bytes(name),
+        media_type=ASSETS[name][2],
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def _map(request: Request, store: Store, base_iri: str, map_request: MapRequest) -> Response:
+    graph = await _graph(request, store)
+    rendered = build_map(graph, map_request, base_iri)
+    response = _html(rendered.html)
+    response.headers["X-KG-Nodes"] = str(rendered.nodes)
+    return response
+
+
+@router.get("/maps/pairings", summary="Map: districts ↔ counties and every other pairing")
+async def pairings_map(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    lang: Lang = None,
+    year: Year = None,
+    level: Levels = [],  # noqa: B006 - FastAPI copies defaults
+) -> Response:
+    map_request = MapRequest(kind="pairings", lang=lang or "zh", year=year, levels=level)
+    return await _map(request, store, settings.base_iri, map_request)
+
+
+@router.get("/maps/network", summary="Map: the whole cooperation network")
+async def network_map(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    lang: Lang = None,
+    year: Year = None,
+    level: Levels = [],  # noqa: B006
+    type: Types = [],  # noqa: B006
+    relation: Relations = [],  # noqa: B006
+    evidence: Evidence = [],  # noqa: B006
+) -> Response:
+    map_request = MapRequest(
+        kind="network",
+        lang=lang or "zh",
+        year=year,
+        levels=level,
+        types=type,
+        relations=relation,
+        evidence=evidence,
+    )
+    return await _map(request, store, settings.base_iri, map_request)
+
+
+@router.get("/maps/geo", summary="Map: entities at their coordinates")
+async def geo_map(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    lang: Lang = None,
+    year: Year = None,
+    relation: Relations = [],  # noqa: B006
+) -> Response:
+    map_request = MapRequest(kind="geo", lang=lang or "zh", year=year, relations=relation)
+    return await _map(request, store, settings.base_iri, map_request)
+
+
+@router.get("/maps/entity/{entity:path}", summary="Map: an entity's neighbourhood")
+async def entity_map(
+    entity: str,
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    hops: Annotated[int, Query(ge=1, le=4, description="Steps from the entity")] = 2,
+    lang: Lang = None,
+    year: Year = None,
+) -> Response:
+    map_request = MapRequest(kind="entity", entity=entity, hops=hops, lang=lang or "zh", year=year)
+    return await _map(request, store, settings.base_iri, map_request)
+
+
+async def _analysed(
+    request: Request, store: Store, base_iri: str, year: str | None, level: list[str]
+) -> nx.MultiDiGraph:
+    graph = await _graph(request, store)
+    if year is None and not level:
+        return graph
+    return select_subgraph(graph, MapRequest(kind="network", year=year, levels=level), base_iri)
+
+
+@router.get("/api/network/centrality", response_model=CentralityAnswer)
+async def network_centrality(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    measure: Annotated[str, Query(description="degree, betweenness or eigenvector")] = "degree",
+    top: Annotated[int, Query(ge=1, le=1000)] = 20,
+    year: Year = None,
+    level: Levels = [],  # noqa: B006
+) -> CentralityAnswer:
+    """The hubs of the network: entities ranked by a centrality measure."""
+    graph = await _analysed(request, store, settings.base_iri, year, level)
+    return centrality(graph, measure, top)
+
+
+@router.get("/api/network/components", response_model=ComponentsAnswer)
+async def network_components(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    year: Year = None,
+    level: Levels = [],  # noqa: B006
+) -> ComponentsAnswer:
+    """Connected components, largest first."""
+    graph = await _analysed(request, store, settings.base_iri, year, level)
+    return components(graph, limit)
+
+
+@router.get("/api/network/path", response_model=PathAnswer)
+async def network_path(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    source: Annotated[str, Query(alias="from", description="IRI, id:…, code or name")],
+    target: Annotated[str, Query(alias="to", description="IRI, id:…, code or name")],
+    limit: Annotated[int, Query(ge=1, le=10)] = 3,
+) -> PathAnswer:
+    """How two entities are connected: shortest paths, each hop with its facts and sentences."""
+    graph = await _graph(request, store)
+    first = find_node(graph, source, settings.base_iri)
+    second = find_node(graph, target, settings.base_iri)
+    return shortest_paths(graph, first, second, limit)
+
+
+@router.get("/api/network/bipartite", response_model=BipartiteAnswer)
+async def network_bipartite(
+    request: Request, store: StoreDep, settings: SettingsDep, year: Year = None
+) -> BipartiteAnswer:
+    """District–county pairings as a two-sided network, and its projection on districts."""
+    graph = await _analysed(request, store, settings.base_iri, year, [])
+    return bipartite(graph)
+
+
+@router.get("/api/network/periods", response_model=PeriodsAnswer)
+async def network_periods(
+    request: Request,
+    store: StoreDep,
+    period: Annotated[
+        list[str], Query(description="Periods to compare (default: 2016-2020 and 2021-)")
+    ] = [],  # noqa: B006
+    level: Annotated[str, Query(description="Pairing level")] = "DistrictToCounty",
+) -> PeriodsAnswer:
+    """District–county pairings per period, and what changed from one period to the next."""
+    graph = await _graph(request, store)
+    if not period:
+        return compare_periods(graph, level=level)
+    spans = []
+    for value in period:
+        years = parse_period(value)
+        assert years is not None
+        spans.append((value, *years))
+    return compare_periods(graph, spans, level=level)
+
+
+@router.get("/export/network.{fmt}", summary="The network as GEXF, GraphML or node-link JSON")
+async def network_export(
+    fmt: str, request: Request, store: StoreDep, settings: SettingsDep, year: Year = None
+) -> Response:
+    if fmt not in NETWORK_FORMATS:
+        raise NotFound(f"no network export as .{fmt}; one of {', '.join(NETWORK_FORMATS)}")
+    graph = await _analysed(request, store, settings.base_iri, year, [])
+    return Response(
+        export_network(graph, fmt),
+        media_type=NETWORK_FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="kg-network.{fmt}"'},
+    )

@@ -1,0 +1,432 @@
+"""The graph projected onto networkx: entities as nodes, relations and claims as edges.
+
+Why a projection at all: networkx answers the questions people bring to a network (hubs, paths,
+components) and pyvis draws it, but both need plain nodes and edges, while the graph states a
+pairing as an n-ary claim node. :func:`load_network` runs the named queries in
+``ontology/queries/network/`` and folds every binary claim (pairing, participation, membership,
+issuance) into one edge that keeps the claim's level, period, evidence and *every* sentence that
+states it; plain relations (gq:partOf, gq:within, …) become edges with the sentence found through
+their rdf:Statement (or the subject's own citation while the data has none).
+
+Node ids are full IRIs. Node attributes: ``iri kind label_zh label_en lat long code
+member_count unknown``; edge attributes: ``relation claim level start end evidence
+relation_text citations weight label`` (see docs/network.md). The graph's own attributes hold
+the class table (``classes``) used for legends and type filters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pyoxigraph as ox
+
+from kg.config import ONTOLOGY_NS
+from kg.queries import Solutions, Term, get_query, select
+from kg.store.base import Store
+
+__all__ = [
+    "ClassInfo",
+    "Filters",
+    "active_in",
+    "filter_network",
+    "load_network",
+    "local_name",
+    "mark_unknown_counties",
+    "network_from_rows",
+    "year_of",
+]
+
+STATED = "stated"
+INFERRED = "inferred"
+_EVIDENCE = {f"{ONTOLOGY_NS}Stated": STATED, f"{ONTOLOGY_NS}Inferred": INFERRED}
+_YEAR = re.compile(r"^(-?\d{4})")
+#: Classes whose members are county-level divisions (the recipients of district pairings).
+COUNTY_KINDS = frozenset({"County", "AutonomousCounty", "CountyLevelCity"})
+DISTRICT_TO_COUNTY = "DistrictToCounty"
+#: Plain relations read as "from is inside to": the edge points at the container.
+_INFERRED_GRAPH_SUFFIX = "graph/inferred"
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """A gq: class: its labels and its direct gq: superclasses."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    parents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to keep of the projection. Empty sets mean "everything"."""
+
+    #: Keep only nodes within ``hops`` steps of ``center`` (edges read in both directions).
+    center: str | None = None
+    hops: int = 2
+    #: Pairing levels by local name (``DistrictToCounty``); other edges go when this is set.
+    levels: frozenset[str] = frozenset()
+    #: Node kinds (local class names, a superclass matches its subclasses).
+    types: frozenset[str] = frozenset()
+    #: Edge relations by local name (``Pairing``, ``partOf``).
+    relations: frozenset[str] = frozenset()
+    #: Evidence grades (``stated``/``inferred``).
+    evidence: frozenset[str] = frozenset()
+    #: Keep edges active at some time in these years (inclusive); undated edges stay.
+    years: tuple[int, int] | None = None
+    #: Drop nodes left without an edge (the centre always stays).
+    drop_isolated: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def local_name(iri: str) -> str:
+    """The part of an IRI after its last ``#`` or ``/``."""
+    return re.split(r"[#/]", iri)[-1] if iri else iri
+
+
+def year_of(value: str | None) -> int | None:
+    """The year of an xsd:date, gYearMonth or gYear lexical form (``None`` if there is none)."""
+    if not value:
+        return None
+    match = _YEAR.match(value)
+    return int(match[1]) if match else None
+
+
+def active_in(start: str | None, end: str | None, first: int, last: int) -> bool:
+    """Whether a period overlaps the years ``first..last`` (an open end runs on; an unknown
+    start is taken as "any time before the end")."""
+    start_year, end_year = year_of(start), year_of(end)
+    if start_year is not None and start_year > last:
+        return False
+    return not (end_year is not None and end_year < first)
+
+
+def _value(term: Term | None) -> str:
+    return "" if term is None else str(term.value)
+
+
+async def _run(store: Store, name: str, queries_dir: Path) -> Solutions:
+    return await select(store, get_query(name, queries_dir).text)
+
+
+async def load_network(store: Store, queries_dir: Path) -> nx.MultiDiGraph:
+    """The whole graph projected onto a networkx MultiDiGraph (see the module docstring)."""
+    rows = {
+        name: await _run(store, name, queries_dir)
+        for name in (
+            "network-classes",
+            "network-nodes",
+            "network-claims",
+            "network-relations",
+            "network-documents",
+            "network-unknown",
+        )
+    }
+    return network_from_rows(rows)
+
+
+def network_from_rows(rows: Mapping[str, Solutions]) -> nx.MultiDiGraph:
+    """Build the projection from the answers of the ``network-*`` queries (by query name)."""
+    graph = nx.MultiDiGraph()
+    classes = _classes(rows["network-classes"].rows)
+    graph.graph["classes"] = classes
+    titles = {
+        _value(r.get("document")): _value(r.get("title")) for r in rows["network-documents"].rows
+    }
+    _add_nodes(graph, rows["network-nodes"].rows, classes)
+    _add_claims(graph, rows["network-claims"].rows, titles)
+    _add_relations(graph, rows["network-relations"].rows, titles)
+    if "network-unknown" in rows:
+        _add_unknowns(graph, rows["network-unknown"].rows, titles)
+    return graph
+
+
+def _add_unknowns(
+    graph: nx.MultiDiGraph, rows: Iterable[Mapping[str, Term]], titles: Mapping[str, str]
+) -> None:
+    """gq:NoKnownPartner claims: the party is marked unknown at that level, with the citation."""
+    for row in rows:
+        party = _value(row.get("party"))
+        if party not in graph:
+            continue
+        node = graph.nodes[party]
+        node["unknown"] = True
+        levels = set(filter(None, node.get("unknown_levels", "").split()))
+        levels.add(local_name(_value(row.get("level"))))
+        node["unknown_levels"] = " ".join(sorted(levels))
+        citations: list[dict[str, str]] = node.setdefault("unknown_citations", [])
+        _add_citation(citations, _citation(row, titles))
+
+
+def _classes(rows: Iterable[Mapping[str, Term]]) -> dict[str, ClassInfo]:
+    parents: dict[str, set[str]] = defaultdict(set)
+    labels: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        name = local_name(_value(row.get("class")))
+        if row.get("super") is not None:
+            parents[name].add(local_name(_value(row.get("super"))))
+        zh, en = labels.get(name, ("", ""))
+        labels[name] = (zh or _value(row.get("labelZh")), en or _value(row.get("labelEn")))
+    return {
+        name: ClassInfo(name, zh, en, tuple(sorted(parents[name])))
+        for name, (zh, en) in sorted(labels.items())
+    }
+
+
+def ancestors(kind: str, classes: Mapping[str, ClassInfo]) -> set[str]:
+    """``kind`` and every gq: superclass of it."""
+    seen: set[str] = set()
+    todo = [kind]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        info = classes.get(name)
+        if info is not None:
+            todo.extend(info.parents)
+    return seen
+
+
+def _most_specific(kinds: set[str], classes: Mapping[str, ClassInfo]) -> str:
+    # A class that is a superclass of another of the node's classes is less specific: drop it.
+    # Materialised entailment gives nodes all their superclasses; the asserted one stays.
+    inherited: set[str] = set()
+    for kind in kinds:
+        inherited |= ancestors(kind, classes) - {kind}
+    best = sorted(kinds - inherited) or sorted(kinds)
+    return best[0]
+
+
+def _add_nodes(
+    graph: nx.MultiDiGraph, rows: Iterable[Mapping[str, Term]], classes: Mapping[str, ClassInfo]
+) -> None:
+    kinds: dict[str, set[str]] = defaultdict(set)
+    attrs: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        iri = _value(row.get("node"))
+        kinds[iri].add(local_name(_value(row.get("class"))))
+        current = attrs.setdefault(
+            iri,
+            {
+                "iri": iri,
+                "label_zh": "",
+                "label_en": "",
+                "lat": None,
+                "long": None,
+                "code": "",
+                "member_count": None,
+                "unknown": False,
+            },
+        )
+        current["label_zh"] = current["label_zh"] or _value(row.get("labelZh"))
+        current["label_en"] = current["label_en"] or _value(row.get("labelEn"))
+        current["code"] = current["code"] or _value(row.get("code"))
+        for key, var in (("lat", "lat"), ("long", "long")):
+            if current[key] is None and row.get(var) is not None:
+                current[key] = _number(row.get(var))
+        if current["member_count"] is None and row.get("memberCount") is not None:
+            count = _number(row.get("memberCount"))
+            current["member_count"] = int(count) if count is not None else None
+    for iri, values in attrs.items():
+        values["kind"] = _most_specific(kinds[iri], classes)
+        graph.add_node(iri, **values)
+
+
+def _number(term: Term | None) -> float | None:
+    if not isinstance(term, ox.Literal):
+        return None
+    try:
+        return float(term.value)
+    except ValueError:
+        return None
+
+
+def _evidence(term: Term | None) -> str:
+    value = _value(term)
+    return _EVIDENCE.get(value, local_name(value).lower())
+
+
+def _citation(row: Mapping[str, Term], titles: Mapping[str, str]) -> dict[str, str] | None:
+    sentence = _value(row.get("sentence"))
+    if not sentence:
+        return None
+    document = _value(row.get("document"))
+    return {
+        "sentence": sentence,
+        "text": _value(row.get("text")),
+        "document": document,
+        "document_title": titles.get(document, ""),
+    }
+
+
+def _add_citation(target: list[dict[str, str]], citation: dict[str, str] | None) -> None:
+    if citation is not None and all(c["sentence"] != citation["sentence"] for c in target):
+        target.append(citation)
+
+
+def _add_claims(
+    graph: nx.MultiDiGraph, rows: Iterable[Mapping[str, Term]], titles: Mapping[str, str]
+) -> None:
+    claims: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        claim = _value(row.get("claim"))
+        source, target = _value(row.get("source")), _value(row.get("target"))
+        if source not in graph or target not in graph:
+            continue  # a role filled by a non-entity (a literal, a sentence): nothing to draw
+        edge = claims.setdefault(
+            f"{claim} {source} {target}",
+            {
+                "source": source,
+                "target": target,
+                "relation": local_name(_value(row.get("kind"))),
+                "claim": claim,
+                "level": local_name(_value(row.get("level"))),
+                "start": _value(row.get("start")),
+                "end": _value(row.get("end")),
+                "evidence": _evidence(row.get("evidence")),
+                "relation_text": _value(row.get("relationText")),
+                "citations": [],
+            },
+        )
+        _add_citation(edge["citations"], _citation(row, titles))
+    for key, edge in sorted(claims.items()):
+        source, target = edge.pop("source"), edge.pop("target")
+        edge["weight"], edge["label"] = _weight(graph, source, target)
+        graph.add_edge(source, target, key=key, **edge)
+
+
+def _weight(graph: nx.MultiDiGraph, source: str, target: str) -> tuple[float, str]:
+    """An aggregate pairing (282 schools ↔ 328 schools) weighs as many as its larger side and is
+    labelled with both counts; a pairing of two single entities weighs 1."""
+    counts = [graph.nodes[n].get("member_count") for n in (source, target)]
+    if all(c is None for c in counts):
+        return 1.0, ""
+    left, right = (str(c) if c is not None else "1" for c in counts)
+    return float(max(c or 1 for c in counts)), f"{left} ↔ {right}"
+
+
+def _add_relations(
+    graph: nx.MultiDiGraph, rows: Iterable[Mapping[str, Term]], titles: Mapping[str, str]
+) -> None:
+    # Prefer the strongest citation: the triple's own rdf:Statement, then the subject's claim
+    # sentence, then the sentence the subject was derived from.
+    rank = {"statement": 0, "subject": 1, "derived": 2, "": 3}
+    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        source, target = _value(row.get("source")), _value(row.get("target"))
+        if source not in graph or target not in graph or source == target:
+            continue
+        relation = local_name(_value(row.get("property")))
+        key = (source, relation, target)
+        inferred_graph = _value(row.get("graph")).endswith(_INFERRED_GRAPH_SUFFIX)
+        via = _value(row.get("via"))
+        edge = edges.setdefault(
+            key,
+            {
+                "relation": relation,
+                "claim": "",
+                "level": "",
+                "start": "",
+                "end": "",
+                "evidence": INFERRED if inferred_graph else "",
+                "relation_text": "",
+                "citations": [],
+                "weight": 1.0,
+                "label": "",
+                "_rank": 3,
+                "_asserted": not inferred_graph,
+            },
+        )
+        if not inferred_graph and not edge["_asserted"]:
+            edge["_asserted"] = True  # asserted somewhere: not only entailed
+            edge["evidence"] = ""
+        citation = _citation(row, titles)
+        if citation is None:
+            continue
+        if rank[via] < edge["_rank"]:
+            edge["_rank"] = rank[via]
+            edge["citations"] = []
+        if rank[via] == edge["_rank"]:
+            _add_citation(edge["citations"], citation)
+            grade = _evidence(row.get("evidence"))
+            if grade and edge["_asserted"]:
+                edge["evidence"] = grade
+    for (source, relation, target), edge in sorted(edges.items()):
+        del edge["_rank"], edge["_asserted"]
+        if not edge["evidence"]:
+            edge["evidence"] = STATED if edge["citations"] else ""
+        graph.add_edge(source, target, key=f"{relation} {source} {target}", **edge)
+
+
+def mark_unknown_counties(graph: nx.MultiDiGraph, prefecture_code: str = "522700") -> list[str]:
+    """Mark the county-level divisions of a prefecture that no district-to-county pairing
+    reaches (``unknown=True``); returns their ids. Unknown stays unknown: no partner is drawn."""
+    prefectures = [n for n, d in graph.nodes(data=True) if d.get("code") == prefecture_code]
+    marked: list[str] = []
+    for prefecture in prefectures:
+        for county, _, data in graph.in_edges(prefecture, data=True):
+            if data.get("relation") != "partOf":
+                continue
+            if graph.nodes[county].get("kind") not in COUNTY_KINDS:
+                continue
+            paired = any(
+                d.get("relation") == "Pairing" and d.get("level") == DISTRICT_TO_COUNTY
+                for _, _, d in graph.in_edges(county, data=True)
+            )
+            if not paired:
+                graph.nodes[county]["unknown"] = True
+                marked.append(county)
+    return sorted(marked)
+
+
+def filter_network(graph: nx.MultiDiGraph, filters: Filters) -> nx.MultiDiGraph:
+    """A copy of ``graph`` keeping what ``filters`` asks for."""
+    classes: Mapping[str, ClassInfo] = graph.graph.get("classes", {})
+    result: nx.MultiDiGraph = graph.copy()
+    if filters.types:
+        drop = [
+            n
+            for n, d in result.nodes(data=True)
+            if not (ancestors(d.get("kind", ""), classes) & filters.types) and n != filters.center
+        ]
+        result.remove_nodes_from(drop)
+    edges_out = [
+        (u, v, key)
+        for u, v, key, data in result.edges(keys=True, data=True)
+        if not _edge_kept(data, filters)
+    ]
+    result.remove_edges_from(edges_out)
+    if filters.center is not None:
+        near = nx.single_source_shortest_path_length(
+            result.to_undirected(as_view=True), filters.center, cutoff=filters.hops
+        )
+        result.remove_nodes_from([n for n in list(result) if n not in near])
+    if filters.drop_isolated:
+        # Unknown counties have no pairing edge by definition: they stay, shown as unknown.
+        result.remove_nodes_from(
+            [
+                n
+                for n, d in list(result.nodes(data=True))
+                if result.degree(n) == 0 and n != filters.center and not d.get("unknown")
+            ]
+        )
+    return result
+
+
+def _edge_kept(data: Mapping[str, Any], filters: Filters) -> bool:
+    if filters.levels and data.get("level") not in filters.levels:
+        return False
+    if filters.relations and data.get("relation") not in filters.relations:
+        return False
+    if filters.evidence and data.get("evidence") not in filters.evidence:
+        return False
+    if filters.years is not None and (data.get("start") or data.get("end")):
+        return active_in(data.get("start"), data.get("end"), *filters.years)
+    return True
