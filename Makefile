@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup build lint typecheck pytest w3c bench clean
+.PHONY: run test setup build lint typecheck pytest w3c bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,19 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-## Lint, type-check and run every test (unit, API, remote oxigraph server, W3C suite).
-test: lint typecheck pytest
+## Lint, type-check and run every test (unit, API, remote oxigraph server, W3C suite, browser).
+test: browser-deps lint typecheck pytest
+
+## Headless Chromium for the browser tests: Debian's package (never a downloaded browser build)
+## and a CJK font, installed with apt-get only when /usr/bin/chromium is missing.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian's chromium and fonts-wqy-zenhei for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends \
+	    chromium fonts-wqy-zenhei; \
+	fi
 
 ## The W3C SPARQL 1.1 suite alone, against our endpoint and `oxigraph serve` side by side.
 w3c: $(STAMP)
