@@ -240,9 +240,11 @@ def asset_bytes(name: str) -> bytes:
 
 
 def _inline(name: str) -> Markup:
-    # Package files, not data; still, a "</" inside would end the element early: refuse.
+    # Package files, not data; still, "</script" would end the element early and "<!--" could
+    # start the parser's escaped state: refuse rather than produce a broken page.
     text = asset_bytes(name).decode("utf-8")
-    if "</script" in text.lower() or "</style" in text.lower():
+    lowered = text.lower()
+    if "</script" in lowered or "</style" in lowered or "<!--" in lowered:
         raise ValueError(f"asset {name} cannot be inlined: it contains a closing tag")
     return Markup(text)  # noqa: S704 - trusted package file, checked above
 

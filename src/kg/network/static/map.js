@@ -134,6 +134,8 @@
   }
 
   var network = new vis.Network(container, { nodes: nodes, edges: edges }, data.options);
+  // For tests and the console: the drawn network and its data sets.
+  window.kgMap = { network: network, nodes: nodes, edges: edges };
 
   function ready() {
     network.setOptions({ physics: false });
