@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import networkx as nx
@@ -50,7 +51,9 @@ def load(dataset: Path) -> nx.MultiDiGraph:
         mark_unknown_counties(graph)
         return graph
 
-    return asyncio.run(run())
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def truth(dataset: Path, query: str) -> list[ox.QuerySolution]:
