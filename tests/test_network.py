@@ -433,3 +433,13 @@ def test_cli_map_network_and_export(
     assert main(["export", "--network", "gexf", "-o", str(gexf), *var]) == 0
     assert nx.read_gexf(gexf).number_of_nodes() > 100
     assert main(["network", "path", "黄埔区", *var]) == 1
+
+
+def test_eigenvector_agrees_with_networkx_on_a_connected_graph() -> None:
+    from kg.network.analysis import _eigenvector
+
+    club = nx.karate_club_graph()
+    ours = _eigenvector(club)
+    theirs = nx.eigenvector_centrality(club, max_iter=1000, tol=1e-10)
+    for node in club:
+        assert abs(ours[node] - theirs[node]) < 1e-4

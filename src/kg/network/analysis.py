@@ -8,6 +8,7 @@ pairing and a plain relation) count once for centrality; a path hop lists all of
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice, pairwise
 from typing import Any, Final, Literal
@@ -52,6 +53,8 @@ Measure = Literal["degree", "betweenness", "eigenvector"]
 MEASURES: Final[tuple[str, ...]] = ("degree", "betweenness", "eigenvector")
 #: The two rounds of district–county pairing (2016–2020, and the one from 2021).
 ROUNDS: Final[tuple[tuple[str, int, int], ...]] = (("2016-2020", 2016, 2020), ("2021-", 2021, 2100))
+#: Rounds of power iteration for eigenvector centrality.
+EIGENVECTOR_ITERATIONS = 200
 #: Paths listed at most (all shortest paths can be exponentially many).
 MAX_PATHS = 10
 
@@ -86,8 +89,9 @@ def centrality(graph: nx.MultiDiGraph, measure: str, top: int = 20) -> Centralit
     elif measure == "degree":
         scores = nx.degree_centrality(simple)
     elif measure == "betweenness":
-        # Exact up to 2,000 nodes; sampled (fixed seed, repeatable) above, where exact is O(nm).
-        k = None if simple.number_of_nodes() <= 2000 else 500
+        # Exact up to 1,000 nodes; sampled from 100 sources (fixed seed, repeatable) above,
+        # where exact costs O(nm): 30 s at 7,000 nodes.
+        k = None if simple.number_of_nodes() <= 1000 else 100
         scores = nx.betweenness_centrality(simple, k=k, seed=7)
     else:
         scores = _eigenvector(simple)
@@ -104,22 +108,24 @@ def centrality(graph: nx.MultiDiGraph, measure: str, top: int = 20) -> Centralit
 
 
 def _eigenvector(simple: nx.Graph) -> dict[str, float]:
-    # Power iteration does not converge on some disconnected or bipartite graphs; compute it
-    # per component and weight each by its share of the nodes, so scores stay comparable.
-    scores: dict[str, float] = {}
-    total = simple.number_of_nodes()
-    for members in nx.connected_components(simple):
-        part = simple.subgraph(members)
-        if part.number_of_nodes() < 3:
-            scores.update(dict.fromkeys(members, 0.0))
-            continue
-        try:
-            local = nx.eigenvector_centrality(part, max_iter=1000, tol=1e-6)
-        except nx.PowerIterationFailedConvergence:
-            local = nx.degree_centrality(part)
-        share = part.number_of_nodes() / total
-        scores.update({n: s * share for n, s in local.items()})
-    return scores
+    """Eigenvector centrality by power iteration on A + I (which converges on bipartite and
+    disconnected graphs too), at most EIGENVECTOR_ITERATIONS rounds.
+
+    networkx's own iterates to a tight tolerance: on the tree-like pairing network that takes
+    thousands of rounds (32 s at 7,000 nodes); the ranking is stable long before."""
+    nodes = list(simple)
+    index = {n: i for i, n in enumerate(nodes)}
+    neighbours = [[index[m] for m in simple.neighbors(n)] for n in nodes]
+    x = [1.0 / len(nodes)] * len(nodes)
+    for _ in range(EIGENVECTOR_ITERATIONS):
+        y = [x[i] + sum(x[j] for j in around) for i, around in enumerate(neighbours)]
+        norm = math.sqrt(sum(v * v for v in y)) or 1.0
+        y = [v / norm for v in y]
+        change = sum(abs(a - b) for a, b in zip(x, y, strict=True))
+        x = y
+        if change < len(nodes) * 1e-8:
+            break
+    return dict(zip(nodes, x, strict=True))
 
 
 def components(graph: nx.MultiDiGraph, limit: int = 50) -> ComponentsAnswer:

@@ -16,19 +16,21 @@ the class table (``classes``) used for legends and type filters.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import networkx as nx
 import pyoxigraph as ox
 
 from kg.config import ONTOLOGY_NS
-from kg.queries import Solutions, Term, get_query, select
-from kg.store.base import Store
+from kg.errors import StoreError
+from kg.queries import Solutions, Term, get_query, parse_solutions
+from kg.store.base import QueryRequest, Store
 
 __all__ = [
     "ClassInfo",
@@ -45,6 +47,7 @@ __all__ = [
 STATED = "stated"
 INFERRED = "inferred"
 _EVIDENCE = {f"{ONTOLOGY_NS}Stated": STATED, f"{ONTOLOGY_NS}Inferred": INFERRED}
+_JSON_RESULTS = "application/sparql-results+json"
 _YEAR = re.compile(r"^(-?\d{4})")
 #: Classes whose members are county-level divisions (the recipients of district pairings).
 COUNTY_KINDS = frozenset({"County", "AutonomousCounty", "CountyLevelCity"})
@@ -112,23 +115,33 @@ def _value(term: Term | None) -> str:
 
 
 async def _run(store: Store, name: str, queries_dir: Path) -> Solutions:
-    return await select(store, get_query(name, queries_dir).text)
+    result = await store.query(
+        QueryRequest(query=get_query(name, queries_dir).text, accept=(_JSON_RESULTS,))
+    )
+    if result.truncated:
+        # A partial projection would draw a wrong network without saying so.
+        raise StoreError(
+            f"the network query {name!r} has more rows than the result cap allows; "
+            "raise KG_MAX_RESULT_ROWS to draw this graph"
+        )
+    return parse_solutions(result.body)
+
+
+#: The queries of the projection, run side by side (the store has worker processes).
+PROJECTION_QUERIES: Final = (
+    "network-classes",
+    "network-nodes",
+    "network-claims",
+    "network-relations",
+    "network-documents",
+    "network-unknown",
+)
 
 
 async def load_network(store: Store, queries_dir: Path) -> nx.MultiDiGraph:
     """The whole graph projected onto a networkx MultiDiGraph (see the module docstring)."""
-    rows = {
-        name: await _run(store, name, queries_dir)
-        for name in (
-            "network-classes",
-            "network-nodes",
-            "network-claims",
-            "network-relations",
-            "network-documents",
-            "network-unknown",
-        )
-    }
-    return network_from_rows(rows)
+    answers = await asyncio.gather(*(_run(store, n, queries_dir) for n in PROJECTION_QUERIES))
+    return network_from_rows(dict(zip(PROJECTION_QUERIES, answers, strict=True)))
 
 
 def network_from_rows(rows: Mapping[str, Solutions]) -> nx.MultiDiGraph:
@@ -387,27 +400,30 @@ def mark_unknown_counties(graph: nx.MultiDiGraph, prefecture_code: str = "522700
 
 
 def filter_network(graph: nx.MultiDiGraph, filters: Filters) -> nx.MultiDiGraph:
-    """A copy of ``graph`` keeping what ``filters`` asks for."""
+    """A copy of ``graph`` keeping what ``filters`` asks for.
+
+    With a centre, only its neighbourhood is visited (walking kept edges and kept nodes), so an
+    entity's map costs the size of its neighbourhood, not of the whole graph."""
     classes: Mapping[str, ClassInfo] = graph.graph.get("classes", {})
-    result: nx.MultiDiGraph = graph.copy()
-    if filters.types:
-        drop = [
-            n
-            for n, d in result.nodes(data=True)
-            if not (ancestors(d.get("kind", ""), classes) & filters.types) and n != filters.center
-        ]
-        result.remove_nodes_from(drop)
-    edges_out = [
-        (u, v, key)
-        for u, v, key, data in result.edges(keys=True, data=True)
-        if not _edge_kept(data, filters)
-    ]
-    result.remove_edges_from(edges_out)
+
+    def node_kept(node: str) -> bool:
+        if not filters.types or node == filters.center:
+            return True
+        return bool(ancestors(graph.nodes[node].get("kind", ""), classes) & filters.types)
+
     if filters.center is not None:
-        near = nx.single_source_shortest_path_length(
-            result.to_undirected(as_view=True), filters.center, cutoff=filters.hops
-        )
-        result.remove_nodes_from([n for n in list(result) if n not in near])
+        nodes = _neighbourhood(graph, filters, node_kept)
+    else:
+        nodes = {n for n in graph if node_kept(n)}
+    result: nx.MultiDiGraph = graph.subgraph(nodes).copy()
+    result.graph.update(graph.graph)
+    result.remove_edges_from(
+        [
+            (u, v, key)
+            for u, v, key, data in result.edges(keys=True, data=True)
+            if not _edge_kept(data, filters)
+        ]
+    )
     if filters.drop_isolated:
         # Unknown counties have no pairing edge by definition: they stay, shown as unknown.
         result.remove_nodes_from(
@@ -418,6 +434,27 @@ def filter_network(graph: nx.MultiDiGraph, filters: Filters) -> nx.MultiDiGraph:
             ]
         )
     return result
+
+
+def _neighbourhood(
+    graph: nx.MultiDiGraph, filters: Filters, node_kept: Callable[[str], bool]
+) -> set[str]:
+    center = filters.center
+    assert center is not None
+    seen = {center}
+    frontier = [center]
+    for _ in range(filters.hops):
+        reached: list[str] = []
+        for node in frontier:
+            steps = [(v, d) for _, v, d in graph.out_edges(node, data=True)] + [
+                (u, d) for u, _, d in graph.in_edges(node, data=True)
+            ]
+            for other, data in steps:
+                if other not in seen and node_kept(other) and _edge_kept(data, filters):
+                    seen.add(other)
+                    reached.append(other)
+        frontier = reached
+    return seen
 
 
 def _edge_kept(data: Mapping[str, Any], filters: Filters) -> bool:
