@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## Build the dataset (validated) and serve the API on $(HOST):$(PORT).
+## Build the dataset (validated) and serve the API on $(HOST):$(PORT). When the build fails,
+## its errors are printed and the last good build is served (kg serve names it); with no good
+## build at all, kg serve stops with "run kg build first".
 run: $(STAMP)
-	$(BIN)/kg build
+	@$(BIN)/kg build || echo "kg: the build failed (errors above): serving the last good build, if there is one" >&2
 	$(BIN)/kg serve --host $(HOST) --port $(PORT)
 
 build: $(STAMP)

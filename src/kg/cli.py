@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import sys
@@ -24,8 +25,8 @@ import pydantic
 import pyoxigraph as ox
 
 from kg import __version__
-from kg.build import build
-from kg.config import Settings, get_settings
+from kg.build import build, find_current, read_manifest
+from kg.config import Settings, get_settings, setting_errors
 from kg.errors import BadParameter, BuildError, DataError, KgError, ValidationError
 from kg.export import FORMATS, PREFIXES, export, export_file
 from kg.network.export import NETWORK_FORMATS
@@ -96,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(exc.message)
         return EXIT_FAILED
     except pydantic.ValidationError as exc:
-        _error(f"bad setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
+        for line in setting_errors(exc):
+            _error(f"bad setting {line}")
         return EXIT_DATA
     except BrokenPipeError:
         # The reader went away (`kg query … | head`): stop quietly, as Python's docs advise.
@@ -200,7 +202,16 @@ def _build(_args: argparse.Namespace, settings: Settings) -> int:
     result = build(settings, log=lambda message: print(message, file=sys.stderr))
     state = "unchanged" if result.unchanged else "built"
     print(f"{result.build_id} {state} ({result.triples} quads)")
+    _print_updates(settings, result.build_id)
     return EXIT_OK
+
+
+def _print_updates(settings: Settings, current: str | None) -> None:
+    """Say where SPARQL updates live (never in a build): see kg.updates."""
+    from kg.updates import summary  # noqa: PLC0415
+
+    for line in summary(settings.var_dir).lines(current):
+        print(line, file=sys.stderr)
 
 
 def _validate(_args: argparse.Namespace, settings: Settings) -> int:
@@ -222,6 +233,9 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(body, ensure_ascii=False, indent=2))
     else:
         _print_sections(sections, _Compactor(settings.base_iri), sys.stdout)
+    # The counts are the build's; updates sit on top of it (on stderr, so --json stays clean).
+    current = find_current(settings.var_dir)
+    _print_updates(settings, current.name if current is not None else None)
     return EXIT_OK
 
 
@@ -330,9 +344,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             os.environ[f"KG_{field.upper()}"] = str(getattr(settings, field))
     get_settings.cache_clear()
     # Say "run kg build first" here, in one line, rather than as a failed app start-up.
-    from kg.store.factory import check_store  # noqa: PLC0415
+    from kg.store.factory import check_store, follows_builds  # noqa: PLC0415
 
     check_store(settings)
+    if follows_builds(settings):
+        served = find_current(settings.var_dir)
+        if served is not None:
+            created = read_manifest(served).get("created", "?")
+            print(f"kg: serving build {served.name} (made {created})", file=sys.stderr)
+    from api.http import LimitedHttpProtocol  # noqa: PLC0415
+
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -340,6 +361,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         reload=args.reload,
         workers=_web_processes(args, settings),
+        http=LimitedHttpProtocol,
+        log_config=_log_config(),
+        # A client has this long to send its next request on an open connection.
+        timeout_keep_alive=5,
     )
     return EXIT_OK
 
@@ -373,19 +398,25 @@ def _add_network_commands(command: Callable[[str, Handler, str], argparse.Argume
     network.add_argument("--json", action="store_true", help="print JSON")
 
 
-def _network_graph(settings: Settings) -> Any:
-    from kg.network.service import NetworkCache  # noqa: PLC0415
+def _network_graph(settings: Settings, names: Sequence[str] = ()) -> tuple[Any, list[str]]:
+    """The projection, and the nodes ``names`` resolve to (as the REST API resolves them)."""
+    from kg.network.service import NetworkCache, resolve_node  # noqa: PLC0415
 
-    cache = NetworkCache(_queries_dir(settings))
-    return asyncio.run(_with_store(settings, cache.graph))
+    async def work(store: Store) -> tuple[Any, list[str]]:
+        graph = await NetworkCache(_queries_dir(settings)).graph(store)
+        nodes = [await resolve_node(store, graph, n, settings.base_iri) for n in names]
+        return graph, nodes
+
+    return asyncio.run(_with_store(settings, work))
 
 
 def _map(args: argparse.Namespace, settings: Settings) -> int:
     from kg.network.service import MapRequest, build_map  # noqa: PLC0415
 
+    graph, nodes = _network_graph(settings, [args.entity] if args.entity else [])
     request = MapRequest(
         kind=args.kind,
-        entity=args.entity,
+        entity=nodes[0] if nodes else None,
         hops=args.hops,
         lang=args.lang,
         year=args.year,
@@ -395,7 +426,7 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
         evidence=args.evidence,
         self_contained=True,
     )
-    rendered = build_map(_network_graph(settings), request, settings.base_iri)
+    rendered = build_map(graph, request, settings.base_iri)
     args.output.write_text(rendered.html, encoding="utf-8")
     print(f"{args.output}: {rendered.nodes} nodes, {rendered.edges} edges", file=sys.stderr)
     return EXIT_OK
@@ -403,9 +434,11 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
 
 def _network(args: argparse.Namespace, settings: Settings) -> int:
     from kg.network import analysis  # noqa: PLC0415
-    from kg.network.service import MapRequest, find_node, select_subgraph  # noqa: PLC0415
+    from kg.network.service import MapRequest, select_subgraph  # noqa: PLC0415
 
-    graph = _network_graph(settings)
+    if args.analysis == "path" and len(args.entities) != 2:
+        raise BadParameter("kg network path needs two entities: FROM TO")
+    graph, nodes = _network_graph(settings, args.entities if args.analysis == "path" else [])
     if args.year:
         graph = select_subgraph(
             graph, MapRequest(kind="network", year=args.year), settings.base_iri
@@ -416,10 +449,7 @@ def _network(args: argparse.Namespace, settings: Settings) -> int:
     elif args.analysis == "components":
         answer = analysis.components(graph, args.top)
     elif args.analysis == "path":
-        if len(args.entities) != 2:
-            raise BadParameter("kg network path needs two entities: FROM TO")
-        first, second = (find_node(graph, e, settings.base_iri) for e in args.entities)
-        answer = analysis.shortest_paths(graph, first, second, args.limit)
+        answer = analysis.shortest_paths(graph, nodes[0], nodes[1], args.limit)
     elif args.analysis == "bipartite":
         answer = analysis.bipartite(graph)
     else:
@@ -483,13 +513,22 @@ def _print_analysis(answer: pydantic.BaseModel, compact: _Compactor, out: TextIO
 def _export_network(args: argparse.Namespace, settings: Settings) -> int:
     from kg.network.export import export_network  # noqa: PLC0415
 
-    body = export_network(_network_graph(settings), args.network)
+    body = export_network(_network_graph(settings)[0], args.network)
     if args.output is None:
         sys.stdout.buffer.write(body)
         sys.stdout.buffer.flush()
     else:
         Path(args.output).write_bytes(body)
     return EXIT_OK
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus kg's own loggers at INFO (build switches, replays)."""
+    from uvicorn.config import LOGGING_CONFIG  # noqa: PLC0415
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["kg"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ __all__ = [
     "find_node",
     "parse_lang",
     "parse_period",
+    "resolve_node",
     "select_subgraph",
 ]
 
@@ -94,6 +95,22 @@ def find_node(graph: nx.MultiDiGraph, text: str, base_iri: str) -> str:
     if len(named) > 1:
         raise BadParameter(f"{text!r} names {len(named)} entities: {', '.join(named[:5])}")
     raise NotFound(f"no entity {text!r} in the network")
+
+
+async def resolve_node(store: Store, graph: nx.MultiDiGraph, text: str, base_iri: str) -> str:
+    """The network node ``text`` names, as the REST API reads ids, codes and names
+    (:func:`kg.resolve.resolve`: pinyin, traditional characters, English too). NotFound when
+    the entity exists but is not part of the network (a sentence, a statistic)."""
+    try:
+        return find_node(graph, text, base_iri)  # IRIs, id: forms, codes, exact labels
+    except NotFound:
+        pass
+    from kg.resolve import resolve  # noqa: PLC0415 - builds a search index on first use
+
+    resolved = await resolve(store, text)
+    if resolved.iri not in graph:
+        raise NotFound(f"{text!r} ({resolved.iri}) is not an entity of the network")
+    return resolved.iri
 
 
 def parse_period(value: str | None) -> tuple[int, int] | None:
