@@ -370,7 +370,6 @@ def test_map_assets_come_from_the_packages(api: TestClient) -> None:
     [
         ("/maps/pairings?year=twenty", 400),
         ("/maps/network?lang=fr", 400),
-        ("/maps/entity/nothing-like-this", 404),
         ("/maps/entity/522732?hops=9", 400),
         ("/api/network/centrality?measure=pagerank", 400),
         ("/api/network/path?from=黄埔区&to=nowhere", 404),
@@ -382,6 +381,20 @@ def test_bad_input_gets_a_clear_4xx(api: TestClient, path: str, status: int) -> 
     response = api.get(path)
     assert response.status_code == status
     assert response.json()["error"]["message"]
+
+
+def test_maps_index_and_entity_pages_paths(api: TestClient) -> None:
+    index = api.get("/maps/")
+    assert index.status_code == 200
+    assert 'href="/maps/pairings?year=2016-2020"' in index.text
+    # Entity pages frame /maps/entity/<path after /id/>.
+    framed = api.get("/maps/entity/division/522732")
+    assert framed.status_code == 200
+    assert "三都水族自治县" in html.unescape(framed.text)
+    missing = api.get("/maps/entity/<b>nothing-like-this</b>")
+    assert missing.status_code == 404
+    assert "<b>" not in missing.text
+    assert "&lt;b&gt;nothing-like-this" in missing.text
 
 
 def test_path_endpoint_answers_how_huangpu_reaches_sandu(api: TestClient) -> None:

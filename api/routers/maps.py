@@ -34,7 +34,7 @@ from kg.network.models import (
     PathAnswer,
     PeriodsAnswer,
 )
-from kg.network.render import ASSETS, asset_bytes
+from kg.network.render import ASSETS, asset_bytes, render_page
 from kg.network.service import (
     MapRequest,
     NetworkCache,
@@ -86,6 +86,28 @@ def _html(body: str) -> Response:
         media_type="text/html",
         headers={"Content-Security-Policy": MAP_CSP, "X-Content-Type-Options": "nosniff"},
     )
+
+
+#: The maps listed on /maps/: path, zh/en title, what it shows.
+MAP_LINKS: Final = (
+    ("/maps/pairings", "结对帮扶网络 Pairings", "districts ↔ counties and every pairing level"),
+    ("/maps/pairings?year=2016-2020", "2016–2020年一轮 First round", "pairings active 2016–2020"),
+    ("/maps/pairings?year=2021-", "2021年起 From 2021", "pairings active from 2021"),
+    ("/maps/network", "合作网络 Whole network", "every entity and relation"),
+    ("/maps/geo", "地理网络 Geographic", "entities at their coordinates"),
+    ("/maps/pairings?lang=en", "Pairings (English labels)", ""),
+    ("/api/docs#/default", "网络分析 API Network analysis", "/api/network/… (JSON)"),
+    ("/export/network.gexf", "GEXF (Gephi, timeline)", "download"),
+    ("/export/network.graphml", "GraphML", "download"),
+    ("/export/network.json", "node-link JSON", "download"),
+)
+
+
+@router.get("/maps/", include_in_schema=False)
+@router.get("/maps", include_in_schema=False)
+async def maps_index() -> Response:
+    links = [{"href": href, "text": text, "note": note} for href, text, note in MAP_LINKS]
+    return _html(render_page("关系图 Network maps", links))
 
 
 @router.get("/maps/assets/{name}", include_in_schema=False)
@@ -172,7 +194,14 @@ async def entity_map(
     year: Year = None,
 ) -> Response:
     graph = await _graph(request, store)
-    node = await resolve_node(store, graph, entity, settings.base_iri)
+    try:
+        node = await resolve_node(store, graph, entity, settings.base_iri)
+    except NotFound as exc:
+        # Entity pages frame this map: a page that says why reads better there than JSON.
+        page = render_page("关系图 Network map", message=exc.message)
+        response = _html(page)
+        response.status_code = 404
+        return response
     map_request = MapRequest(kind="entity", entity=node, hops=hops, lang=lang or "zh", year=year)
     return await _map(request, store, settings.base_iri, map_request)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -43,6 +43,7 @@ __all__ = [
     "category_of",
     "geo_positions",
     "render_map",
+    "render_page",
 ]
 
 _HERE = Path(__file__).resolve().parent
@@ -276,6 +277,17 @@ class RenderedMap:
     html: str
     nodes: int
     edges: int
+
+
+def render_page(
+    title: str,
+    links: Sequence[Mapping[str, str]] = (),
+    message: str = "",
+    asset_url: str = "/maps/assets",
+) -> str:
+    """A plain page (the list of maps, or why a map cannot be drawn), escaped like the maps."""
+    template = _environment().get_template("index.html")
+    return template.render(title=title, links=list(links), message=message, asset_url=asset_url)
 
 
 def render_map(graph: nx.MultiDiGraph, options: MapOptions) -> RenderedMap:

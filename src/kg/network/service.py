@@ -80,6 +80,8 @@ def find_node(graph: nx.MultiDiGraph, text: str, base_iri: str) -> str:
         return str(text)
     if text.startswith("id:") and f"{base_iri}id/{text[3:]}" in graph:
         return f"{base_iri}id/{text[3:]}"
+    if f"{base_iri}id/{text}" in graph:  # the path of an entity page: /id/division/522731
+        return f"{base_iri}id/{text}"
     if _CODE.match(text):
         coded = [n for n, d in graph.nodes(data=True) if d.get("code") == text]
         if coded:
