@@ -9,16 +9,17 @@ allows scripts from this origin only: the map's data sits in a JSON block, never
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 from weakref import WeakKeyDictionary
 
 import networkx as nx
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from api.deps import SettingsDep, StoreDep, settings_of
 from kg.config import Settings
-from kg.errors import NotFound
+from kg.errors import BadParameter, NotFound
 from kg.network.analysis import (
     bipartite,
     centrality,
@@ -47,7 +48,27 @@ from kg.store.base import Store
 
 __all__ = ["MAP_CSP", "router"]
 
-router = APIRouter()
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    status: int
+
+
+class ErrorBody(BaseModel):
+    """The one JSON error shape of kg (api/errors.py)."""
+
+    error: ErrorDetail
+
+
+#: Every route here can answer these (see api/errors.py for the mapping).
+ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    400: {"model": ErrorBody, "description": "A bad parameter (year, lang, measure, …)"},
+    404: {"model": ErrorBody, "description": "No such entity, map asset or export format"},
+    503: {"model": ErrorBody, "description": "The store is busy or the projection timed out"},
+}
+
+router = APIRouter(responses=ERRORS)
 
 #: Scripts and styles from this origin only; vis-network draws its icons from data: URLs;
 #: the map may be framed by kg's own entity pages.
@@ -288,7 +309,8 @@ async def network_periods(
     spans = []
     for value in period:
         years = parse_period(value)
-        assert years is not None
+        if years is None:
+            raise BadParameter("period: give YYYY, YYYY-YYYY or YYYY- (an empty one says nothing)")
         spans.append((value, *years))
     return compare_periods(graph, spans, level=level)
 
