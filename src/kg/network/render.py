@@ -156,9 +156,13 @@ def _network(graph: nx.MultiDiGraph, options: MapOptions) -> Network:
         extra: dict[str, Any] = {}
         if node in positions:
             extra = {"x": positions[node][0], "y": positions[node][1], "physics": False}
+        unknown = bool(data.get("unknown"))
+        label = _label(data, options.lang)
+        if unknown:
+            label += " (unknown partner)" if options.lang == "en" else "(结对方未知)"
         net.add_node(
             node,
-            label=_label(data, options.lang),
+            label=label,
             shape=category[2],
             color=category[3],
             group=category[0],
@@ -172,11 +176,20 @@ def _network(graph: nx.MultiDiGraph, options: MapOptions) -> Network:
                 "labelEn": data.get("label_en", ""),
                 "code": data.get("code", ""),
                 "memberCount": data.get("member_count"),
-                "unknown": bool(data.get("unknown")),
+                "unknown": unknown,
                 "citations": data.get("unknown_citations", []),
             },
             **extra,
         )
+        # pyvis drops the colour of a node that has a group; vis-network would then use its
+        # own palette and the legend would lie. Set it on the record pyvis keeps.
+        record = net.node_map[node]
+        record["color"] = {"background": "#ffffff", "border": "#555555"} if unknown else category[3]
+        if category[2] == "box":  # the label sits inside a dark box
+            record["font"] = {"color": "#ffffff"}
+        if unknown:
+            record["shapeProperties"] = {"borderDashes": [4, 4]}
+            record["borderWidth"] = 2
     kept = set(net.get_nodes())
     for source, target, key, data in graph.edges(keys=True, data=True):
         if source not in kept or target not in kept:
