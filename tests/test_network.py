@@ -457,3 +457,34 @@ def test_eigenvector_agrees_with_networkx_on_a_connected_graph() -> None:
     theirs = nx.eigenvector_centrality(club, max_iter=1000, tol=1e-10)
     for node in club:
         assert abs(ours[node] - theirs[node]) < 1e-4
+
+
+def test_a_named_or_user_query_becomes_a_map(api: TestClient, real: nx.MultiDiGraph) -> None:
+    named = api.get("/maps/query", params={"name": "network-district-county"})
+    assert named.status_code == 200
+    edges = _data_block(named.text)["edges"]
+    # One edge per row: the query labels each with its start year.
+    expected = {
+        (u, v, str(year_of(d["start"]) or ""))
+        for u, v, d in real.edges(data=True)
+        if d.get("level") == "DistrictToCounty"
+    }
+    assert len(edges) == len(expected)  # type: ignore[arg-type]
+    # Edges the projection knows keep their sentences.
+    assert all(e["kg"]["citations"] for e in edges)  # type: ignore[attr-defined]
+    construct = "PREFIX gq: <https://w3id.org/gq-kg/ontology#>\n" + (
+        "CONSTRUCT { ?a gq:partOf ?b } WHERE { ?a gq:partOf ?b }"
+    )
+    drawn = api.get("/maps/query", params={"query": construct})
+    assert drawn.status_code == 200
+    part_of = [d for _, _, d in real.edges(data=True) if d["relation"] == "partOf"]
+    assert len(_data_block(drawn.text)["edges"]) == len(part_of)  # type: ignore[arg-type]
+    for bad in (
+        {"query": "SELECT ?x WHERE { ?x ?p ?o } LIMIT 1"},
+        {"query": "ASK { ?s ?p ?o }"},
+        {"query": "SELECT nonsense"},
+        {},
+        {"name": "network-district-county", "level": "not an iri"},
+    ):
+        response = api.get("/maps/query", params=bad)
+        assert response.status_code == 400, bad

@@ -35,15 +35,18 @@ from kg.network.models import (
     PathAnswer,
     PeriodsAnswer,
 )
-from kg.network.render import ASSETS, asset_bytes, render_page
+from kg.network.project import graph_from_query
+from kg.network.render import ASSETS, MapOptions, asset_bytes, render_map, render_page
 from kg.network.service import (
     MapRequest,
     NetworkCache,
     build_map,
+    parse_lang,
     parse_period,
     resolve_node,
     select_subgraph,
 )
+from kg.queries import bind, get_query
 from kg.store.base import Store
 
 __all__ = ["MAP_CSP", "router"]
@@ -116,6 +119,11 @@ MAP_LINKS: Final = (
     ("/maps/pairings?year=2021-", "2021年起 From 2021", "pairings active from 2021"),
     ("/maps/network", "合作网络 Whole network", "every entity and relation"),
     ("/maps/geo", "地理网络 Geographic", "entities at their coordinates"),
+    (
+        "/maps/query?name=network-district-county",
+        "查询结果 A query as a map",
+        "any SELECT ?source ?target",
+    ),
     ("/maps/pairings?lang=en", "Pairings (English labels)", ""),
     ("/api/docs#/default", "网络分析 API Network analysis", "/api/network/… (JSON)"),
     ("/export/network.gexf", "GEXF (Gephi, timeline)", "download"),
@@ -225,6 +233,39 @@ async def entity_map(
         return response
     map_request = MapRequest(kind="entity", entity=node, hops=hops, lang=lang or "zh", year=year)
     return await _map(request, store, settings.base_iri, map_request)
+
+
+@router.get("/maps/query", summary="Map: the answer of a named query or of your own query")
+async def query_map(
+    request: Request,
+    *,
+    store: StoreDep,
+    settings: SettingsDep,
+    name: Annotated[str | None, Query(description="A named query (its parameters by name)")] = None,
+    query: Annotated[
+        str | None, Query(description="SPARQL: a SELECT with ?source ?target, or a CONSTRUCT")
+    ] = None,
+    lang: Lang = None,
+) -> Response:
+    """Draws ``?source → ?target`` rows of a SELECT (or a CONSTRUCT's triples) as a map; the
+    other query parameters are the named query's parameters."""
+    if (name is None) == (query is None):
+        raise BadParameter("give name= (a named query) or query= (SPARQL text), not both")
+    if name is not None:
+        named = get_query(name, settings.ontology_dir / "queries")
+        values = {k: v for k, v in request.query_params.items() if k not in {"name", "lang"}}
+        text = bind(named, values)
+        title = named.summary
+    else:
+        text, title = str(query), "SPARQL"
+    known = await _graph(request, store)
+    graph = await graph_from_query(store, text, known)
+    language = parse_lang(lang)
+    options = MapOptions(kind="query", title=title, lang=language, base_iri=settings.base_iri)
+    rendered = render_map(graph, options)
+    response = _html(rendered.html)
+    response.headers["X-KG-Nodes"] = str(rendered.nodes)
+    return response
 
 
 async def _analysed(

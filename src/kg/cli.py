@@ -377,7 +377,7 @@ def _add_network_commands(command: Callable[[str, Handler, str], argparse.Argume
     from kg.network.service import MAP_KINDS  # noqa: PLC0415
 
     map_cmd = command("map", _map, "write a network map as one self-contained HTML file")
-    map_cmd.add_argument("kind", choices=MAP_KINDS)
+    map_cmd.add_argument("kind", choices=[*MAP_KINDS, "query"])
     map_cmd.add_argument("entity", nargs="?", help="entity map: an IRI, id:…, code or name")
     map_cmd.add_argument("-o", "--output", type=Path, required=True, help="HTML file to write")
     map_cmd.add_argument("--hops", type=int, default=2, help="entity map: steps (default 2)")
@@ -385,6 +385,11 @@ def _add_network_commands(command: Callable[[str, Handler, str], argparse.Argume
     map_cmd.add_argument("--year", help="2019, 2016-2020 or 2021-: edges active then")
     for flag in ("level", "type", "relation", "evidence"):
         map_cmd.add_argument(f"--{flag}", action="append", default=[], help="repeatable filter")
+    map_cmd.add_argument("--name", help="query map: a named query (SELECT ?source ?target …)")
+    map_cmd.add_argument("-f", "--file", type=Path, help="query map: a SPARQL file")
+    map_cmd.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="named query parameter"
+    )
 
     network = command("network", _network, "network analysis: hubs, components, paths, periods")
     network.add_argument(
@@ -410,8 +415,36 @@ def _network_graph(settings: Settings, names: Sequence[str] = ()) -> tuple[Any, 
     return asyncio.run(_with_store(settings, work))
 
 
+def _query_map(args: argparse.Namespace, settings: Settings) -> int:
+    from kg.network.project import graph_from_query  # noqa: PLC0415
+    from kg.network.render import MapOptions, render_map  # noqa: PLC0415
+    from kg.network.service import NetworkCache  # noqa: PLC0415
+
+    if bool(args.name) == bool(args.file):
+        raise BadParameter("kg map query needs --name NAME or -f FILE")
+    if args.name:
+        named = get_query(args.name, _queries_dir(settings))
+        text, title = bind(named, _params(args.param)), named.summary
+    else:
+        text, title = Path(args.file).read_text(encoding="utf-8"), str(args.file)
+
+    async def work(store: Store) -> Any:
+        known = await NetworkCache(_queries_dir(settings)).graph(store)
+        return await graph_from_query(store, text, known)
+
+    graph = asyncio.run(_with_store(settings, work))
+    options = MapOptions(kind="query", title=title, lang=args.lang, self_contained=True)
+    rendered = render_map(graph, options)
+    args.output.write_text(rendered.html, encoding="utf-8")
+    print(f"{args.output}: {rendered.nodes} nodes, {rendered.edges} edges", file=sys.stderr)
+    return EXIT_OK
+
+
 def _map(args: argparse.Namespace, settings: Settings) -> int:
     from kg.network.service import MapRequest, build_map  # noqa: PLC0415
+
+    if args.kind == "query":
+        return _query_map(args, settings)
 
     graph, nodes = _network_graph(settings, [args.entity] if args.entity else [])
     request = MapRequest(

@@ -28,7 +28,7 @@ import networkx as nx
 import pyoxigraph as ox
 
 from kg.config import ONTOLOGY_NS
-from kg.errors import StoreError
+from kg.errors import BadParameter, StoreError
 from kg.queries import Solutions, Term, get_query, parse_solutions
 from kg.store.base import QueryRequest, Store
 
@@ -37,6 +37,7 @@ __all__ = [
     "Filters",
     "active_in",
     "filter_network",
+    "graph_from_query",
     "load_network",
     "local_name",
     "mark_unknown_counties",
@@ -467,3 +468,87 @@ def _edge_kept(data: Mapping[str, Any], filters: Filters) -> bool:
     if filters.years is not None and (data.get("start") or data.get("end")):
         return active_in(data.get("start"), data.get("end"), *filters.years)
     return True
+
+
+_NTRIPLES = "application/n-triples"
+_RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+
+
+async def graph_from_query(
+    store: Store, text: str, known: nx.MultiDiGraph | None = None
+) -> nx.MultiDiGraph:
+    """The answer of a user's (or a named) query as a network.
+
+    A SELECT needs ``?source`` and ``?target`` (optionally ``?relation``, ``?label`` for the edge,
+    ``?sourceLabel``/``?targetLabel``); a CONSTRUCT or DESCRIBE gives one edge per triple whose
+    object is a resource (rdfs:label triples label the nodes). Nodes and edges the projection
+    ``known`` has keep its types, labels, coordinates and citations.
+    """
+    result = await store.query(QueryRequest(query=text, accept=(_JSON_RESULTS, _NTRIPLES)))
+    if result.truncated:
+        raise StoreError("the query has more rows than the result cap allows: narrow it")
+    graph = nx.MultiDiGraph()
+    graph.graph["classes"] = known.graph.get("classes", {}) if known is not None else {}
+    if result.kind == "solutions":
+        solutions = parse_solutions(result.body)
+        if not {"source", "target"} <= set(solutions.variables):
+            raise BadParameter(
+                "a SELECT drawn as a network needs the variables ?source and ?target"
+            )
+        rows = [
+            (
+                _value(row.get("source")),
+                local_name(_value(row.get("relation"))) or "related",
+                _value(row.get("target")),
+                _value(row.get("label")),
+                _value(row.get("sourceLabel")),
+                _value(row.get("targetLabel")),
+            )
+            for row in solutions.rows
+            if row.get("source") is not None and row.get("target") is not None
+        ]
+    elif result.kind == "graph":
+        labels: dict[str, str] = {}
+        rows = []
+        for triple in ox.parse(result.body, format=ox.RdfFormat.N_TRIPLES):
+            subject, obj = str(triple.subject.value), triple.object
+            if triple.predicate.value == _RDFS_LABEL and isinstance(obj, ox.Literal):
+                labels.setdefault(subject, obj.value)
+            elif isinstance(obj, ox.NamedNode | ox.BlankNode):
+                rows.append((subject, local_name(triple.predicate.value), obj.value, "", "", ""))
+        rows = [(s, p, o, lab, labels.get(s, ""), labels.get(o, "")) for s, p, o, lab, _, _ in rows]
+    else:
+        raise BadParameter("an ASK query has no network to draw: use SELECT or CONSTRUCT")
+    for source, relation, target, label, source_label, target_label in rows:
+        for node, node_label in ((source, source_label), (target, target_label)):
+            if node in graph:
+                continue
+            if known is not None and node in known:
+                graph.add_node(node, **known.nodes[node])
+            else:
+                graph.add_node(
+                    node, iri=node, kind="", label_zh=node_label or local_name(node), label_en=""
+                )
+        citations: list[dict[str, str]] = []
+        evidence = ""
+        if known is not None:
+            for data in (known.get_edge_data(source, target) or {}).values():
+                if data.get("relation") == relation or relation == "related":
+                    citations.extend(data.get("citations", []))
+                    evidence = evidence or data.get("evidence", "")
+        graph.add_edge(
+            source,
+            target,
+            key=f"{relation} {source} {target} {label}",
+            relation=relation,
+            claim="",
+            level="",
+            start="",
+            end="",
+            evidence=evidence,
+            relation_text="",
+            citations=citations,
+            weight=1.0,
+            label=label,
+        )
+    return graph
