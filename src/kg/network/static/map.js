@@ -203,6 +203,7 @@
       });
     });
     clustered = true;
+    network.fit();
   }
   document.getElementById("kg-cluster").addEventListener("click", function () {
     if (clustered) {
@@ -214,5 +215,13 @@
       clusterByType();
     }
   });
-  if (data.nodes.length > 600) { network.once("stabilizationIterationsDone", clusterByType); }
+  // Large maps: fold leaves into their hub (click a hub's cluster to open it), then fit.
+  if (data.nodes.length > 600) {
+    network.once("stabilizationIterationsDone", function () {
+      network.clusterOutliers({
+        clusterNodeProperties: { shape: "dot", color: "#dddddd", borderWidth: 2 }
+      });
+      network.fit();
+    });
+  }
 }());
