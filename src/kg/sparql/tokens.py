@@ -105,11 +105,11 @@ _COARSE: Final = re.compile(
 )
 
 #: The keywords the guard acts on, found anywhere in the text (lower case, so also inside
-#: glued words). A hit inside a name makes the reader look at that name.
+#: glued words; a lookahead, so overlapping ones count too). A hit inside a name makes the
+#: reader look at that name.
 _NOTABLE: Final = re.compile(
-    "s(?:ervice|elect)|lo(?:ad)|f(?:rom)|u(?:sing)|n(?:amed)|p(?:refix)|b(?:ase)"
-    "|a(?:sk|dd)|c(?:onstruct|lear|reate|opy)|d(?:escribe|elete|rop)|i(?:nsert)|m(?:ove)"
-    "|w(?:ith)|\x00"
+    "(?=s(?:ervice|elect)|load|from|using|named|prefix|base"
+    "|a(?:sk|dd)|c(?:onstruct|lear|reate|opy)|d(?:escribe|elete|rop)|insert|move|with|\x00)"
 )
 #: The longest notable keyword: a hit this far before a name may still reach into it.
 _REACH: Final = 9
