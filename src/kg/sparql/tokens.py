@@ -11,8 +11,9 @@ shorter one), or stops at a character that cannot occur inside it (an IRI at the
 a string at its quote or end of line), or raises (a string that never ends: nothing after it
 can be read safely, and the engine refuses it too). No nested quantifier runs over
 overlapping classes, so no input makes the regex engine backtrack more than one token.
-Whitespace and comments are swallowed by the token before them, and a run of brackets is one
-token, so most texts cost one Python step per meaningful token.
+Whitespace and comments are swallowed by the token before them, a run of brackets is one
+token, and a run of tokens the guard need not see (no notable keyword inside, found by one
+pass over the lower-cased text) is one step: Python works per token only where the guard looks.
 """
 
 from __future__ import annotations
