@@ -15,7 +15,7 @@ from weakref import WeakKeyDictionary
 import networkx as nx
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from api.deps import SettingsDep, StoreDep, settings_of
 from kg.config import Settings
@@ -65,10 +65,19 @@ class ErrorBody(BaseModel):
 
 
 #: Every route here can answer these (see api/errors.py for the mapping).
+#: Errors are JSON even on routes whose answer is HTML: each says so in its own ``content``.
 ERRORS: Final[dict[int | str, dict[str, Any]]] = {
-    400: {"model": ErrorBody, "description": "A bad parameter (year, lang, measure, …)"},
-    404: {"model": ErrorBody, "description": "No such entity, map asset or export format"},
-    503: {"model": ErrorBody, "description": "The store is busy or the projection timed out"},
+    status: {
+        "model": ErrorBody,
+        "description": text,
+        "content": {"application/json": {}},
+    }
+    for status, text in (
+        (400, "A bad parameter of a map (year, lang, hops, …)"),
+        (404, "No such entity, map asset or export format"),
+        (422, "A bad parameter of an analysis route under /api/ (the message names it)"),
+        (503, "The store is busy or the projection timed out"),
+    )
 }
 
 router = APIRouter(responses=ERRORS)
@@ -158,7 +167,11 @@ async def _map(request: Request, store: Store, base_iri: str, map_request: MapRe
     return response
 
 
-@router.get("/maps/pairings", summary="Map: districts ↔ counties and every other pairing")
+@router.get(
+    "/maps/pairings",
+    response_class=HTMLResponse,
+    summary="Map: districts ↔ counties and every other pairing",
+)
 async def pairings_map(
     *,
     request: Request,
@@ -172,7 +185,9 @@ async def pairings_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/network", summary="Map: the whole cooperation network")
+@router.get(
+    "/maps/network", response_class=HTMLResponse, summary="Map: the whole cooperation network"
+)
 async def network_map(
     *,
     request: Request,
@@ -197,7 +212,7 @@ async def network_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/geo", summary="Map: entities at their coordinates")
+@router.get("/maps/geo", response_class=HTMLResponse, summary="Map: entities at their coordinates")
 async def geo_map(
     *,
     request: Request,
@@ -211,7 +226,11 @@ async def geo_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/entity/{entity:path}", summary="Map: an entity's neighbourhood")
+@router.get(
+    "/maps/entity/{entity:path}",
+    response_class=HTMLResponse,
+    summary="Map: an entity's neighbourhood",
+)
 async def entity_map(
     entity: str,
     *,
@@ -235,7 +254,11 @@ async def entity_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/query", summary="Map: the answer of a named query or of your own query")
+@router.get(
+    "/maps/query",
+    response_class=HTMLResponse,
+    summary="Map: the answer of a named query or of your own query",
+)
 async def query_map(
     request: Request,
     *,
@@ -356,7 +379,19 @@ async def network_periods(
     return compare_periods(graph, spans, level=level)
 
 
-@router.get("/export/network.{fmt}", summary="The network as GEXF, GraphML or node-link JSON")
+@router.get(
+    "/export/network.{fmt}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                media: {"schema": {"type": "string"}} for media in NETWORK_FORMATS.values()
+            },
+            "description": "The network file",
+        }
+    },
+    summary="The network as GEXF, GraphML or node-link JSON",
+)
 async def network_export(
     fmt: str, request: Request, store: StoreDep, settings: SettingsDep, year: Year = None
 ) -> Response:
