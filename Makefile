@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup build lint typecheck pytest w3c bench bench-deps virtuoso clean
+.PHONY: run test setup build lint typecheck pytest w3c bench bench-deps virtuoso clean browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## Build the dataset (validated) and serve the API on $(HOST):$(PORT).
+## Build the dataset (validated) and serve the API on $(HOST):$(PORT). When the build fails,
+## its errors are printed and the last good build is served (kg serve names it); with no good
+## build at all, kg serve stops with "run kg build first".
 run: $(STAMP)
-	$(BIN)/kg build
+	@$(BIN)/kg build || echo "kg: the build failed (errors above): serving the last good build, if there is one" >&2
 	$(BIN)/kg serve --host $(HOST) --port $(PORT)
 
 build: $(STAMP)
@@ -36,15 +38,26 @@ typecheck: $(STAMP)
 pytest: $(STAMP) virtuoso
 	$(BIN)/pytest -q
 
+## Lint, type-check and run every test (unit, API, remote oxigraph server, W3C suite, browser).
+test: browser-deps lint typecheck pytest
+
+## Headless Chromium for the browser tests: Debian's package (never a downloaded browser build)
+## and a CJK font, installed with apt-get only when /usr/bin/chromium is missing.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian's chromium and fonts-wqy-zenhei for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends \
+	    chromium fonts-wqy-zenhei; \
+	fi
+
 ## Virtuoso (Debian's virtuoso-opensource), the second engine the remote store is tested on;
 ## installed with apt-get only when missing (tests start it themselves on 127.0.0.1).
 virtuoso:
 	@command -v virtuoso-t >/dev/null && command -v isql-vt >/dev/null || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	    virtuoso-opensource=7.2.5.1+dfsg1-0.3)
-
-## Lint, type-check and run every test (unit, API, remote oxigraph server, W3C suite).
-test: lint typecheck pytest
 
 ## The W3C SPARQL 1.1 suite alone, against our endpoint and `oxigraph serve` side by side.
 w3c: $(STAMP)

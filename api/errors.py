@@ -7,15 +7,19 @@ SPARQL result Accept) gets the same message as ``text/plain``, which those clien
     kg.errors class                                   status
     QuerySyntaxError, BadParameter, QueryTooComplex,  400
       ForbiddenQuery, other QueryError
-    QueryTooLarge                                     413
+    QueryTooLarge, ResultTooLarge                     413
     UpdateNotAllowed                                  403
       UpdateUnauthorized (token configured)           401 + WWW-Authenticate: Bearer
     UnknownQuery, NotFound                            404
-    NotAcceptable                                     406
+    NotAcceptable (also XmlUnsafeResult)              406
     UnsupportedMediaType                              415
+    TooManyRequests                                   429 + Retry-After
     QueryTimeout                                      503 + Retry-After
-    StoreUnavailable                                  503 + Retry-After
+    QueryMemoryExceeded                               503 + Retry-After
+    StoreUnavailable (WorkerKilled, Overloaded)       503 + Retry-After
+    WorkerCrashed                                     500
     StoreError                                        502
+    the client disconnected mid-body                  (none sent; logged at debug level)
     anything else                                     500 (logged)
 """
 
@@ -29,22 +33,27 @@ from typing import Final
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from api.headers import security_headers
 from kg.errors import (
     KgError,
     NotAcceptable,
     NotFound,
     QueryError,
+    QueryMemoryExceeded,
     QueryTimeout,
     QueryTooLarge,
+    ResultTooLarge,
     StoreError,
     StoreUnavailable,
+    TooManyRequests,
     UnknownQuery,
     UnsupportedMediaType,
     UpdateNotAllowed,
     UpdateUnauthorized,
+    WorkerCrashed,
 )
 from kg.sparql.negotiation import OFFERED, parse_accept
 
@@ -68,6 +77,7 @@ _HTTP_CODES: Final = {
     405: "method_not_allowed",
     406: "not_acceptable",
     413: "too_large",
+    429: "too_many_requests",
     415: "unsupported_media_type",
     422: "bad_parameter",
     500: "internal_error",
@@ -81,7 +91,7 @@ _RESULT_TYPES: Final = frozenset(m for types in OFFERED.values() for m in types)
 def status_for(error: KgError) -> int:
     """The HTTP status for a kg error (the table in this module's docstring)."""
     # Most specific classes first: several are subclasses of QueryError.
-    if isinstance(error, QueryTooLarge):
+    if isinstance(error, QueryTooLarge | ResultTooLarge):
         return 413
     if isinstance(error, UpdateUnauthorized):
         return 401
@@ -95,8 +105,12 @@ def status_for(error: KgError) -> int:
         return 415
     if isinstance(error, QueryError):
         return 400
-    if isinstance(error, QueryTimeout | StoreUnavailable):
+    if isinstance(error, TooManyRequests):
+        return 429
+    if isinstance(error, QueryTimeout | StoreUnavailable | QueryMemoryExceeded):
         return 503
+    if isinstance(error, WorkerCrashed):
+        return 500
     if isinstance(error, StoreError):
         return 502
     return 500
@@ -154,6 +168,8 @@ def kg_error_response(request: Request, exc: KgError) -> Response:
         headers["WWW-Authenticate"] = 'Bearer realm="kg"'
     if isinstance(exc, QueryTimeout):
         headers["Retry-After"] = str(max(1, math.ceil(exc.timeout)))
+    elif isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     elif status == 503:
         headers["Retry-After"] = RETRY_AFTER
     if status >= 500:
@@ -187,7 +203,17 @@ def _validation_error(request: Request, exc: Exception) -> Response:
 
 def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request, 500, "internal_error", "internal server error (logged)")
+    response = error_response(request, 500, "internal_error", "internal server error (logged)")
+    # Sent by Starlette's outermost middleware, past SecurityHeaders.
+    security_headers(response.headers)
+    return response
+
+
+def _disconnected(request: Request, _exc: Exception) -> Response:
+    # The client went away mid-body (or its body was too slow, see api.http): nobody is
+    # there to read an answer, and it is not the server's error.
+    log.debug("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -195,4 +221,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(KgError, _kg_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _disconnected)
     app.add_exception_handler(Exception, _unexpected)

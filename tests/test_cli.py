@@ -137,13 +137,13 @@ def break_csv_row(data: Path) -> tuple[str, str]:
 
 
 def break_reference(data: Path) -> tuple[str, str]:
-    row = f"{PAIRING.replace('522731', '999999')},,stated,quote,https://example.org/"
+    row = f"{PAIRING.replace('522731', '999999')},,,stated,quote,https://example.org/,,,"
     line = _append(data / "reference" / "pairings.csv", row)
     return f"data/reference/pairings.csv:{line}", "unknown id 'division:999999'"
 
 
 def break_claim_source(data: Path) -> tuple[str, str]:
-    line = _append(data / "reference" / "pairings.csv", f"{PAIRING},,stated,quote,")
+    line = _append(data / "reference" / "pairings.csv", f"{PAIRING},,,stated,quote,,,,")
     return f"data/reference/pairings.csv:{line}", "source_url"
 
 
@@ -321,7 +321,12 @@ def test_query_from_file_named_query_and_list(shared: Path, tmp_path: Path, kg: 
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
     assert {row["code"] for row in rows} >= {"522701", "522702"}
-    assert {row["status"] for row in rows} <= {"known", "unknown"}
+    assert {row["status"] for row in rows} <= {
+        "current-stated",
+        "current-inferred-only",
+        "ended",
+        "unknown",
+    }
 
     code, out, _ = kg("query", "--list")
     assert code == 0

@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import sys
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import pydantic
 import pyoxigraph as ox
 
 from kg import __version__
-from kg.build import build
-from kg.config import Settings, get_settings
+from kg.build import build, find_current, read_manifest
+from kg.config import Settings, get_settings, setting_errors
 from kg.errors import BadParameter, BuildError, DataError, KgError, ValidationError
 from kg.export import FORMATS, PREFIXES, export, export_file
 from kg.queries import (
@@ -95,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(exc.message)
         return EXIT_FAILED
     except pydantic.ValidationError as exc:
-        _error(f"bad setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
+        for line in setting_errors(exc):
+            _error(f"bad setting {line}")
         return EXIT_DATA
     except BrokenPipeError:
         # The reader went away (`kg query … | head`): stop quietly, as Python's docs advise.
@@ -194,7 +196,16 @@ def _build(_args: argparse.Namespace, settings: Settings) -> int:
     result = build(settings, log=lambda message: print(message, file=sys.stderr))
     state = "unchanged" if result.unchanged else "built"
     print(f"{result.build_id} {state} ({result.triples} quads)")
+    _print_updates(settings, result.build_id)
     return EXIT_OK
+
+
+def _print_updates(settings: Settings, current: str | None) -> None:
+    """Say where SPARQL updates live (never in a build): see kg.updates."""
+    from kg.updates import summary  # noqa: PLC0415
+
+    for line in summary(settings.var_dir).lines(current):
+        print(line, file=sys.stderr)
 
 
 def _validate(_args: argparse.Namespace, settings: Settings) -> int:
@@ -216,6 +227,9 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(body, ensure_ascii=False, indent=2))
     else:
         _print_sections(sections, _Compactor(settings.base_iri), sys.stdout)
+    # The counts are the build's; updates sit on top of it (on stderr, so --json stays clean).
+    current = find_current(settings.var_dir)
+    _print_updates(settings, current.name if current is not None else None)
     return EXIT_OK
 
 
@@ -322,9 +336,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             os.environ[f"KG_{field.upper()}"] = str(getattr(settings, field))
     get_settings.cache_clear()
     # Say "run kg build first" here, in one line, rather than as a failed app start-up.
-    from kg.store.factory import check_store  # noqa: PLC0415
+    from kg.store.factory import check_store, follows_builds  # noqa: PLC0415
 
     check_store(settings)
+    if follows_builds(settings):
+        served = find_current(settings.var_dir)
+        if served is not None:
+            created = read_manifest(served).get("created", "?")
+            print(f"kg: serving build {served.name} (made {created})", file=sys.stderr)
+    from api.http import LimitedHttpProtocol  # noqa: PLC0415
+
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -332,8 +353,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         reload=args.reload,
         workers=_web_processes(args, settings),
+        http=LimitedHttpProtocol,
+        log_config=_log_config(),
+        # A client has this long to send its next request on an open connection.
+        timeout_keep_alive=5,
     )
     return EXIT_OK
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus kg's own loggers at INFO (build switches, replays)."""
+    from uvicorn.config import LOGGING_CONFIG  # noqa: PLC0415
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["kg"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ __all__ = [
     "ServerError",
     "api_server",
     "free_port",
+    "kg_server",
     "oxigraph_bin",
     "oxigraph_load",
     "oxigraph_server",
@@ -193,6 +194,38 @@ def api_server(
     with tempfile.TemporaryDirectory(prefix="kg-api-") as scratch:
         log_file = log if log is not None else Path(scratch) / "api.log"
         with _process(command, f"{base}/sparql?query=ASK%7B%7D", log_file, full_env, start_timeout):
+            yield base
+
+
+@contextmanager
+def kg_server(
+    var_dir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    start_timeout: float = 60.0,
+    log: Path | None = None,
+) -> Iterator[str]:
+    """``kg serve`` itself (one HTTP process, the protocol and logging it sets up) over
+    ``var_dir``; yields the base URL. ``env`` adds ``KG_*`` variables."""
+    port = free_port()
+    python_path = [str(REPO_ROOT / "src"), str(REPO_ROOT)]
+    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join(python_path), **(env or {})}
+    command = [
+        sys.executable,
+        "-m",
+        "kg.cli",
+        "--var-dir",
+        str(var_dir),
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="kg-serve-") as scratch:
+        log_file = log if log is not None else Path(scratch) / "serve.log"
+        with _process(command, f"{base}/health", log_file, full_env, start_timeout):
             yield base
 
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Final
 
 from kg.errors import BadParameter, NotAcceptable
-from kg.store.base import ResultKind
+from kg.sparql.types import ResultKind
 
 __all__ = [
     "ALIASES",

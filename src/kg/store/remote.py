@@ -34,27 +34,22 @@ from kg.errors import (
     ForbiddenQuery,
     QuerySyntaxError,
     QueryTimeout,
+    ResultTooLarge,
     StoreError,
     StoreUnavailable,
     UpdateNotAllowed,
 )
 from kg.queries import get_query
-from kg.sparql import guard
 from kg.sparql.negotiation import N_TRIPLES, SPARQL_JSON
-from kg.sparql.results import choose_media_type, serialize_result
-from kg.store.base import QueryRequest, QueryResult, ResultKind, StoreInfo
+from kg.sparql.results import serialize_result
+from kg.sparql.types import QueryRequest, QueryResult, ResultKind, StoreInfo
+from kg.store.prepare import prepare_query, prepare_update
 
 __all__ = ["VERSION_TTL", "RemoteStore"]
 
 #: Seconds a counted version stays valid before it is recounted.
 VERSION_TTL: Final = 30.0
 
-_KINDS: Final[dict[str, ResultKind]] = {
-    "SELECT": "solutions",
-    "ASK": "boolean",
-    "CONSTRUCT": "graph",
-    "DESCRIBE": "graph",
-}
 _ACCEPT: Final[dict[ResultKind | None, str]] = {
     "solutions": SPARQL_JSON,
     "boolean": SPARQL_JSON,
@@ -210,24 +205,13 @@ class RemoteStore:
 
     async def query(self, request: QueryRequest) -> QueryResult:
         """Guard, forward, parse the canonical answer and re-serialise it (capped)."""
-        settings = self.settings
-        shape = guard.check(
-            request.query,
-            settings,
-            self._graphs,
-            default_graph_uris=request.default_graph_uris,
-            named_graph_uris=request.named_graph_uris,
-            base_iri=request.base_iri,
+        prepared = await prepare_query(request, self.settings, self._graphs)
+        shape, kind, max_rows, timeout = (
+            prepared.shape,
+            prepared.kind,
+            prepared.max_rows,
+            prepared.timeout,
         )
-        if shape.is_update:
-            raise QuerySyntaxError("this is a SPARQL Update, not a query: send it as an update")
-        kind = _KINDS.get(shape.form or "")
-        if kind is not None:
-            choose_media_type(kind, request.accept)  # refuse early
-        max_rows = settings.max_result_rows
-        if request.max_rows is not None:
-            max_rows = min(max(request.max_rows, 0), max_rows)
-        timeout = request.timeout if request.timeout is not None else settings.query_timeout
         text = request.query
         if request.base_iri:
             text = _with_base(text, request.base_iri)
@@ -247,6 +231,7 @@ class RemoteStore:
             max_rows,
             prefixes,
             rerun=lambda: self._parse(body, content_type),
+            max_value_bytes=prepared.max_value_bytes,
         )
 
     def _parse(self, body: bytes, content_type: str) -> Any:
@@ -262,6 +247,10 @@ class RemoteStore:
             rdf_format = ox.RdfFormat.from_media_type(media_type)
             if rdf_format is not None:
                 return [quad.triple for quad in ox.parse(body, rdf_format)]
+        except MemoryError:  # the engine parser's 16 MiB cap on one value
+            raise ResultTooLarge(
+                f"the answer of {self.url} holds a value over 16 MiB, more than kg can serve"
+            ) from None
         except (SyntaxError, ValueError) as exc:
             raise StoreError(f"{self.url} answered unparsable {media_type}: {exc}") from None
         raise StoreError(f"{self.url} answered an unexpected media type {content_type!r}")
@@ -274,10 +263,8 @@ class RemoteStore:
                 "SPARQL Update needs update_token and remote_update_url "
                 "(KG_UPDATE_TOKEN, KG_REMOTE_UPDATE_URL)"
             )
-        shape = guard.check(update, settings, self._graphs)
-        if shape.form is not None and not shape.is_update:
-            raise QuerySyntaxError("this is a query, not a SPARQL Update")
-        deadline = timeout if timeout is not None else settings.query_timeout
+        default = await prepare_update(update, settings, self._graphs)
+        deadline = timeout if timeout is not None else default
         await self._post(
             update,
             "*/*",
