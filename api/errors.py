@@ -10,6 +10,7 @@ SPARQL result Accept) gets the same message as ``text/plain``, which those clien
     QueryTooLarge, ResultTooLarge                     413
     UpdateNotAllowed                                  403
       UpdateUnauthorized (token configured)           401 + WWW-Authenticate: Bearer
+      BadParameter under /api/ and /reconcile         422 (a value the REST API refuses)
     UnknownQuery, NotFound                            404
     NotAcceptable (also XmlUnsafeResult)              406
     UnsupportedMediaType                              415
@@ -21,6 +22,9 @@ SPARQL result Accept) gets the same message as ``text/plain``, which those clien
     StoreError                                        502
     the client disconnected mid-body                  (none sent; logged at debug level)
     anything else                                     500 (logged)
+
+Request validation errors (FastAPI) are 400 on the SPARQL protocol routes and 422 on the REST
+API, both naming the parameter.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from starlette.responses import Response
 
 from api.headers import security_headers
 from kg.errors import (
+    BadParameter,
     KgError,
     NotAcceptable,
     NotFound,
@@ -160,9 +165,19 @@ def error_response(
     return Response(body, status_code=status, media_type="application/json", headers=extra)
 
 
+#: Paths whose parameter errors are 422 (REST convention) rather than the protocol's 400.
+_REST_PREFIXES: Final = ("/api/", "/reconcile")
+
+
+def _is_rest(request: Request) -> bool:
+    return request.url.path.startswith(_REST_PREFIXES)
+
+
 def kg_error_response(request: Request, exc: KgError) -> Response:
     """The response for a kg error: status, headers and body by the table above."""
     status = status_for(exc)
+    if status == 400 and isinstance(exc, BadParameter) and _is_rest(request):
+        status = 422
     headers: dict[str, str] = {}
     if isinstance(exc, UpdateUnauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="kg"'
@@ -198,7 +213,8 @@ def _validation_error(request: Request, exc: Exception) -> Response:
         f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
         for e in exc.errors()
     )
-    return error_response(request, 400, "bad_parameter", problems or "invalid request")
+    status = 422 if _is_rest(request) else 400
+    return error_response(request, status, "bad_parameter", problems or "invalid request")
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
