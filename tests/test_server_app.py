@@ -55,7 +55,7 @@ def test_every_response_says_nosniff(
     assert "Content-Security-Policy" not in answer.headers  # not HTML
 
 
-@pytest.mark.parametrize("path", ["/", "/sparql"])
+@pytest.mark.parametrize("path", ["/", "/ontology", "/id/division/440105"])
 def test_html_pages_get_a_restrictive_csp(web_app: Callable[..., TestClient], path: str) -> None:
     answer = web_app().get(path, headers={"Accept": "text/html"})
     assert answer.headers["content-type"].startswith("text/html")
@@ -67,6 +67,16 @@ def test_html_pages_get_a_restrictive_csp(web_app: Callable[..., TestClient], pa
     assert directives["script-src"] == "'self'"
     assert policy == (QUERY_PAGE_POLICY if path == "/sparql" else HTML_POLICY)
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_query_editor_allows_inline_styles_only(web_app: Callable[..., TestClient]) -> None:
+    """A browser opening /sparql lands on /query, whose YASR result table sets style attributes:
+    that page allows inline styles, never inline scripts."""
+    answer = web_app().get("/sparql", headers={"Accept": "text/html"})
+    assert answer.url.path == "/query"
+    policy = answer.headers["Content-Security-Policy"]
+    assert policy == HTML_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+    assert "script-src 'self';" in policy
 
 
 def test_a_route_can_set_its_own_csp(tmp_path: Path) -> None:

@@ -178,10 +178,14 @@ async def home(request: Request, settings: SettingsDep, store: StoreDep) -> Resp
         answer(store, get_query("page-home-aggregates", folder)),
         answer(store, get_query("stats-entities-by-class", folder)),
     )
+    # The graph's own classes: the inferred superclasses from other vocabularies (schema:Place,
+    # prov:Activity ...) would repeat the same resources under other names.
     counts = [
         (row["class"].value, row["count"].value)
         for row in classes.rows
-        if "class" in row and "count" in row and isinstance(row["count"], ox.Literal)
+        if "class" in row
+        and row["class"].value.startswith(ONTOLOGY_NS)
+        and isinstance(row.get("count"), ox.Literal)
     ]
     context = page_context(
         request,

@@ -1,7 +1,7 @@
 """Browser tests: Debian's headless Chromium against a real uvicorn server, network off.
 
-- ``build_settings`` builds the project data once per session (``kg build`` into a temporary
-  ``var``), so pages are checked against the real graph.
+- ``build_settings`` builds the project data once for the browser tests (``kg build`` into a
+  temporary ``var``), so pages are checked against the real graph.
 - ``serve`` starts ``api.app.create_app(settings)`` under uvicorn on 127.0.0.1 (a free port) in a
   background thread and yields its base URL; ``live_server`` is that over the real build.
 - ``browser`` launches ``/usr/bin/chromium`` through Playwright (the Python package; no browser
@@ -160,6 +160,9 @@ def live_server(build_settings: Settings) -> Iterator[str]:
         yield url
 
 
+# Package scope, not session: while Playwright's sync API is open, the main thread counts as
+# running an event loop, and every later test calling asyncio.run() would fail. It is closed
+# as soon as the last browser test has run.
 @pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
     with sync_playwright() as driver:
@@ -208,7 +211,7 @@ def open_guarded(browser: Browser, base_url: str) -> tuple[GuardedPage, Callable
 
 
 @pytest.fixture
-def guarded(browser: Browser, live_server: str) -> Iterator[GuardedPage]:
+def guarded(live_server: str, browser: Browser) -> Iterator[GuardedPage]:
     """A guarded page on the real build's server (see the module docstring)."""
     page, close = open_guarded(browser, live_server)
     yield page
