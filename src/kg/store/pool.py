@@ -25,7 +25,8 @@ Admission (see docs/stores.md):
   client whose query was stopped (deadline, memory, heavy lane full) waits ``client_penalty``
   seconds before the next is admitted (429 meanwhile): a runaway cannot be resent at once.
 - **Memory.** While a worker is busy, a watchdog reads its anonymous memory from
-  ``/proc/<pid>/statm`` every ``_WATCH_INTERVAL`` s; past ``memory_mb`` the query is stopped
+  ``/proc/<pid>/statm`` every ``_WATCH_INTERVAL`` s; ``memory_mb`` over what it held when its
+  store was open (an in-memory dataset is not the query's fault), the query is stopped
   (QueryMemoryExceeded) and the worker replaced. RLIMIT_DATA in the child is the backstop.
 - **Truthful crashes.** A worker's stderr is read by the pool (and logged); a worker that dies
   mid-query is reported by what happened: killed from outside (WorkerKilled, 503), out of
@@ -124,6 +125,7 @@ class _Stopped(Exception):
 
 class _Worker:
     __slots__ = (
+        "baseline",
         "busy",
         "cell",
         "cpu_start",
@@ -152,8 +154,10 @@ class _Worker:
         self.heavy = False
         #: Why the pool stopped it, if it did.
         self.stopped = ""
-        #: Peak anonymous memory seen by the watchdog (bytes).
+        #: Peak anonymous memory growth seen by the watchdog (bytes), over ``baseline``: what
+        #: the worker held once its store was open.
         self.memory = 0
+        self.baseline = 0
         self.stderr = bytearray()
         #: Started and placed in the pool.
         self.placed = False
@@ -354,6 +358,7 @@ class WorkerPool:
                 self._kill(worker)
                 raise StoreUnavailable(f"a new worker could not replay an update: {answer}")
             applied += 1
+        worker.baseline = anonymous_memory(process.pid)
         took = loop.time() - began
         if took > _SLOW_START:
             log.warning("a query worker took %.1f s to start (a busy machine?)", took)
@@ -546,7 +551,8 @@ class WorkerPool:
         limit = self.config.memory_mb * 1024 * 1024
         busy = [w for w in self._workers if w.busy and not w.dead]
         for worker in busy:
-            used = anonymous_memory(worker.process.pid)
+            # Growth over what the worker held when it was ready (an in-memory dataset).
+            used = anonymous_memory(worker.process.pid) - worker.baseline
             worker.memory = max(worker.memory, used)
             future = worker.future
             if used > limit and future is not None and not future.done():
