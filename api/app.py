@@ -1,11 +1,16 @@
 """The application factory: ``uvicorn --factory api.app:create_app``.
 
-Nothing happens at import time. :func:`create_app` wires settings, routers, CORS and the error
-mapper; the lifespan opens the store (:func:`kg.store.factory.open_store`) and closes it.
+Nothing happens at import time. :func:`create_app` wires settings, routers, CORS, the security
+headers and the error mapper into one typed context (``app.state.ctx``, :mod:`api.state`); the
+lifespan opens the store (:func:`api.follow.open_served`), follows new builds while serving
+(:func:`api.follow.follow`) and closes everything at the end.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Final
@@ -15,14 +20,27 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.fastpath import SparqlFastPath
-from api.pages import STATIC_DIR
-from api.routers import site, sparql
-from api.state import BuildMeta, ServiceCache
+from api.headers import SecurityHeaders
+from api.render import STATIC_DIR
+from api.routers import (
+    apidocs,
+    health,
+    home,
+    maps,
+    pages,
+    query,
+    reconcile,
+    rest,
+    site,
+    sparql,
+)
+from api.state import AppContext, Served
 from kg.config import Settings, get_settings
 from kg.store.base import Store
 
 __all__ = ["EXPOSED_HEADERS", "create_app"]
+
+log = logging.getLogger("kg.api")
 
 #: Response headers a browser script may read cross-origin.
 EXPOSED_HEADERS: Final = (
@@ -35,31 +53,43 @@ EXPOSED_HEADERS: Final = (
 )
 
 
-async def _open(settings: Settings) -> Store:
+async def _open(settings: Settings, store: Store | None) -> Served:
     # Imported here, not at module level: importing the app must not touch the engine.
-    from kg.store.factory import open_store  # noqa: PLC0415
+    from api.follow import open_served, served_for  # noqa: PLC0415
 
-    return await open_store(settings)
+    if store is None:
+        return await open_served(settings)
+    await store.start()
+    return served_for(settings, store)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
     """Build the web app. ``store``: use this store (started and closed by the app) instead of
-    opening the configured one — for tests and embedding."""
+    opening the configured one — for tests and embedding (it is not switched to new builds)."""
     settings = settings if settings is not None else get_settings()
+    ctx = AppContext(settings, sparql.cache_control(settings))
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if store is not None:
-            await store.start()
-            opened = store
-        else:
-            opened = await _open(settings)
-        app.state.store = opened
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from api.follow import follow  # noqa: PLC0415
+        from kg.store.factory import follows_builds  # noqa: PLC0415
+
+        served = await _open(settings, store)
+        ctx.swap(served)
+        log.info("serving %s (%s)", served.build_id or "a store without build", settings.store)
+        follower: asyncio.Task[None] | None = None
+        if store is None and follows_builds(settings) and settings.follow_interval > 0:
+            follower = asyncio.create_task(follow(ctx, settings.follow_interval))
         try:
             yield
         finally:
-            app.state.store = None
-            await opened.close()
+            if follower is not None:
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
+            last = ctx.swap(None)
+            if last is not None:
+                await last.retire(0)
 
     app = FastAPI(
         title="kg — Guangzhou–Qiannan cooperation knowledge graph",
@@ -68,17 +98,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         # The bundled Swagger/ReDoc pages load scripts from a CDN: nothing remote here.
         docs_url=None,
         redoc_url=None,
+        openapi_url="/api/openapi.json",
     )
-    app.state.settings = settings
-    app.state.store = None
-    build_meta = BuildMeta(settings)
-    app.state.build_meta = build_meta
-    app.state.last_modified = build_meta.last_modified
-    app.state.service_cache = ServiceCache()
-    app.state.cache_control = sparql.cache_control(settings)
+    app.state.ctx = ctx
     install_error_handlers(app)
-    # Added first, so it runs inside CORS: /sparql keeps its CORS handling.
-    app.add_middleware(SparqlFastPath)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -87,7 +110,28 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         expose_headers=list(EXPOSED_HEADERS),
         max_age=600,
     )
+    # Added last, so it is outermost: preflights and CORS refusals get the headers too.
+    app.add_middleware(SecurityHeaders)
     app.include_router(sparql.router)
+    app.include_router(health.router)
     app.include_router(site.router)
+    app.include_router(pages.router)
+    app.include_router(home.router)
+    app.include_router(rest.router)
+    app.include_router(reconcile.router)
+    app.include_router(query.router)
+    app.include_router(apidocs.router)
+    # Before /static: the npm packages' files (api/web/node_modules, installed by `make setup`).
+    app.mount(
+        "/static/vendor/yasgui",
+        StaticFiles(directory=query.YASGUI_BUILD, check_dir=False),
+        name="vendor-yasgui",
+    )
+    app.mount(
+        "/static/vendor/swagger-ui",
+        StaticFiles(directory=apidocs.SWAGGER_UI_DIST, check_dir=False),
+        name="vendor-swagger-ui",
+    )
+    app.include_router(maps.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

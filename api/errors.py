@@ -10,6 +10,7 @@ SPARQL result Accept) gets the same message as ``text/plain``, which those clien
     QueryTooLarge, ResultTooLarge                     413
     UpdateNotAllowed                                  403
       UpdateUnauthorized (token configured)           401 + WWW-Authenticate: Bearer
+      BadParameter under /api/ and /reconcile         422 (a value the REST API refuses)
     UnknownQuery, NotFound                            404
     NotAcceptable (also XmlUnsafeResult)              406
     UnsupportedMediaType                              415
@@ -19,7 +20,11 @@ SPARQL result Accept) gets the same message as ``text/plain``, which those clien
     StoreUnavailable (WorkerKilled, Overloaded)       503 + Retry-After
     WorkerCrashed                                     500
     StoreError                                        502
+    the client disconnected mid-body                  (none sent; logged at debug level)
     anything else                                     500 (logged)
+
+Request validation errors (FastAPI) are 400 on the SPARQL protocol routes and 422 on the REST
+API, both naming the parameter.
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from typing import Final
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from api.headers import security_headers
 from kg.errors import (
+    BadParameter,
     KgError,
     NotAcceptable,
     NotFound,
@@ -158,9 +165,19 @@ def error_response(
     return Response(body, status_code=status, media_type="application/json", headers=extra)
 
 
+#: Paths whose parameter errors are 422 (REST convention) rather than the protocol's 400.
+_REST_PREFIXES: Final = ("/api/", "/reconcile")
+
+
+def _is_rest(request: Request) -> bool:
+    return request.url.path.startswith(_REST_PREFIXES)
+
+
 def kg_error_response(request: Request, exc: KgError) -> Response:
     """The response for a kg error: status, headers and body by the table above."""
     status = status_for(exc)
+    if status == 400 and isinstance(exc, BadParameter) and _is_rest(request):
+        status = 422
     headers: dict[str, str] = {}
     if isinstance(exc, UpdateUnauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="kg"'
@@ -196,12 +213,23 @@ def _validation_error(request: Request, exc: Exception) -> Response:
         f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
         for e in exc.errors()
     )
-    return error_response(request, 400, "bad_parameter", problems or "invalid request")
+    status = 422 if _is_rest(request) else 400
+    return error_response(request, status, "bad_parameter", problems or "invalid request")
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request, 500, "internal_error", "internal server error (logged)")
+    response = error_response(request, 500, "internal_error", "internal server error (logged)")
+    # Sent by Starlette's outermost middleware, past SecurityHeaders.
+    security_headers(response.headers)
+    return response
+
+
+def _disconnected(request: Request, _exc: Exception) -> Response:
+    # The client went away mid-body (or its body was too slow, see api.http): nobody is
+    # there to read an answer, and it is not the server's error.
+    log.debug("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -209,4 +237,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(KgError, _kg_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _disconnected)
     app.add_exception_handler(Exception, _unexpected)

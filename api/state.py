@@ -1,92 +1,44 @@
-"""Per-app caches keyed by store version: the build's metadata and the service description.
+"""The application context: the settings, and the store being served with what belongs to it.
 
-Nothing here is computed per request: each value is made once for a store version (a new
-build changes the version) and reused until the version changes.
+``app.state.ctx`` holds one :class:`AppContext` (made by :func:`api.app.create_app`). Its
+:class:`Served` — a started store, the build it serves, the lease on that build, the build's
+Last-Modified and dump file, and the service-description cache — is replaced as a whole when the
+server switches to a new build (:mod:`api.follow`): a request takes the current one once, with
+:meth:`AppContext.use`, and finishes on it even if a switch happens meanwhile; the old store is
+closed when its last request has finished.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
+from starlette.requests import Request
+
 from kg.config import Settings
-from kg.errors import KgError
+from kg.describe import VocabularyCache
+from kg.errors import KgError, StoreUnavailable
+from kg.leases import Lease
 from kg.sparql.service_description import VoidStatistics, collect_statistics
 from kg.store.base import Store, StoreInfo
+from kg.updates import UpdatesStore
 
-__all__ = ["BuildMeta", "ServiceCache", "build_dir", "dump_file"]
+__all__ = ["AppContext", "Served", "ServiceCache", "context_of", "http_date"]
 
 log = logging.getLogger("kg.api")
 
 
-def build_dir(settings: Settings) -> Path | None:
-    """The folder of the served build (embedded store only)."""
-    if settings.store != "embedded":
-        return None
-    if settings.store_path is not None:
-        return settings.store_path.parent
-    return settings.current_build.resolve()
-
-
-def dump_file(settings: Settings) -> Path | None:
-    """The N-Quads (or TriG) file the served data came from; None for a remote store."""
-    if settings.store == "memory":
-        return settings.dataset_file
-    folder = build_dir(settings)
-    return folder / "dataset.nq" if folder is not None else None
-
-
-@dataclass
-class _Meta:
-    version: str
-    last_modified: str | None
-    dump: Path | None
-
-
-class BuildMeta:
-    """Last-Modified and the dump file of the current store version, read once per version."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._meta: _Meta | None = None
-
-    def _load(self, version: str) -> _Meta:
-        dump = dump_file(self._settings)
-        folder = build_dir(self._settings)
-        when: datetime | None = None
-        if folder is not None:
-            try:
-                manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-                when = datetime.fromisoformat(str(manifest["created"]))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                log.info("no build time from %s/manifest.json: %s", folder, exc)
-        if when is None and dump is not None:
-            try:
-                when = datetime.fromtimestamp(dump.stat().st_mtime, UTC)
-            except OSError:
-                when = None
-        if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        stamp = format_datetime(when.astimezone(UTC), usegmt=True) if when else None
-        return _Meta(version, stamp, dump)
-
-    def _current(self, info: StoreInfo) -> _Meta:
-        meta = self._meta
-        if meta is None or meta.version != info.version:
-            meta = self._meta = self._load(info.version)
-        return meta
-
-    def last_modified(self, info: StoreInfo) -> str | None:
-        """HTTP date of the build (manifest ``created``, else the data file's mtime)."""
-        return self._current(info).last_modified
-
-    def dump(self, info: StoreInfo) -> Path | None:
-        return self._current(info).dump
+def http_date(when: datetime) -> str:
+    """An HTTP date (RFC 9110 IMF-fixdate)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return format_datetime(when.astimezone(UTC), usegmt=True)
 
 
 class ServiceCache:
@@ -123,3 +75,93 @@ class ServiceCache:
             if len(self._bodies) > 256:  # many Host names: keep the cache bounded
                 self._bodies.clear()
             self._bodies[key] = body
+
+
+@dataclass(eq=False)
+class Served:
+    """One started store and what belongs to it; replaced as a whole on a build switch."""
+
+    store: Store
+    #: The build folder served (None for a remote store, a fixed store path or dataset file).
+    build: Path | None = None
+    build_id: str | None = None
+    #: When the build was made (manifest ``created``), else the data file's time.
+    created: datetime | None = None
+    #: The N-Quads file the data came from (None for a remote store).
+    dump: Path | None = None
+    lease: Lease | None = None
+    #: The updates layer (journal and copy) when updates are enabled on a build.
+    updates: UpdatesStore | None = None
+    service: ServiceCache = field(default_factory=ServiceCache)
+    #: The ontology's terms for the pages, read once for this store.
+    vocabulary: VocabularyCache = field(default_factory=VocabularyCache)
+    users: int = 0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.idle.set()
+
+    def last_modified(self) -> str | None:
+        """Last-Modified of the served data: the build's time, or the last update's."""
+        when = self.created
+        updates = self.updates
+        if updates is not None and updates.last_update is not None:
+            when = max(when, updates.last_update) if when else updates.last_update
+        return http_date(when) if when else None
+
+    async def retire(self, grace: float) -> None:
+        """Close the store once its last request has finished (or after ``grace`` seconds),
+        then give the build's lease up."""
+        try:
+            if self.users:
+                await asyncio.wait_for(self.idle.wait(), grace)
+        except TimeoutError:
+            log.warning("closing %s with %d request(s) still running", self.build_id, self.users)
+        try:
+            await self.store.close()
+        finally:
+            if self.lease is not None:
+                self.lease.release()
+
+
+@dataclass(eq=False)
+class AppContext:
+    """Everything the routes share: the settings, the Cache-Control value, the served store."""
+
+    settings: Settings
+    cache_control: str
+    served: Served | None = None
+    #: Held by an update and by a build switch with updates: no update lost in between.
+    update_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Set when a switch failed (the old build keeps being served): shown by /health.
+    follow_error: str | None = None
+
+    def current(self) -> Served:
+        served = self.served
+        if served is None:
+            raise StoreUnavailable("the store is not open (the server is starting or stopping)")
+        return served
+
+    @asynccontextmanager
+    async def use(self) -> AsyncIterator[Served]:
+        """The served store for one request, kept open until the request is done with it."""
+        served = self.current()
+        served.users += 1
+        served.idle.clear()
+        try:
+            yield served
+        finally:
+            served.users -= 1
+            if served.users == 0:
+                served.idle.set()
+
+    def swap(self, new: Served | None) -> Served | None:
+        """Serve ``new`` from now on; returns the store it replaces (to be retired)."""
+        old, self.served = self.served, new
+        return old
+
+
+def context_of(request: Request) -> AppContext:
+    """The application context of the app handling ``request``."""
+    ctx: AppContext = request.app.state.ctx
+    return ctx

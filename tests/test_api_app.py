@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def store_of(app: FastAPI) -> object:
-    """app.state.store, read afresh: mypy would keep an earlier ``is`` narrowing of it."""
-    return app.state.store
+    """The served store, read afresh: mypy would keep an earlier ``is`` narrowing of it."""
+    served = app.state.ctx.served
+    return None if served is None else served.store
 
 
 def test_importing_the_app_module_opens_nothing() -> None:
@@ -46,9 +47,9 @@ def test_create_app_without_settings_reads_the_environment(
     get_settings.cache_clear()
     try:
         app = create_app()
-        assert app.state.settings.public_url == "https://kg.example"
-        assert app.state.settings.max_request_bytes == 4096
-        assert app.state.store is None  # opened by the lifespan, not the factory
+        assert app.state.ctx.settings.public_url == "https://kg.example"
+        assert app.state.ctx.settings.max_request_bytes == 4096
+        assert store_of(app) is None  # opened by the lifespan, not the factory
     finally:
         get_settings.cache_clear()
 
@@ -68,5 +69,5 @@ def test_no_remote_swagger_pages_but_openapi_schema(tmp_path: Path) -> None:
     with TestClient(create_app(mini_settings(tmp_path), store=MemoryStore(MINI))) as client:
         assert client.get("/docs").status_code == 404
         assert client.get("/redoc").status_code == 404
-        schema = client.get("/openapi.json").json()
+        schema = client.get("/api/openapi.json").json()
         assert "/health" in schema["paths"]

@@ -279,7 +279,7 @@ def test_from_chooses_the_default_graph(client: TestClient) -> None:
     query = PREFIX + (f"SELECT (COUNT(*) AS ?n) FROM <{GRAPH}article> WHERE {{ ?d a gq:Division }}")
     from_reference = query.replace(f"{GRAPH}article", f"{GRAPH}reference")
     assert count(send(client, "GET", from_reference)) == 5
-    if client.app.state.settings.store == "remote":  # type: ignore[attr-defined]
+    if client.app.state.ctx.settings.store == "remote":  # type: ignore[attr-defined]
         # `oxigraph serve --union-default-graph` ignores FROM (its union flag replaces the
         # query's dataset); reported to the store layer. Only the embedded store is held to it.
         return

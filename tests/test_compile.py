@@ -69,7 +69,10 @@ def test_counts_of_curated_facts(dataset: Dataset) -> None:
     reference = dataset.graph(graph_iri(BASE, "reference"))
     assert len(set(article.subjects(RDF.type, gq("Statistic")))) == 45
     assert len(set(article.subjects(RDF.type, gq("Pairing")))) == 7
-    assert len(set(reference.subjects(RDF.type, gq("Pairing")))) == 14
+    # 14 rows, one pairing (荔湾区 → 惠水县) stated by two of them: 13 real-world pairings.
+    assert len(set(reference.subjects(RDF.type, gq("Pairing")))) == 13
+    assert len(set(reference.subjects(RDF.type, gq("Attestation")))) == 14
+    assert len(set(reference.subjects(RDF.type, gq("NoKnownPartner")))) == 3
     assert len(set(article.subjects(RDF.type, gq("Photo")))) == 9
     assert len(set(article.subjects(RDF.type, gq("Issuance")))) == 3
     assert len(set(reference.subjects(gq("divisionCode"), None))) == 27
@@ -78,8 +81,11 @@ def test_counts_of_curated_facts(dataset: Dataset) -> None:
 def test_every_claim_cites_an_existing_sentence_that_holds_its_wording(dataset: Dataset) -> None:
     sources = dataset.graph(graph_iri(BASE, "sources"))
     triples = union(dataset)
-    cited = {(s, o) for s, p, o in triples if p == gq("statedIn")}
-    assert len(cited) == 81  # 45 statistics, 21 pairings, 8 events, 3+1+3 other claims
+    statements = {s for s, p, o in triples if p == RDF.type and o == RDF.Statement}
+    cited = {(s, o) for s, p, o in triples if p == gq("statedIn") and s not in statements}
+    # 45 statistics, 20 pairings (one cites two sentences: 21), 8 events, 3+1+3 other claims,
+    # 3 explicit unknowns; and 14 attestations of the reference pairings.
+    assert len(cited) == 84 + 14
     for claim, sentence in cited:
         assert (sentence, RDF.type, gq("Sentence")) in sources, (claim, sentence)
         assert (
@@ -115,9 +121,21 @@ def test_divisions_and_reference_pairings(dataset: Dataset) -> None:
     assert str(sources.value(page, URIRef("https://schema.org/url"))).startswith(
         "https://www.gz.gov.cn/"
     )
-    assert reference.value(ident("pairing/440103-522731-2021-03"), gq("periodStart")) == Literal(
-        "2021-03", datatype=XSD.gYearMonth
-    )
+    merged = ident("pairing/440103-522731-2021")
+    # The most precise start of its two sources (2021-03 over 2021), as a date with precision.
+    assert reference.value(merged, gq("periodStart")) == Literal("2021-03-01", datatype=XSD.date)
+    assert reference.value(merged, gq("periodStartPrecision")) == gq("MonthPrecision")
+    assert reference.value(merged, gq("periodEndPrecision")) == gq("Unknown")
+    assert len(set(reference.objects(merged, gq("statedIn")))) == 2
+    assert len(set(reference.objects(merged, gq("source")))) == 2
+    texts = {
+        str(reference.value(a, gq("periodText")))
+        for a in reference.objects(merged, gq("attestedBy"))
+    }
+    assert texts == {"自2021年3月结对以来", "自2021年"}
+    ended = ident("pairing/440115-522731-2017-2020")
+    assert reference.value(ended, gq("periodEnd")) == Literal("2020-12-31", datatype=XSD.date)
+    assert reference.value(ended, gq("periodEndPrecision")) == gq("YearPrecision")
 
 
 def test_compiling_twice_gives_the_same_quads(dataset: Dataset) -> None:
@@ -151,3 +169,36 @@ def test_broken_input_is_reported(case: Path, tmp_path: Path) -> None:
     matching = [i for i in issues if i.file == spec["file"] and spec["problem"] in i.problem]
     assert matching, "\n".join(str(i) for i in issues)
     assert line is None or any(i.line == line for i in matching), "\n".join(map(str, matching))
+
+
+def test_two_nodes_for_one_pairing_break_a_data_invariant(tmp_path: Path) -> None:
+    # The same pairing a second time under another id: same parties, level and (open) period.
+    shutil.copytree(project_root() / "data", tmp_path / "data")
+    table = tmp_path / "data" / "article" / "pairings.csv"
+    duplicate = (
+        "pairing:gz-qn-schools-again,group:gz-282-schools,group:qn-328-schools,"
+        "gq:SchoolToSchool,结对帮扶,,,gq2023:L13.1,广州282所学校结对帮扶黔南328所学校,stated,,\n"
+    )
+    table.write_text(table.read_text(encoding="utf-8") + duplicate, encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        compile_dataset(Settings(base_iri=BASE, data_dir=tmp_path / "data"))
+    (issue,) = caught.value.issues
+    assert issue.file == "ontology/invariants/data/pairings-no-overlap.rq"
+    assert "gz-qn-schools" in issue.problem
+    assert "gz-qn-schools-again" in issue.problem
+
+
+def test_a_found_partner_contradicts_an_explicit_unknown(tmp_path: Path) -> None:
+    # A source now names a partner of 长顺县 in the 2021+ round: the gq:NoKnownPartner must go.
+    shutil.copytree(project_root() / "data", tmp_path / "data")
+    table = tmp_path / "data" / "reference" / "pairings.csv"
+    found = (
+        "海珠区,Haizhu District,440105,长顺县,Changshun County,522729,district-county,2022,,,"
+        "inferred,长顺县,https://example.org/changshun,,a test row,\n"
+    )
+    table.write_text(table.read_text(encoding="utf-8") + found, encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        compile_dataset(Settings(base_iri=BASE, data_dir=tmp_path / "data"))
+    (issue,) = caught.value.issues
+    assert issue.file == "ontology/invariants/data/unknown-not-contradicted.rq"
+    assert "522729-district-county" in issue.problem

@@ -1,14 +1,13 @@
-"""The bare GET on ``/sparql``: the service description, or the HTML query page for a browser."""
+"""The bare GET on ``/sparql``: the service description, or (for a browser) the query page."""
 
 from __future__ import annotations
 
 from typing import Final
 
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from api.pages import query_page
-from api.state import ServiceCache
+from api.state import Served
 from api.urls import endpoint_url
 from kg.config import Settings
 from kg.errors import NotAcceptable
@@ -19,7 +18,6 @@ from kg.sparql.service_description import (
     describe,
     serialize_description,
 )
-from kg.store.base import Store
 
 __all__ = ["describe_service"]
 
@@ -27,7 +25,7 @@ HTML: Final = "text/html"
 _OFFERED: Final = (*DESCRIPTION_MEDIA_TYPES, HTML)
 
 
-async def describe_service(request: Request, settings: Settings, store: Store) -> Response:
+async def describe_service(request: Request, settings: Settings, served: Served) -> Response:
     """Service description in Turtle (default), RDF/XML, JSON-LD, N-Triples, or the query page."""
     choices = rank(request.headers.get("accept"), _OFFERED)
     if not choices:
@@ -37,16 +35,19 @@ async def describe_service(request: Request, settings: Settings, store: Store) -
     media_type = choices[0]
     headers = {"Vary": "Accept"}  # CORSMiddleware appends Origin
     if media_type == HTML:
-        return Response(query_page(), media_type="text/html", headers=headers)
+        # The editor lives at /query; a browser opening the endpoint's URL is sent there.
+        return RedirectResponse("/query", status_code=303, headers=headers)
+    store = served.store
     info = await store.info()
     endpoint = endpoint_url(request, settings)
-    cache: ServiceCache = request.app.state.service_cache
+    cache = served.service
     key = (endpoint, media_type)
     body = cache.body(info.version, key)
     if body is None:
         stats = await cache.statistics(store, settings, info)
         base = endpoint.rsplit("/sparql", 1)[0] + "/"
-        has_dump = request.app.state.build_meta.dump(info) is not None
+        # With updates applied the build's file is not the served data: no dump then.
+        has_dump = served.dump is not None and not (served.updates and served.updates.changes)
         features = EndpointFeatures(
             endpoint=endpoint,
             dump_url=base + "dataset.nq" if has_dump else None,

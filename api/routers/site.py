@@ -1,9 +1,8 @@
-"""The small routes around the endpoint: landing page, health, data dumps, endpoint docs."""
+"""The small routes around the endpoint: data dumps, endpoint docs."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
@@ -12,10 +11,9 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
-from api.deps import SettingsDep, StoreDep
-from api.pages import landing_page
-from api.routers.sparql import cache_headers
-from api.state import BuildMeta
+from api.caching import cache_headers, etag, not_modified
+from api.deps import ServedDep, SettingsDep
+from api.schemas import ERROR_RESPONSES
 from kg.config import project_root
 from kg.errors import NotFound
 
@@ -30,17 +28,6 @@ DUMP_FORMATS: Final[dict[str, tuple[ox.RdfFormat, str]]] = {
 }
 
 
-@router.get("/", include_in_schema=False)
-async def index() -> Response:
-    return Response(landing_page(), media_type="text/html")
-
-
-@router.get("/health", summary="Liveness and the served store version")
-async def health(store: StoreDep) -> dict[str, str]:
-    info = await store.info()
-    return {"status": "ok", "engine": info.engine, "version": info.version}
-
-
 @lru_cache(maxsize=2)
 def _converted(source: Path, version: str, target: ox.RdfFormat) -> bytes:
     """The dump file re-serialised in another quad format (once per store version)."""
@@ -50,15 +37,24 @@ def _converted(source: Path, version: str, target: ox.RdfFormat) -> bytes:
     return data
 
 
-@router.get("/dataset.{ext}", summary="Dump of the served dataset (N-Quads or TriG)")
-async def dataset(ext: str, request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+@router.get(
+    "/dataset.{ext}",
+    summary="Dump of the served dataset (N-Quads or TriG)",
+    responses={404: ERROR_RESPONSES[404], 406: ERROR_RESPONSES[406], 503: ERROR_RESPONSES[503]},
+)
+async def dataset(ext: str, request: Request, settings: SettingsDep, served: ServedDep) -> Response:
     if ext not in DUMP_FORMATS:
         raise NotFound(
             f"no dump as .{ext}; available: " + ", ".join(f"/dataset.{e}" for e in DUMP_FORMATS)
         )
-    info = await store.info()
-    meta: BuildMeta = request.app.state.build_meta
-    source = meta.dump(info)
+    if served.updates is not None and served.updates.changes:
+        # The build's file does not hold the updates: a stale dump would be a wrong answer.
+        raise NotFound(
+            f"no dump: the served data is build {served.build_id} with "
+            f"{served.updates.changes} update(s) applied; use CONSTRUCT queries on /sparql"
+        )
+    info = await served.store.info()
+    source = served.dump
     if source is None or not source.is_file():
         raise NotFound(
             "no dump is available: the data is served from a remote SPARQL endpoint "
@@ -67,11 +63,9 @@ async def dataset(ext: str, request: Request, settings: SettingsDep, store: Stor
             else f"the dump file {source} does not exist (run `kg build`)"
         )
     fmt, media_type = DUMP_FORMATS[ext]
-    etag = (
-        'W/"' + hashlib.blake2b(f"{info.version}|{ext}".encode(), digest_size=16).hexdigest() + '"'
-    )
-    headers = cache_headers(request, etag, meta.last_modified(info))
-    if request.headers.get("if-none-match", "").strip() in {etag, etag.removeprefix("W/")}:
+    tag = etag(info.version, "dump", ext)
+    headers = cache_headers(request, tag, served.last_modified())
+    if not_modified(request, tag):
         return Response(status_code=304, headers=headers)
     try:
         source_format = ox.RdfFormat.from_extension(source.suffix.lstrip("."))
@@ -92,7 +86,15 @@ def _endpoint_doc() -> bytes | None:
         return None
 
 
-@router.get("/docs/endpoint", summary="The endpoint documentation (Markdown)")
+@router.get(
+    "/docs/endpoint",
+    summary="The endpoint documentation (Markdown)",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/markdown": {"schema": {"type": "string"}}}},
+        404: ERROR_RESPONSES[404],
+    },
+)
 async def endpoint_doc() -> Response:
     doc = _endpoint_doc()
     if doc is None:

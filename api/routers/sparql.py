@@ -10,7 +10,6 @@ description (:mod:`api.routers.service`).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from typing import Final
@@ -18,16 +17,17 @@ from typing import Final
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.deps import settings_of, store_of
+from api.caching import cache_headers, etag, not_modified
 from api.protocol import Operation, parse_operation
 from api.routers.service import describe_service
+from api.state import AppContext, Served, context_of
 from api.urls import endpoint_url, public_base
 from kg.config import Settings
 from kg.errors import BadParameter, UpdateNotAllowed, UpdateUnauthorized
-from kg.sparql.negotiation import SPARQL_JSON, negotiate
-from kg.store.base import QueryRequest, QueryResult, Store, StoreInfo
+from kg.sparql.negotiation import SPARQL_JSON, TURTLE, n3_requested, negotiate
+from kg.store.base import QueryRequest, QueryResult, StoreInfo
 
-__all__ = ["LIMITS_DOC", "cache_control", "cache_headers", "etag_for", "router", "sparql"]
+__all__ = ["LIMITS_DOC", "cache_control", "etag_for", "router", "sparql"]
 
 router = APIRouter()
 
@@ -38,38 +38,13 @@ _HEAD_OPEN = re.compile(rb'\A\s*\{\s*"head"\s*:\s*\{')
 
 def etag_for(version: str, op: Operation, accept: tuple[str, ...]) -> str:
     """A weak ETag for one query on one store version in one negotiated format."""
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (version, op.text, *op.default_graph_uris, "|", *op.named_graph_uris, "|", *accept):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
-    return f'W/"{digest.hexdigest()}"'
-
-
-def _matches(if_none_match: str, etag: str) -> bool:
-    tag = etag.removeprefix("W/")
-    for raw in if_none_match.split(","):
-        candidate = raw.strip()
-        if candidate == "*" or candidate.removeprefix("W/") == tag:
-            return True
-    return False
+    return etag(version, op.text, *op.default_graph_uris, "|", *op.named_graph_uris, "|", *accept)
 
 
 def cache_control(settings: Settings) -> str:
     """The Cache-Control value for answers that only change with the data."""
     max_age = settings.http_cache_max_age
     return f"public, max-age={max_age}"
-
-
-def cache_headers(request: Request, etag: str, last_modified: str | None) -> dict[str, str]:
-    """ETag, Cache-Control, Vary and (when the build time is known) Last-Modified."""
-    headers = {
-        "ETag": etag,
-        "Cache-Control": request.app.state.cache_control,
-        "Vary": "Accept",  # CORSMiddleware appends Origin
-    }
-    if last_modified:
-        headers["Last-Modified"] = last_modified
-    return headers
 
 
 def _with_link(body: bytes, base_url: str) -> bytes:
@@ -89,18 +64,22 @@ def _render(
     result: QueryResult,
     headers: dict[str, str],
     base_url: str,
+    n3: bool = False,
 ) -> Response:
     body = result.body
+    # Turtle is N3: a client that asked for N3 gets it under the name it knows.
+    media_type = "text/n3" if n3 and result.media_type == TURTLE else result.media_type
     if result.rows is not None:
         headers["X-KG-Rows"] = str(result.rows)
     if result.truncated:
         headers["X-KG-Truncated"] = "true"
         if result.media_type == SPARQL_JSON:
             body = _with_link(body, base_url)
-    return Response(body, media_type=result.media_type, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
-async def _update(request: Request, op: Operation, settings: Settings, store: Store) -> Response:
+async def _update(request: Request, op: Operation, ctx: AppContext) -> Response:
+    settings = ctx.settings
     token = settings.update_token
     if not token:
         raise UpdateNotAllowed(
@@ -117,17 +96,19 @@ async def _update(request: Request, op: Operation, settings: Settings, store: St
         raise BadParameter(
             "using-graph-uri / using-named-graph-uri are not supported; use USING in the update"
         )
-    await store.update(op.text, timeout=settings.query_timeout)
+    # The lock keeps a build switch from losing this update (see api.follow).
+    async with ctx.update_lock, ctx.use() as served:
+        await served.store.update(op.text, timeout=settings.query_timeout)
     return Response(status_code=204)
 
 
-async def _query(request: Request, op: Operation, settings: Settings, store: Store) -> Response:
+async def _query(request: Request, op: Operation, settings: Settings, served: Served) -> Response:
+    store = served.store
     info: StoreInfo = await store.info()
     accept = negotiate(request.headers.get("accept"), op.format)
-    etag = etag_for(info.version, op, accept)
-    headers = cache_headers(request, etag, request.app.state.last_modified(info))
-    inm = request.headers.get("if-none-match")
-    if inm is not None and _matches(inm, etag):
+    tag = etag_for(info.version, op, accept)
+    headers = cache_headers(request, tag, served.last_modified())
+    if not_modified(request, tag):
         return Response(status_code=304, headers=headers)
     result = await store.query(
         QueryRequest(
@@ -141,19 +122,22 @@ async def _query(request: Request, op: Operation, settings: Settings, store: Sto
             client=request.client.host if request.client else None,
         )
     )
-    return _render(result, headers, public_base(request, settings))
+    n3 = n3_requested(request.headers.get("accept"), op.format)
+    return _render(result, headers, public_base(request, settings), n3)
 
 
 async def sparql(request: Request) -> Response:
     """SPARQL 1.1 Protocol: GET ?query=, POST form, POST application/sparql-query."""
-    settings = settings_of(request)
-    store = store_of(request)
+    ctx = context_of(request)
+    settings = ctx.settings
+    ctx.current()  # 503 before reading a body when there is nothing to serve
     op = await parse_operation(request, settings.max_request_bytes)
     if op.kind == "update":
-        return await _update(request, op, settings, store)
-    if op.kind == "describe":
-        return await describe_service(request, settings, store)
-    return await _query(request, op, settings, store)
+        return await _update(request, op, ctx)
+    async with ctx.use() as served:
+        if op.kind == "describe":
+            return await describe_service(request, settings, served)
+        return await _query(request, op, settings, served)
 
 
 # Plain Starlette routes, not FastAPI endpoints: no dependency solving or validation on the

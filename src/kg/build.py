@@ -26,25 +26,30 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
-import rdflib
 
 from kg import __version__
 from kg.config import Settings
 from kg.errors import BuildError, DataIssue, StoreUnavailable
+from kg.leases import is_leased
+
+if TYPE_CHECKING:  # rdflib is slow to import: `kg serve` and `kg query` never load it
+    import rdflib
 
 __all__ = [
     "DATASET_FILE",
     "KEEP_BUILDS",
     "MANIFEST_FILE",
     "STORE_DIR",
+    "UPDATES_DIR",
     "BuildResult",
     "Log",
     "build",
     "canonical_nquads",
     "current_build",
+    "find_current",
     "publish",
     "read_manifest",
 ]
@@ -56,6 +61,8 @@ KEEP_BUILDS = 3
 DATASET_FILE = "dataset.nq"
 STORE_DIR = "store"
 MANIFEST_FILE = "manifest.json"
+#: Under var/: the stores that SPARQL updates were applied to, one per base build.
+UPDATES_DIR = "updates"
 #: The key counting quads of the default graph in the manifest (all data should be in named graphs).
 DEFAULT_GRAPH_KEY = "default"
 _BUILD_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$")
@@ -138,7 +145,7 @@ def publish(
         raise BuildError(DataIssue(str(builds), None, f"cannot create: {exc}")) from None
     digest = hashlib.sha256(nquads).hexdigest()
     with _build_lock(builds):
-        current = _find_current(var_dir)
+        current = find_current(var_dir)
         if current is not None:
             manifest = read_manifest(current)
             if manifest.get("sha256") == digest and (current / STORE_DIR).is_dir():
@@ -225,18 +232,25 @@ def _switch(var_dir: Path, target: Path) -> None:
 
 
 def _prune(builds: Path, keep: int, current: Path) -> list[Path]:
-    """Remove finished builds beyond the newest ``keep`` and leftovers of crashed builds."""
+    """Remove finished builds beyond the newest ``keep`` and leftovers of crashed builds.
+
+    A build a server holds a lease on (:mod:`kg.leases`) is kept, however old: its workers
+    may have to reopen its store at any time. Removing a build also removes the copy that
+    updates were applied to (``var/updates/<id>``, see :mod:`kg.updates`).
+    """
     # Newest first by the time the manifest was written: ids only have one-second resolution.
     finished = sorted(
         (p for p in builds.iterdir() if _BUILD_ID.match(p.name) and (p / MANIFEST_FILE).is_file()),
         key=lambda p: (p / MANIFEST_FILE).stat().st_mtime_ns,
         reverse=True,
     )
-    removed = [p for p in finished[keep:] if p != current]
+    removed = [p for p in finished[keep:] if p != current and not is_leased(p)]
     # Under the build lock no other build is running, so every partial folder is stale.
     removed += [p for p in builds.glob(".*.partial") if p.is_dir()]
     for path in removed:
         shutil.rmtree(path, ignore_errors=True)
+        if _BUILD_ID.match(path.name):
+            shutil.rmtree(builds.parent / UPDATES_DIR / path.name, ignore_errors=True)
     return removed
 
 
@@ -256,13 +270,14 @@ def _build_lock(builds: Path) -> Iterator[None]:
 
 def current_build(var_dir: Path) -> Path:
     """The folder of the current build; StoreUnavailable when there is none yet."""
-    folder = _find_current(var_dir)
+    folder = find_current(var_dir)
     if folder is None:
         raise StoreUnavailable(f"no current build in {var_dir}: run `kg build` first")
     return folder
 
 
-def _find_current(var_dir: Path) -> Path | None:
+def find_current(var_dir: Path) -> Path | None:
+    """The folder ``var_dir/current`` points at, if it is a finished build; else None."""
     folder = (var_dir / "current").resolve()
     return folder if (folder / MANIFEST_FILE).is_file() else None
 

@@ -6,14 +6,16 @@ everything else receives a :class:`Settings` instance explicitly.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["ONTOLOGY_NS", "Settings", "get_settings", "project_root"]
+__all__ = ["ONTOLOGY_NS", "Settings", "get_settings", "project_root", "setting_errors"]
 
 #: The vocabulary namespace. Fixed: terms must not change between deployments.
 ONTOLOGY_NS = "https://w3id.org/gq-kg/ontology#"
@@ -70,6 +72,14 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(64, ge=4, description="Deepest bracket nesting accepted.")
     max_result_rows: int = Field(100_000, ge=1)
     allow_service: bool = Field(False, description="Allow SERVICE (federated queries).")
+    allow_unisolated: bool = Field(
+        False,
+        description=(
+            "Start even when query workers cannot leave the network namespace (unshare "
+            "refused): the guard alone then keeps SERVICE and LOAD out, SERVICE refused "
+            "whatever allow_service says. Off: such a server refuses to start."
+        ),
+    )
     allow_remote_from: bool = Field(
         False,
         description=(
@@ -160,11 +170,85 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="Externally visible base URL of the API (defaults to the request's)."
     )
-    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"],
+        description=(
+            "Origins allowed to read answers cross-origin: `*`, or a comma-separated list "
+            "(`KG_CORS_ORIGINS=https://a.example,https://b.example`), or a JSON list."
+        ),
+    )
+    follow_interval: float = Field(
+        1.0,
+        ge=0,
+        description=(
+            "Seconds between two looks at var/current while serving: a new build is served "
+            "within about this time (0: never switch; restart to serve a new build)."
+        ),
+    )
+
+    # --- HTTP limits (enforced by api.http under uvicorn) -------------------------------------
+    max_header_bytes: int = Field(
+        65_536, ge=1024, description="Request line plus all header lines, in bytes (else 431)."
+    )
+    max_headers: int = Field(100, ge=8, description="Header lines per request (else 431).")
+    header_timeout: float = Field(
+        10.0, gt=0, description="Seconds for a request's line and headers to arrive (else 408)."
+    )
+    body_timeout: float = Field(
+        30.0, gt=0, description="Seconds for a request's whole body to arrive (else 408)."
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)  # a JSON error becomes a readable ValidationError
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if origin != "*" and (parts.scheme not in {"http", "https"} or not parts.netloc):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port]) nor *")
+        return value
+
+    @field_validator("base_iri")
+    @classmethod
+    def _check_base_iri(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or not value.endswith("/"):
+            raise ValueError(f"{value!r} must be an http(s) IRI ending with /")
+        return value
+
+    @field_validator("remote_url", "remote_update_url", "public_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in {"http", "https"} or not parts.netloc:
+                raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
 
     @property
     def current_build(self) -> Path:
         return self.var_dir / "current"
+
+
+def setting_errors(error: ValidationError) -> list[str]:
+    """One readable line per bad setting: ``KG_NAME: problem (got 'value')``."""
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem.get("loc") else "?"
+        message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+        given = problem.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+        lines.append(f"KG_{field.upper()}: {message}{shown}")
+    return lines
 
 
 @lru_cache(maxsize=1)

@@ -15,8 +15,8 @@ from typing import BinaryIO
 import pyoxigraph as ox
 
 from kg.build import DATASET_FILE, current_build, read_manifest
-from kg.compile.vocab import PREFIXES as VOCAB_PREFIXES
 from kg.errors import BadParameter
+from kg.prefixes import PREFIXES as ALL_PREFIXES
 
 __all__ = ["FORMATS", "PREFIXES", "export", "export_file"]
 
@@ -31,11 +31,7 @@ FORMATS: Mapping[str, ox.RdfFormat] = {
 }
 
 #: Prefixes written into Turtle/TriG/RDF-XML: the compiler's, plus rdf and owl.
-PREFIXES: Mapping[str, str] = {
-    **VOCAB_PREFIXES,
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-}
+PREFIXES: Mapping[str, str] = ALL_PREFIXES
 
 
 def export(var_dir: Path, fmt: str, output: BinaryIO) -> None:

@@ -10,7 +10,7 @@ from rdflib.namespace import DCTERMS, ORG, PROV, RDF, RDFS
 from kg.compile.context import Context
 from kg.compile.entities import CITE, add_labels
 from kg.compile.tables import Row, TableSpec, split_multi
-from kg.compile.values import decimal_literal, parse_date, parse_number, parse_period
+from kg.compile.values import decimal_literal, parse_number, parse_period
 from kg.compile.vocab import DOCUMENT_CLASSES, EVENT_CLASSES, GQ, PAIRING_LEVELS, SCHEMA, UNITS
 
 __all__ = [
@@ -21,10 +21,13 @@ __all__ = [
     "PARTICIPATIONS_SPEC",
     "PHOTOS_SPEC",
     "STATISTICS_SPEC",
+    "UNKNOWN_PARTNERS_SPEC",
+    "add_date",
     "add_period",
     "emit_document",
     "emit_event",
     "emit_membership",
+    "emit_no_known_partner",
     "emit_pairing",
     "emit_participation",
     "emit_photo",
@@ -34,7 +37,7 @@ __all__ = [
 PAIRINGS_SPEC = TableSpec(
     "pairings.csv",
     required=("id", "helper", "recipient", "level", *CITE),
-    optional=("relation_text", "period_start", "period_end", "rule", "note"),
+    optional=("relation_text", "period_start", "period_end", "period_text", "rule", "note"),
 )
 STATISTICS_SPEC = TableSpec(
     "statistics.csv",
@@ -43,13 +46,13 @@ STATISTICS_SPEC = TableSpec(
         "measure",
         "value",
         "unit",
-        "period_start",
         "period_end",
+        "statistic_kind",
         "subject",
         "original_text",
         *CITE,
     ),
-    optional=("rule", "period_rule", "note"),
+    optional=("period_start", "period_text", "rule", "period_rule", "part_of", "note"),
 )
 EVENTS_SPEC = TableSpec(
     "events.csv",
@@ -57,6 +60,7 @@ EVENTS_SPEC = TableSpec(
     optional=(
         "label_en",
         "date",
+        "date_text",
         "place",
         "venue",
         "led_by",
@@ -82,7 +86,12 @@ MEMBERSHIPS_SPEC = TableSpec(
 DOCUMENTS_SPEC = TableSpec(
     "documents.csv",
     required=("id", "class", "title_zh", *CITE),
-    optional=("title_en", "issuer", "date", "rule", "note"),
+    optional=("title_en", "issuer", "date", "date_text", "rule", "note"),
+)
+UNKNOWN_PARTNERS_SPEC = TableSpec(
+    "unknown-partners.csv",
+    required=("id", "party", "level", *CITE),
+    optional=("period_start", "period_end", "period_text", "rule", "note"),
 )
 PHOTOS_SPEC = TableSpec(
     "photos.csv",
@@ -100,6 +109,19 @@ def emit_pairing(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
         level = None
     if helper is not None and helper == recipient:
         ctx.problem(row, "helper and recipient are the same")
+    missing = [
+        row.get(column)[:4]
+        for column in ("period_start", "period_end")
+        if row.get(column) and row.get(column)[:4] not in row.get("quote")
+    ]
+    if row.get("evidence").lower() == "stated" and missing:
+        # The rule of the reference pairings (kg.compile.reference.grade_problem) for the
+        # article's: a stated period is one the quote gives.
+        ctx.problem(
+            row,
+            f"evidence: a stated pairing's quote must give its period; {', '.join(missing)} "
+            "not in the quote: grade it inferred and give the rule",
+        )
     if not ctx.claim(graph, node, row) or helper is None or recipient is None or level is None:
         return
     graph.add((node, RDF.type, GQ.Pairing))
@@ -114,48 +136,117 @@ def emit_pairing(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     add_period(ctx, graph, row, node)
 
 
-def add_period(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
-    """A pairing's period_start / period_end (year, year-month or date, as precise as stated)."""
-    for column, prop in (("period_start", GQ.periodStart), ("period_end", GQ.periodEnd)):
-        if row.get(column):
-            try:
-                graph.add((node, prop, parse_period(row.get(column))))
-            except ValueError as exc:
-                ctx.problem(row, f"{column}: {exc}")
+def add_period(ctx: Context, graph: Graph, row: Row, node: URIRef) -> bool:
+    """``period_start`` / ``period_end`` as xsd:date bounds with their precision.
+
+    A bound the row leaves empty is unknown: no date, and precision gq:Unknown, so that "the
+    start is not known" is a triple a query can ask for. ``period_text`` keeps the source's
+    wording. False after reporting a problem.
+    """
+    bounds: list[Literal | None] = []
+    ok = True
+    for column, prop, precision_prop, end in (
+        ("period_start", GQ.periodStart, GQ.periodStartPrecision, False),
+        ("period_end", GQ.periodEnd, GQ.periodEndPrecision, True),
+    ):
+        text = row.get(column)
+        if not text:
+            graph.add((node, precision_prop, GQ.Unknown))
+            bounds.append(None)
+            continue
+        try:
+            value, precision = parse_period(text, end=end)
+        except ValueError as exc:
+            ctx.problem(row, f"{column}: {exc}")
+            ok = False
+            continue
+        graph.add((node, prop, value))
+        graph.add((node, precision_prop, precision))
+        bounds.append(value)
+    first = bounds[0] if len(bounds) == 2 else None
+    last = bounds[1] if len(bounds) == 2 else None
+    if ok and first is not None and last is not None and first.toPython() > last.toPython():
+        ctx.problem(row, "period_start is after period_end")
+        ok = False
+    if row.get("period_text"):
+        graph.add((node, GQ.periodText, Literal(row.get("period_text"), lang="zh")))
+    return ok
+
+
+def add_date(ctx: Context, graph: Graph, row: Row, node: URIRef, prop: URIRef = GQ.date) -> bool:
+    """``date`` (a year, year-month or day) as an xsd:date, its precision and ``date_text``."""
+    if row.get("date_text") and not row.get("date"):
+        ctx.problem(row, "date_text: give the date it words in date")
+        return False
+    if not row.get("date"):
+        return True
+    try:
+        value, precision = parse_period(row.get("date"))
+    except ValueError as exc:
+        ctx.problem(row, f"date: {exc}")
+        return False
+    graph.add((node, prop, value))
+    graph.add((node, GQ.datePrecision, precision))
+    if row.get("date_text"):
+        graph.add((node, GQ.dateText, Literal(row.get("date_text"), lang="zh")))
+    return True
+
+
+_KINDS = {"stock": GQ.Stock, "flow": GQ.Flow}
+
+
+def emit_no_known_partner(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
+    """An explicit unknown: no source known to kg names a partner of ``party`` at ``level``."""
+    party, level = ctx.ref(row, "party"), ctx.ref(row, "level")
+    if level is not None and level not in PAIRING_LEVELS:
+        ctx.problem(row, f"level: {row.get('level')!r} is not a pairing level")
+        level = None
+    period = Graph()
+    period_ok = add_period(ctx, period, row, node)
+    if not ctx.claim(graph, node, row) or party is None or level is None or not period_ok:
+        return
+    graph += period
+    graph.add((node, RDF.type, GQ.NoKnownPartner))
+    graph.add((node, GQ.party, party))
+    graph.add((node, GQ.level, level))
+    label = f"{ctx.label_of(party)} 结对方未知({ctx.label_of(level)})"
+    graph.add((node, RDFS.label, Literal(label, lang="zh")))
 
 
 def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
-    """A figure: measure, normalised value, unit, period, subject and the original wording."""
+    """A figure: measure, normalised value, unit, period, kind, subject and the wording."""
     measure, subject, unit = ctx.ref(row, "measure"), ctx.ref(row, "subject"), ctx.ref(row, "unit")
+    part_of = ctx.ref(row, "part_of")
     if unit is not None and unit not in UNITS:
         ctx.problem(row, f"unit: {row.get('unit')!r} is not a unit (e.g. gq:PersonUnit, gq:CNY)")
         unit = None
+    kind = _KINDS.get(row.get("statistic_kind"))
+    if kind is None:
+        ctx.problem(row, f"statistic_kind: {row.get('statistic_kind')!r} must be stock or flow")
     value = None
     try:
         value = parse_number(row.get("value"))
     except ValueError as exc:
         ctx.problem(row, f"value: {exc}")
-    dates: list[Literal] = []
-    for column in ("period_start", "period_end"):
-        try:
-            dates.append(parse_date(row.get(column)))
-        except ValueError as exc:
-            ctx.problem(row, f"{column}: {exc}")
-    if len(dates) == 2 and dates[0].toPython() > dates[1].toPython():
-        ctx.problem(row, "period_start is after period_end")
     if row.get("original_text") not in row.get("quote"):
         ctx.problem(row, f"original_text {row.get('original_text')!r} is not in the quote")
+    if not row.get("period_start") and not row.get("period_rule"):
+        ctx.problem(row, "period_rule: say why the start is unknown (or give period_start)")
+    period = Graph()
+    period_ok = add_period(ctx, period, row, node)
     ok = ctx.claim(graph, node, row)
     if not ok or measure is None or subject is None or unit is None or value is None:
         return
-    if len(dates) != 2:
+    if not period_ok or kind is None:
         return
+    graph += period
     graph.add((node, RDF.type, GQ.Statistic))
     graph.add((node, GQ.measure, measure))
     graph.add((node, GQ.value, decimal_literal(value)))
     graph.add((node, GQ.unit, unit))
-    graph.add((node, GQ.periodStart, dates[0]))
-    graph.add((node, GQ.periodEnd, dates[1]))
+    graph.add((node, GQ.statisticKind, kind))
+    if part_of is not None:
+        graph.add((node, GQ.partOfStatistic, part_of))
     if row.get("period_rule"):
         # The figure is graded by gq:evidence; how its period was read is said separately.
         graph.add((node, GQ.periodRule, Literal(row.get("period_rule"), lang="en")))
@@ -168,12 +259,8 @@ def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
 def emit_event(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     """An event: class, labels, date, place, venue, leader, participants, what it is about."""
     classes = ctx.classes_of(row, "class", under=EVENT_CLASSES)
-    date = None
-    if row.get("date"):
-        try:
-            date = parse_date(row.get("date"))
-        except ValueError as exc:
-            ctx.problem(row, f"date: {exc}")
+    dated = Graph()
+    date_ok = add_date(ctx, dated, row, node)
     links: list[tuple[URIRef, URIRef]] = []
     for column, prop in (
         ("place", GQ.place),
@@ -186,13 +273,12 @@ def emit_event(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
         ("programme", GQ.partOfProgramme),
     ):
         links.extend((prop, target) for target in ctx.refs(row, column))
-    if not ctx.claim(graph, node, row) or not classes:
+    if not ctx.claim(graph, node, row) or not classes or not date_ok:
         return
     for cls in classes:
         graph.add((node, RDF.type, cls))
     add_labels(graph, node, row)
-    if date is not None:
-        graph.add((node, GQ.date, date))
+    graph += dated
     for prop, target in links:
         graph.add((node, prop, target))
 
@@ -232,14 +318,11 @@ def emit_document(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     """A document named by a source, and (with an issuer) its issuance as a claim."""
     classes = ctx.classes_of(row, "class", under=DOCUMENT_CLASSES)
     issuers = ctx.refs(row, "issuer")
-    date = None
-    if row.get("date"):
-        try:
-            date = parse_date(row.get("date"))
-        except ValueError as exc:
-            ctx.problem(row, f"date: {exc}")
+    issuance = URIRef(str(node).replace("/id/document/", "/id/issuance/", 1))
+    dated = Graph()
+    date_ok = add_date(ctx, dated, row, issuance)
     provenance = ctx.check_claim(row)
-    if provenance is None:
+    if provenance is None or not date_ok:
         return
     for cls in classes:
         graph.add((node, RDF.type, cls))
@@ -249,15 +332,15 @@ def emit_document(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
         graph.add((node, DCTERMS.title, Literal(row.get("title_en"), lang="en")))
     graph.add((node, PROV.wasDerivedFrom, provenance.citation.sentence))
     if not issuers:
+        if row.get("date"):
+            ctx.problem(row, "date: the date of an issuance needs its issuer")
         return  # no issuer named: the document is mentioned, no issuance is claimed
-    issuance = URIRef(str(node).replace("/id/document/", "/id/issuance/", 1))
     provenance.add_to(graph, issuance)
     graph.add((issuance, RDF.type, GQ.Issuance))
     graph.add((issuance, GQ.document, node))
     for issuer in issuers:
         graph.add((issuance, GQ.issuer, issuer))
-    if date is not None:
-        graph.add((issuance, GQ.date, date))
+    graph += dated
     label = f"{'、'.join(ctx.label_of(i) for i in issuers)} 印发 {row.get('title_zh')}"
     graph.add((issuance, RDFS.label, Literal(label, lang="zh")))
 

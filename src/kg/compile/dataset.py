@@ -18,6 +18,9 @@ from rdflib.plugins.parsers.notation3 import BadSyntax
 from kg.compile import claims, entities
 from kg.compile.context import Context
 from kg.compile.documents import WebPages, read_sources, shown_path
+from kg.compile.entail import Rules, entail
+from kg.compile.invariants import check_invariants
+from kg.compile.provenance import Support
 from kg.compile.reference import read_reference
 from kg.compile.tables import Row, TableSpec, read_table
 from kg.config import Settings
@@ -26,7 +29,9 @@ from kg.errors import DataError, DataIssue
 __all__ = ["GRAPH_NAMES", "compile_dataset", "graph_iri"]
 
 #: The named graphs of the dataset, by short name.
-GRAPH_NAMES = ("ontology", "sources", "article", "reference")
+GRAPH_NAMES = ("ontology", "sources", "article", "reference", "inferred", "provenance")
+#: The graphs whose triples are asserted (entailment reads them, never the inferred graph).
+ASSERTED = ("ontology", "sources", "article", "reference")
 
 Emit = Callable[[Context, Graph, Row, URIRef], None]
 
@@ -56,6 +61,9 @@ TABLES: dict[str, Table] = {
     ),
     "memberships.csv": Table(claims.MEMBERSHIPS_SPEC, claims.emit_membership, ("membership",)),
     "photos.csv": Table(claims.PHOTOS_SPEC, claims.emit_photo, ("photo",), "caption"),
+    "unknown-partners.csv": Table(
+        claims.UNKNOWN_PARTNERS_SPEC, claims.emit_no_known_partner, ("unknown",)
+    ),
 }
 #: Tables of data/reference read by kg.compile.reference in their collected shape.
 REFERENCE_ONLY = ("divisions.csv", "pairings.csv")
@@ -98,10 +106,18 @@ def compile_dataset(settings: Settings) -> Dataset:
 
     # Pass 2: triples, with every reference, citation and value checked.
     sources.emit(ctx, graphs["sources"], data_dir)
+    support = Support()
     for folder, table, rows in sorted(loaded, key=lambda item: _order(item[1])):
         for row, node in rows:
-            table.emit(ctx, graphs[folder], row, node)  # type: ignore[arg-type]
-    reference.emit(ctx, graphs["reference"], pages)
+            # Each row's triples are supported by the row's own citations and grade.
+            scratch = Graph()
+            table.emit(ctx, scratch, row, node)  # type: ignore[arg-type]
+            graphs[folder] += scratch
+            support.add_row(ctx, scratch, row)
+    scratch = Graph()
+    reference.emit(ctx, scratch, pages)
+    graphs["reference"] += scratch
+    support.add_claims(scratch)
     pages.emit(ctx, graphs["sources"])
 
     for path in sorted(data_dir.rglob("*.ttl")):
@@ -121,8 +137,16 @@ def compile_dataset(settings: Settings) -> Dataset:
             for triple in parsed:
                 graphs[folder].add(triple)
 
+    if not ctx.issues:
+        invariants = Path(settings.ontology_dir) / "invariants" / "data"
+        ctx.issues.extend(check_invariants(dataset, invariants, "ontology/invariants/data"))
     if ctx.issues:
         raise DataError(sorted(ctx.issues, key=lambda i: (i.file, i.line or 0, i.problem)))
+    support.emit(graphs["provenance"], base)
+    if ontology is not None:
+        asserted = [t for name in ASSERTED for t in graphs[name]]
+        for triple in entail(asserted, Rules(ontology)):
+            graphs["inferred"].add(triple)
     return dataset
 
 

@@ -71,7 +71,9 @@ class SourceDocuments:
                     graph.add((doc, prop, agent))
             if row.get("issued"):
                 try:
-                    graph.add((doc, DCTERMS.issued, parse_period(row.get("issued"))))
+                    issued, precision = parse_period(row.get("issued"))
+                    graph.add((doc, DCTERMS.issued, issued))
+                    graph.add((doc, GQ.datePrecision, precision))
                 except ValueError as exc:
                     ctx.problem(row, f"issued: {exc}")
             for lang in split_multi(row.get("language")):
@@ -128,6 +130,22 @@ class WebPages:
     """Web pages cited by reference rows: one document per URL, one sentence per quote."""
 
     pages: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    #: URL → the page's date as the curator recorded it (YYYY, YYYY-MM or YYYY-MM-DD).
+    dates: dict[str, str] = field(default_factory=dict)
+
+    def date(self, ctx: Context, row: Row, url: str, text: str) -> None:
+        """Record the date of the page at ``url``; one page has one date."""
+        if not text:
+            return
+        try:
+            parse_period(text)
+        except ValueError as exc:
+            ctx.problem(row, f"source_date: {exc}")
+            return
+        if self.dates.setdefault(url, text) != text:
+            ctx.problem(
+                row, f"source_date: {text} but another row dates this page {self.dates[url]}"
+            )
 
     def cite(self, ctx: Context, url: str, quote: str) -> tuple[URIRef, URIRef]:
         """Register ``quote`` as a sentence of the page at ``url``; (sentence, page) IRIs."""
@@ -147,6 +165,10 @@ class WebPages:
             page = ctx.documents[slug]
             graph.add((page, RDF.type, GQ.WebPage))
             graph.add((page, SCHEMA.url, URIRef(url)))
+            if url in self.dates:
+                issued, precision = parse_period(self.dates[url])
+                graph.add((page, DCTERMS.issued, issued))
+                graph.add((page, GQ.datePrecision, precision))
             host = urlsplit(url).hostname or url
             graph.add((page, RDFS.label, Literal(f"Web page at {host}", lang="en")))
             sentences = [Sentence(i, 1, q) for i, q in enumerate(quotes, start=1)]

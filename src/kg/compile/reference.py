@@ -47,7 +47,15 @@ REF_PAIRINGS_SPEC = TableSpec(
         "quote",
         "source_url",
     ),
-    optional=("helper_en", "helped_en", "period_end", "rule", "note"),
+    optional=(
+        "helper_en",
+        "helped_en",
+        "period_end",
+        "period_text",
+        "source_date",
+        "rule",
+        "note",
+    ),
 )
 
 #: Where the divisions come from: the sentence of the reference notes describing divisions.csv.
@@ -88,7 +96,8 @@ class ReferenceTables:
     """The rows of both reference tables, declared and ready to emit."""
 
     divisions: list[tuple[Row, URIRef]] = field(default_factory=list)
-    pairings: list[tuple[Row, URIRef]] = field(default_factory=list)
+    #: One entry per real-world pairing: its node and the rows (one per source) stating it.
+    pairings: list[tuple[URIRef, list[Row]]] = field(default_factory=list)
 
     def emit(self, ctx: Context, graph: Graph, pages: WebPages) -> None:
         """Emit divisions and pairings into ``graph`` (the reference graph)."""
@@ -106,8 +115,8 @@ class ReferenceTables:
                 by_name=by_name,
                 provenance=provenance[0].sentence if provenance else None,
             )
-        for row, node in self.pairings:
-            self._pairing(ctx, graph, row, node, pages)
+        for node, rows in self.pairings:
+            _pairing(ctx, graph, node, rows, pages)
 
     @staticmethod
     def _division(
@@ -161,45 +170,142 @@ class ReferenceTables:
         if provenance is not None:
             graph.add((node, PROV.wasDerivedFrom, provenance))
 
-    @staticmethod
-    def _pairing(ctx: Context, graph: Graph, row: Row, node: URIRef, pages: WebPages) -> None:
-        level = _LEVELS.get(row.get("level"))
-        if level is None:
-            ctx.problem(row, f"level: unknown level {row.get('level')!r} ({', '.join(_LEVELS)})")
+
+_SUFFIXES = ("布依族苗族自治州", "水族自治县", "自治州", "自治县", "区", "县", "市")
+#: Simplified → traditional for the characters of division names that differ (廣州 and 區 are
+#: how Hong Kong and Taiwan pages, and some mainland ones, write 广州 and 区).
+_TRADITIONAL = str.maketrans(
+    {"区": "區", "县": "縣", "广": "廣", "黄": "黃", "龙": "龍", "长": "長"}
+)
+_LATIN = re.compile(r"[A-Za-z]{2,}")
+
+
+def name_forms(name: str) -> set[str]:
+    """The ways a source may write a division: 三都水族自治县, 三都; 白云区, 白云區, 白云."""
+    forms = {name}
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            forms.add(name.removesuffix(suffix))
+            break
+    return forms | {f.translate(_TRADITIONAL) for f in forms}
+
+
+def grade_problem(row: Row) -> str | None:
+    """Why the quote of a reference row cannot carry its grade (None when it can).
+
+    A quote is words of the source only: curator notes (Latin-letter words in a Chinese page's
+    quote) go to ``note``. A ``stated`` pairing's quote names both parties and the period
+    (the start year, and the end year when there is one); otherwise the row is inferred and
+    its ``rule`` says how the pairing follows.
+    """
+    quote = row.get("quote")
+    if _LATIN.search(quote):
+        return "quote: only the words of the source; move curator notes to the note column"
+    if row.get("evidence").lower() != "stated":
+        return None
+    missing = [
+        row.get(column)
+        for column in ("helper_zh", "helped_zh")
+        if not any(form in quote for form in name_forms(row.get(column)))
+    ]
+    missing += [
+        row.get(column)[:4]
+        for column in ("period_start", "period_end")
+        if row.get(column) and row.get(column)[:4] not in quote
+    ]
+    if missing:
+        return (
+            f"evidence: a stated pairing's quote must name both parties and the period; "
+            f"{', '.join(missing)} not in the quote: grade it inferred and give the rule"
+        )
+    return None
+
+
+def _overlap(a: Row, b: Row) -> bool:
+    """Do the periods of two rows overlap? (an empty bound is open)"""
+
+    def bound(row: Row, column: str, default: str) -> str:
+        text = row.get(column)
+        if not text:
+            return default
+        return text[:4] if len(text) == 4 else text[:7]
+
+    a_start, a_end = bound(a, "period_start", "0000"), bound(a, "period_end", "9999")
+    b_start, b_end = bound(b, "period_start", "0000"), bound(b, "period_end", "9999")
+    # Compare at the coarser of the two precisions (2021 overlaps 2021-03).
+    return (
+        a_start[: len(b_end)] <= b_end[: len(a_start)]
+        and b_start[: len(a_end)] <= a_end[: len(b_start)]
+    )
+
+
+def _pairing(ctx: Context, graph: Graph, node: URIRef, rows: list[Row], pages: WebPages) -> None:
+    """One real-world pairing stated by one or more rows (sources), one attestation each."""
+    first = rows[0]
+    level = _LEVELS.get(first.get("level"))
+    if level is None:
+        ctx.problem(first, f"level: unknown level {first.get('level')!r} ({', '.join(_LEVELS)})")
+        return
+    parties: list[URIRef] = []
+    for code_col, name_col in (("helper_adcode", "helper_zh"), ("helped_adcode", "helped_zh")):
+        party = ctx.resolve(first, code_col, f"division:{first.get(code_col)}")
+        if party is None:
             return
-        parties: list[URIRef] = []
-        for code_col, name_col in (("helper_adcode", "helper_zh"), ("helped_adcode", "helped_zh")):
-            party = ctx.resolve(row, code_col, f"division:{row.get(code_col)}")
-            if party is None:
-                return
-            if ctx.labels.get(party) != row.get(name_col):
-                ctx.problem(
-                    row,
-                    f"{name_col}: {row.get(name_col)!r} is not the name of "
-                    f"{row.get(code_col)} ({ctx.labels.get(party)!r})",
-                )
-                return
-            parties.append(party)
+        if ctx.labels.get(party) != first.get(name_col):
+            ctx.problem(
+                first,
+                f"{name_col}: {first.get(name_col)!r} is not the name of "
+                f"{first.get(code_col)} ({ctx.labels.get(party)!r})",
+            )
+            return
+        parties.append(party)
+    grades: list[URIRef] = []
+    for row in rows:
         grade = row.get("evidence").lower()
         if grade not in ("stated", "inferred"):
             ctx.problem(row, f"evidence: {grade!r} must be stated or inferred")
             return
+        problem = grade_problem(row)
+        if problem is not None:
+            ctx.problem(row, problem)
+            return
+        if grade == "inferred" and not row.get("rule"):
+            ctx.problem(row, "rule: an inferred pairing needs the rule that infers it")
+            return
+        grades.append(GQ.Stated if grade == "stated" else GQ.Inferred)
+    graph.add((node, RDF.type, GQ.Pairing))
+    graph.add((node, GQ.helper, parties[0]))
+    graph.add((node, GQ.recipient, parties[1]))
+    graph.add((node, GQ.level, level))
+    label = f"{first.get('helper_zh')}—{first.get('helped_zh')} 结对帮扶"
+    graph.add((node, RDFS.label, Literal(label, lang="zh")))
+    # The claim's period is the most precise one its sources give (2021-03 over 2021).
+    add_period(ctx, graph, max(rows, key=_precision), node)
+    graph.remove((node, GQ.periodText, None))
+    stated = GQ.Stated in grades
+    graph.add((node, GQ.evidence, GQ.Stated if stated else GQ.Inferred))
+    for number, (row, grade) in enumerate(zip(rows, grades, strict=True), start=1):
         sentence, page = pages.cite(ctx, row.get("source_url"), row.get("quote"))
-        graph.add((node, RDF.type, GQ.Pairing))
-        graph.add((node, GQ.helper, parties[0]))
-        graph.add((node, GQ.recipient, parties[1]))
-        graph.add((node, GQ.level, level))
-        label = f"{row.get('helper_zh')}—{row.get('helped_zh')} 结对帮扶"
-        graph.add((node, RDFS.label, Literal(label, lang="zh")))
-        add_period(ctx, graph, row, node)
+        pages.date(ctx, row, row.get("source_url"), row.get("source_date"))
         graph.add((node, GQ.statedIn, sentence))
         graph.add((node, GQ.source, page))
-        if grade == "stated":
-            graph.add((node, GQ.evidence, GQ.Stated))
-        else:
-            graph.add((node, GQ.evidence, GQ.Inferred))
-            rule = row.get("rule") or DEFAULT_REFERENCE_RULE
-            graph.add((node, GQ.inferenceRule, Literal(rule, lang="en")))
+        if not stated:
+            graph.add((node, GQ.inferenceRule, Literal(row.get("rule"), lang="en")))
+        attestation = URIRef(f"{node}/attestation/{number}")
+        graph.add((node, GQ.attestedBy, attestation))
+        graph.add((attestation, RDF.type, GQ.Attestation))
+        graph.add((attestation, GQ.statedIn, sentence))
+        graph.add((attestation, GQ.source, page))
+        graph.add((attestation, GQ.evidence, grade))
+        if grade == GQ.Inferred:
+            graph.add((attestation, GQ.inferenceRule, Literal(row.get("rule"), lang="en")))
+        add_period(ctx, graph, row, attestation)
+        graph.add((attestation, RDFS.label, Literal(f"{label}({number})", lang="zh")))
+
+
+def _precision(row: Row) -> tuple[int, int]:
+    """Rank rows by how precisely they give the period (longer texts are more precise)."""
+    return (len(row.get("period_start")), len(row.get("period_end")))
 
 
 def read_reference(ctx: Context, data_dir: Path, pages: WebPages) -> ReferenceTables:
@@ -226,27 +332,31 @@ def read_reference(ctx: Context, data_dir: Path, pages: WebPages) -> ReferenceTa
                 ctx.labels[node] = row.get("name_zh")
                 found.divisions.append((row, node))
     if pairings.is_file():
-        slugs: set[str] = set()
+        groups: list[list[Row]] = []
         for row in read_table(
             pairings, shown_path(pairings, data_dir), REF_PAIRINGS_SPEC, ctx.issues
         ):
-            slug = "-".join(
-                v
-                for v in (
-                    row.get("helper_adcode"),
-                    row.get("helped_adcode"),
-                    row.get("period_start"),
-                    row.get("period_end"),
-                )
-                if v
-            )
-            if slug in slugs:
-                ctx.problem(row, f"duplicate pairing {slug} (same partners and period)")
-                continue
-            slugs.add(slug)
-            node = ctx.declare_iri(f"pairing:{slug}", row)
+            # One real-world pairing is one node: rows with the same parties and level whose
+            # periods overlap are sources of the same pairing.
+            key = (row.get("helper_adcode"), row.get("helped_adcode"), row.get("level"))
+            for group in groups:
+                head = group[0]
+                same = (head.get("helper_adcode"), head.get("helped_adcode"), head.get("level"))
+                if same == key and any(_overlap(row, other) for other in group):
+                    group.append(row)
+                    break
+            else:
+                groups.append([row])
+            # Registering the quote now makes the page's sentence numbering follow row order.
+            pages.cite(ctx, row.get("source_url"), row.get("quote"))
+        for group in groups:
+            head = group[0]
+            start = min(r.get("period_start") for r in group)
+            years = [start[:4] if len(group) > 1 else start]
+            if all(r.get("period_end") for r in group):
+                years.append(max(r.get("period_end") for r in group))
+            slug = "-".join([head.get("helper_adcode"), head.get("helped_adcode"), *years])
+            node = ctx.declare_iri(f"pairing:{slug}", head)
             if node is not None:
-                found.pairings.append((row, node))
-                # Registering the quote now makes the page's sentence numbering follow row order.
-                pages.cite(ctx, row.get("source_url"), row.get("quote"))
+                found.pairings.append((node, group))
     return found

@@ -1,13 +1,16 @@
-"""Parsing cell values: numbers written the Chinese way, dates and periods."""
+"""Parsing cell values: numbers written the Chinese way, dates and periods (with precision)."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
-from rdflib import Literal
+from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
+
+from kg.compile.vocab import GQ
 
 __all__ = ["decimal_literal", "parse_date", "parse_number", "parse_period"]
 
@@ -51,16 +54,26 @@ def parse_date(text: str) -> Literal:
     return Literal(day.isoformat(), datatype=XSD.date)
 
 
-def parse_period(text: str) -> Literal:
-    """A period bound: ``YYYY`` (gYear), ``YYYY-MM`` (gYearMonth) or ``YYYY-MM-DD`` (date)."""
+def parse_period(text: str, *, end: bool = False) -> tuple[Literal, URIRef]:
+    """A period bound as an ``xsd:date`` and its precision.
+
+    ``YYYY`` is year precision, ``YYYY-MM`` month precision, ``YYYY-MM-DD`` day precision. A
+    start is the first day of its year or month, an end the last one (bounds are inclusive),
+    so "active in 2021" is one date comparison whatever the precision. Raises ValueError.
+    """
     if _YEAR.match(text):
-        return Literal(text, datatype=XSD.gYear)
+        year = int(text)
+        day = dt.date(year, 12, 31) if end else dt.date(year, 1, 1)
+        return Literal(day.isoformat(), datatype=XSD.date), GQ.YearPrecision
     if _YEAR_MONTH.match(text):
-        if not 1 <= int(text[5:]) <= 12:
+        year, month = int(text[:4]), int(text[5:])
+        if not 1 <= month <= 12:
             raise ValueError(f"{text!r} has no month {text[5:]}")
-        return Literal(text, datatype=XSD.gYearMonth)
+        last = calendar.monthrange(year, month)[1]
+        day = dt.date(year, month, last if end else 1)
+        return Literal(day.isoformat(), datatype=XSD.date), GQ.MonthPrecision
     try:
-        return parse_date(text)
+        return parse_date(text), GQ.DayPrecision
     except ValueError as exc:
         raise ValueError(
             f"{text!r} is not a year, year-month or date (YYYY, YYYY-MM, YYYY-MM-DD)"

@@ -8,9 +8,10 @@ data without touching this module.
 from __future__ import annotations
 
 from rdflib import Namespace, URIRef
-from rdflib.namespace import DCTERMS, FOAF, ORG, PROV, RDFS, SKOS, XSD
+from rdflib.namespace import ORG, RDFS, SKOS
 
 from kg.config import ONTOLOGY_NS
+from kg.prefixes import VOCABULARIES
 
 __all__ = [
     "BUILTIN_CLASSES",
@@ -36,20 +37,8 @@ QB = Namespace("http://purl.org/linked-data/cube#")
 GEO = Namespace("http://www.w3.org/2003/01/geo/wgs84_pos#")
 WIKIDATA = Namespace("http://www.wikidata.org/entity/")
 
-#: Prefixes accepted in the ``class`` and ``property`` columns.
-PREFIXES: dict[str, str] = {
-    "gq": ONTOLOGY_NS,
-    "rdfs": str(RDFS),
-    "skos": str(SKOS),
-    "dct": str(DCTERMS),
-    "foaf": str(FOAF),
-    "schema": str(SCHEMA),
-    "org": str(ORG),
-    "prov": str(PROV),
-    "qb": str(QB),
-    "geo": str(GEO),
-    "xsd": str(XSD),
-}
+#: Prefixes accepted in the ``class`` and ``property`` columns (the one table: kg.prefixes).
+PREFIXES: dict[str, str] = dict(VOCABULARIES)
 
 #: Event classes (the `class` column of events.csv).
 EVENT_CLASS_NAMES = (
@@ -187,6 +176,7 @@ OBJECT_PROPERTIES: frozenset[URIRef] = frozenset(
         GQ.appliedIn,
         GQ.assistanceForm,
         GQ.hasMember,
+        GQ.parkLevel,
         SCHEMA.material,
         SKOS.broader,
         SKOS.related,

@@ -15,13 +15,13 @@ import contextlib
 import ctypes
 import json
 import mmap
-import os
 import re
 import resource
 import socket
 import threading
 from typing import Any, Final
 
+from kg.store.isolation import drop_network
 from kg.store.messages import (
     Answer,
     Done,
@@ -51,35 +51,9 @@ RUNNING: Final = 2
 #: pyoxigraph's messages for a query it parses but cannot evaluate.
 _UNSUPPORTED: Final = re.compile(r"is not supported")
 
-_CLONE_NEWNET: Final = 0x40000000
-_CLONE_NEWUSER: Final = 0x10000000
 _PR_SET_PDEATHSIG: Final = 1
 #: RLIMIT_DATA above the watchdog's limit: the watchdog should always act first.
 _SLACK_BYTES: Final = 256 * 1024 * 1024
-
-
-def _write_id_map(path: str, line: str) -> None:
-    with open(path, "w", encoding="ascii") as handle:
-        handle.write(line)
-
-
-def _drop_network() -> str:
-    """Leave the network namespace; returns how it went (the server logs it)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(_CLONE_NEWNET) == 0:
-            return "isolated"
-        uid, gid = os.geteuid(), os.getegid()
-        # Unprivileged: a new user namespace grants the right to a new network namespace.
-        if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
-            with contextlib.suppress(OSError):
-                _write_id_map("/proc/self/setgroups", "deny")
-                _write_id_map("/proc/self/uid_map", f"{uid} {uid} 1")
-                _write_id_map("/proc/self/gid_map", f"{gid} {gid} 1")
-            return "isolated (user namespace)"
-        return f"not isolated: unshare failed: {os.strerror(ctypes.get_errno())}"
-    except (OSError, AttributeError) as exc:
-        return f"not isolated: {exc}"
 
 
 def _die_with_parent() -> None:
@@ -153,7 +127,7 @@ def child_main(socket_fd: int, state_fd: int) -> None:
     if not isinstance(init, InitJob):
         return
     config = init.config
-    network = _drop_network() if config.isolate_network else "not isolated: SERVICE allowed"
+    network = drop_network().detail if config.isolate_network else "not isolated: SERVICE allowed"
     threading.stack_size(config.stack_bytes)
     thread = threading.Thread(
         target=_serve,

@@ -25,6 +25,8 @@ import pyoxigraph as ox
 from kg.config import Settings
 from kg.errors import StoreError, StoreUnavailable, UpdateNotAllowed, error_from_code
 from kg.sparql.types import QueryRequest, QueryResult, ResultKind, StoreInfo
+from kg.store import isolation
+from kg.store.isolation import Isolation
 from kg.store.messages import Answer, Done, Failure, GraphsJob, QueryJob, Reply, UpdateJob
 from kg.store.prepare import prepare_query, prepare_update
 from kg.store.workers import WorkerConfig, WorkerPool
@@ -77,6 +79,8 @@ class EmbeddedStore:
         self._engine = ""
         self._writable = bool(settings.update_token)
         self._mode = ""
+        #: SERVICE passes the guard only when allowed and the workers may use the network.
+        self._service_allowed = False
 
     def _source(self) -> Path:
         """The dataset file (store=memory) or store folder to open; StoreUnavailable if missing."""
@@ -128,7 +132,8 @@ class EmbeddedStore:
         self._source()
 
     async def start(self) -> None:
-        """Spawn the workers and learn the store's named graphs."""
+        """Spawn the workers and learn the store's named graphs. StoreUnavailable when the
+        workers should leave the network and cannot, unless ``allow_unisolated``."""
         config, size = self._configure()
         settings = self.settings
         # The read-write store has one process (one RocksDB writer): no second lane there.
@@ -143,6 +148,18 @@ class EmbeddedStore:
             client_penalty=settings.client_penalty,
         )
         await pool.start()
+        if config.isolate_network:
+            try:
+                isolated = isolation.require(
+                    Isolation.from_detail(pool.network_status), self.settings
+                )
+            except StoreUnavailable:
+                await pool.close()
+                raise
+            # Not isolated (allowed by the setting): the guard alone keeps SERVICE out.
+            self._service_allowed = self.settings.allow_service and isolated
+        else:
+            self._service_allowed = self.settings.allow_service
         self._pool = pool
         self._engine = f"pyoxigraph {ox.__version__} ({self._mode}, {size} worker processes)"
         await self._refresh_graphs()
@@ -172,7 +189,13 @@ class EmbeddedStore:
         """Guard the query, then run it in a worker under its deadline."""
         settings = self.settings
         # pyoxigraph never fetches a graph name: an unknown graph is just empty.
-        prepared = prepare_query(request, settings, self._graphs, refuse_unknown_graphs=False)
+        prepared = await prepare_query(
+            request,
+            settings,
+            self._graphs,
+            refuse_unknown_graphs=False,
+            allow_service=self._service_allowed,
+        )
         shape = prepared.shape
         protocol_dataset = bool(request.default_graph_uris or request.named_graph_uris)
         job = QueryJob(
@@ -202,7 +225,9 @@ class EmbeddedStore:
                 "this store is read-only: SPARQL Update is disabled (set update_token, "
                 "KG_UPDATE_TOKEN, to enable it)"
             )
-        default = prepare_update(update, self.settings, self._graphs)
+        default = await prepare_update(
+            update, self.settings, self._graphs, allow_service=self._service_allowed
+        )
         deadline = timeout if timeout is not None else default
         job = UpdateJob(update)
         pool = self.pool

@@ -39,16 +39,20 @@ class PreparedQuery:
     max_value_bytes: int
 
 
-def prepare_query(
+async def prepare_query(
     request: QueryRequest,
     settings: Settings,
     graphs: Collection[str],
     *,
     refuse_unknown_graphs: bool = True,
+    allow_service: bool | None = None,
 ) -> PreparedQuery:
     """Guard ``request`` (raises the guard's errors), refuse an update or an unacceptable
-    format early, and work out its row cap and deadline."""
-    shape = guard.check(
+    format early, and work out its row cap and deadline.
+
+    The guard runs off the event loop for long texts (:func:`guard.check_off_loop`).
+    ``allow_service`` overrides the setting (False when the workers could not be isolated)."""
+    shape = await guard.check_off_loop(
         request.query,
         settings,
         graphs,
@@ -56,6 +60,7 @@ def prepare_query(
         named_graph_uris=request.named_graph_uris,
         base_iri=request.base_iri,
         refuse_unknown_graphs=refuse_unknown_graphs,
+        allow_service=allow_service,
     )
     if shape.is_update:
         raise QuerySyntaxError("this is a SPARQL Update, not a query: send it as an update")
@@ -69,9 +74,15 @@ def prepare_query(
     return PreparedQuery(shape, kind, max_rows, timeout, settings.max_value_bytes)
 
 
-def prepare_update(update: str, settings: Settings, graphs: Collection[str]) -> float:
+async def prepare_update(
+    update: str,
+    settings: Settings,
+    graphs: Collection[str],
+    *,
+    allow_service: bool | None = None,
+) -> float:
     """Guard an update (raises the guard's errors or QuerySyntaxError for a query); its deadline."""
-    shape = guard.check(update, settings, graphs)
+    shape = await guard.check_off_loop(update, settings, graphs, allow_service=allow_service)
     if shape.form is not None and not shape.is_update:
         raise QuerySyntaxError("this is a query, not a SPARQL Update")
     return settings.query_timeout

@@ -1,0 +1,232 @@
+"""A page at every IRI: ``/id/...`` (HTML, Turtle, JSON-LD, N-Triples) and ``/ontology``.
+
+Linked Data style: the IRI ``{base}id/division/522731`` is served at ``/id/division/522731``.
+The format is chosen by extension (``.html``, ``.ttl``, ``.jsonld``, ``.nt``) or else by the
+``Accept`` header (a browser gets HTML; ``*/*`` too, so a cited URL opens as a page). An unknown
+id is a 404: an HTML page for a browser, the JSON error body otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, Response
+
+from api.caching import cache_headers, etag, not_modified
+from api.deps import SettingsDep, StoreDep
+from api.render import Links, render, templates_signature
+from api.state import context_of
+from kg.config import ONTOLOGY_NS, Settings
+from kg.describe import (
+    RDF_TYPE,
+    Claim,
+    ClaimKind,
+    Description,
+    Vocabulary,
+    describe,
+    describe_rdf,
+    iri_for_path,
+)
+from kg.errors import NotAcceptable, NotFound
+from kg.sparql.negotiation import rank
+from kg.store.base import Store
+
+__all__ = ["FORMATS", "has_route", "page_context", "router", "vocabulary_of"]
+
+router = APIRouter()
+
+HTML: Final = "text/html"
+#: Extension → media type, in the server's order of preference for ``*/*``.
+FORMATS: Final[dict[str, str]] = {
+    "html": HTML,
+    "ttl": "text/turtle",
+    "jsonld": "application/ld+json",
+    "nt": "application/n-triples",
+}
+_FORMAT_NAMES: Final = {"html": "HTML", "ttl": "Turtle", "jsonld": "JSON-LD", "nt": "N-Triples"}
+_LABEL: Final = "http://www.w3.org/2000/01/rdf-schema#label"
+_TEXT: Final = ONTOLOGY_NS + "text"
+
+_SECTIONS: Final[tuple[tuple[ClaimKind, str, str, str], ...]] = (
+    ("pairing", "pairings", "Pairings 结对帮扶 (as helper and as recipient)", ""),
+    (
+        "unknown",
+        "unknown",
+        "No known partner 结对方未知",
+        "No source known to kg names a partner at this level; the sentence below records that.",
+    ),
+    ("statistic", "statistics", "Statistics 统计", ""),
+    ("event", "events", "Events 活动", ""),
+    ("claim", "claims", "Other claims 其他陈述", ""),
+)
+
+
+async def vocabulary_of(request: Request, store: Store, settings: Settings) -> Vocabulary:
+    return await context_of(request).current().vocabulary.get(store, settings)
+
+
+def has_route(request: Request, prefix: str) -> bool:
+    """Whether the app serves paths under ``prefix`` (maps and reconciliation come from
+    other routers: pages link them only when they are there)."""
+    for route in request.app.router.routes:
+        path = getattr(route, "path", "")
+        if isinstance(path, str) and path.startswith(prefix):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class _NavLink:
+    href: str
+    text: str
+
+
+def page_context(request: Request, links: Links, **extra: object) -> dict[str, object]:
+    """What every page template needs: links, navigation, the search box's text."""
+    nav = []
+    if has_route(request, "/maps"):
+        nav.append(_NavLink("/maps/", "Maps 地图"))
+    if has_route(request, "/reconcile"):
+        nav.append(_NavLink("/reconcile", "Reconcile"))
+    context: dict[str, object] = {
+        "links": links,
+        "extra_nav": nav,
+        "q": request.query_params.get("q", "")[:200],
+        "RDF_TYPE": RDF_TYPE,
+        "GQ": ONTOLOGY_NS,
+    }
+    context.update(extra)
+    return context
+
+
+def _choose(path: str, accept: str | None) -> tuple[str, str]:
+    """(path without a format extension, media type)."""
+    stem, dot, ext = path.rpartition(".")
+    if dot and ext in FORMATS and "/" not in ext:
+        return stem, FORMATS[ext]
+    ranked = rank(accept, tuple(FORMATS.values()))
+    if not ranked:
+        offered = ", ".join(FORMATS.values())
+        raise NotAcceptable(f"a resource is served as {offered}", tuple(FORMATS.values()))
+    return path, ranked[0]
+
+
+def not_found_page(request: Request, links: Links, message: str) -> Response:
+    return render(
+        "error.html",
+        page_context(request, links, status=404, heading="Not found 未找到", message=message),
+        status=404,
+    )
+
+
+def _sections(d: Description) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for kind, anchor, title, note in _SECTIONS:
+        claims: list[Claim] = d.claims_of(kind)
+        if claims:
+            out.append({"id": anchor, "title": title, "note": note, "claims": claims})
+    return out
+
+
+def _alternates(path: str) -> list[dict[str, str]]:
+    return [
+        {"name": _FORMAT_NAMES[ext], "media_type": media, "href": f"/id/{path}.{ext}"}
+        for ext, media in FORMATS.items()
+        if ext != "html"
+    ]
+
+
+def _link_header(path: str) -> str:
+    return ", ".join(
+        f'</id/{path}.{ext}>; rel="alternate"; type="{media}"'
+        for ext, media in FORMATS.items()
+        if ext != "html"
+    )
+
+
+@router.get("/id/{path:path}", include_in_schema=False)
+async def resource(path: str, request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    stem, media_type = _choose(path, request.headers.get("accept"))
+    # One answer per data version, resource, format and page code: revalidation is a 304.
+    served = context_of(request).current()
+    version = (await store.info()).version
+    tag = etag(
+        version, "id", stem, media_type, templates_signature(), str(has_route(request, "/maps"))
+    )
+    headers = {**cache_headers(request, tag, served.last_modified()), "Link": _link_header(stem)}
+    if not_modified(request, tag):
+        return Response(status_code=304, headers=headers)
+    if media_type != HTML:
+        iri = iri_for_path(settings, stem)
+        body = await describe_rdf(store, settings, iri, media_type)
+        charset = "; charset=utf-8" if media_type == "text/turtle" else ""
+        return Response(body, media_type=media_type + charset, headers=headers)
+    vocabulary = await vocabulary_of(request, store, settings)
+    links = Links(settings, vocabulary)
+    try:
+        iri = iri_for_path(settings, stem)
+        d = await describe(store, settings, iri, vocabulary)
+    except NotFound as exc:
+        return not_found_page(request, links, exc.message)  # no ETag: not a representation
+    title = " · ".join([*d.labels("zh"), *d.labels("en")]) or links.short(d.iri)
+    facts = [f for f in d.facts if f.property not in {RDF_TYPE, _LABEL, _TEXT}]
+    texts = [f.value.term.value for f in d.facts if f.property == _TEXT]
+    map_src = f"/maps/entity/{stem}" if has_route(request, "/maps/entity") else None
+    context = page_context(
+        request,
+        links,
+        d=d,
+        title=title,
+        facts=facts,
+        text=texts[0] if texts else None,
+        claim_sections=_sections(d),
+        formats=_alternates(stem),
+        map_src=map_src,
+    )
+    return render("resource.html", context, headers=headers)
+
+
+@router.get("/ontology", include_in_schema=False)
+async def ontology(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    """Every term of the ontology on one page, each at ``/ontology#Term``."""
+    ranked = rank(request.headers.get("accept"), (HTML, "text/turtle"))
+    if ranked and ranked[0] == "text/turtle":
+        return await ontology_turtle(settings)
+    vocabulary = await vocabulary_of(request, store, settings)
+    links = Links(settings, vocabulary)
+    ours = sorted(
+        (t for t in vocabulary.terms.values() if t.iri.startswith(ONTOLOGY_NS) and t.local_name),
+        key=lambda t: t.local_name,
+    )
+    groups: dict[str, list[object]] = {}
+    for term in ours:
+        groups.setdefault(_term_group(term.types), []).append(term)
+    order = ["Classes 类", "Properties 属性", "Concepts 概念", "Other terms 其他"]
+    context = page_context(
+        request,
+        links,
+        groups=[(name, groups[name]) for name in order if name in groups],
+        ontology_ns=ONTOLOGY_NS,
+    )
+    return render("ontology.html", context, headers={"Vary": "Accept"})
+
+
+def _term_group(types: tuple[str, ...]) -> str:
+    joined = " ".join(types)
+    if "Class" in joined:
+        return "Classes 类"
+    if "Property" in joined:
+        return "Properties 属性"
+    if "Concept" in joined:
+        return "Concepts 概念"
+    return "Other terms 其他"
+
+
+@router.get("/ontology.ttl", include_in_schema=False)
+async def ontology_turtle(settings: SettingsDep) -> Response:
+    path = settings.ontology_dir / "gq.ttl"
+    if not path.is_file():
+        raise NotFound(f"the ontology file {path} is not installed with this copy of kg")
+    return FileResponse(path, media_type="text/turtle; charset=utf-8")

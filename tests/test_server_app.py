@@ -1,0 +1,192 @@
+"""The web app's shape: one /sparql path, one ETag helper, security headers, validated settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from api.app import create_app
+from api.headers import HTML_POLICY
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kg.cli import main
+from kg.config import Settings
+from kg.errors import StoreUnavailable
+from tests.conftest import MINI, mini_settings
+from tests.fixtures.memory_store import MemoryStore
+from tests.support.servers import REPO_ROOT
+from tests.test_server_follow import build, nquads, settings_for
+
+ASK = "ASK {}"
+
+
+# --- security headers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("GET", "/sparql?query=ASK%7B%7D", {}),
+        ("GET", "/health", {}),
+        ("GET", "/no/such/page", {}),
+        ("DELETE", "/sparql", {}),
+        ("GET", "/sparql?query=SELECT", {}),
+        (
+            "OPTIONS",
+            "/sparql",
+            {"Origin": "https://a.example", "Access-Control-Request-Method": "POST"},
+        ),
+        ("GET", "/static/style.css", {}),
+    ],
+)
+def test_every_response_says_nosniff(
+    web_app: Callable[..., TestClient], method: str, path: str, headers: dict[str, str]
+) -> None:
+    answer = web_app().request(method, path, headers=headers)
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" not in answer.headers  # not HTML
+
+
+@pytest.mark.parametrize("path", ["/", "/sparql"])
+def test_html_pages_get_a_restrictive_csp(web_app: Callable[..., TestClient], path: str) -> None:
+    answer = web_app().get(path, headers={"Accept": "text/html"})
+    assert answer.headers["content-type"].startswith("text/html")
+    policy = answer.headers["Content-Security-Policy"]
+    assert policy == HTML_POLICY
+    assert "default-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_route_can_set_its_own_csp(tmp_path: Path) -> None:
+    app = create_app(mini_settings(tmp_path), store=MemoryStore(MINI))
+    own = "default-src 'self'; script-src 'self' 'unsafe-inline'"
+
+    @app.get("/map")
+    async def page() -> Response:
+        headers = {"Content-Security-Policy": own}
+        return Response("<p>map</p>", media_type="text/html", headers=headers)
+
+    with TestClient(app) as client:
+        assert client.get("/map").headers["Content-Security-Policy"] == own
+
+
+def test_a_500_says_nosniff_too(tmp_path: Path) -> None:
+    app = create_app(mini_settings(tmp_path), store=MemoryStore(MINI))
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/boom")
+    assert answer.status_code == 500
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+# --- one /sparql path -------------------------------------------------------------------------
+
+
+def test_sparql_goes_through_the_apps_exception_handlers(tmp_path: Path) -> None:
+    """The ASGI shortcut skipped the exception middleware: handlers never saw /sparql."""
+    store = MemoryStore(MINI)
+    store.fail_with = StoreUnavailable("down for the test")
+    app: FastAPI = create_app(mini_settings(tmp_path), store=store)
+
+    async def teapot(_request: Request, _exc: Exception) -> Response:
+        return Response("seen by the app's handler", status_code=418)
+
+    app.add_exception_handler(StoreUnavailable, teapot)
+    with TestClient(app) as client:
+        answer = client.get("/sparql", params={"query": ASK})
+    assert answer.status_code == 418
+
+
+def test_no_shortcut_middleware_remains(tmp_path: Path) -> None:
+    app = create_app(mini_settings(tmp_path), store=MemoryStore(MINI))
+    names = [m.cls.__name__ for m in app.user_middleware]  # type: ignore[attr-defined]
+    assert names == ["SecurityHeaders", "CORSMiddleware"]
+
+
+# --- one ETag helper --------------------------------------------------------------------------
+
+
+def test_the_dump_honours_if_none_match_lists_and_weak_tags(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    build(var, "A")
+    with TestClient(create_app(settings_for(var))) as client:
+        first = client.get("/dataset.nq")
+        assert first.content == nquads("A")
+        tag = first.headers["ETag"]
+        assert tag.startswith('W/"')
+        listed = client.get("/dataset.nq", headers={"If-None-Match": f'"other", {tag}'})
+        assert listed.status_code == 304
+        strong = client.get("/dataset.nq", headers={"If-None-Match": tag.removeprefix("W/")})
+        assert strong.status_code == 304
+        assert client.get("/dataset.nq", headers={"If-None-Match": '"other"'}).status_code == 200
+        # /sparql uses the same helper.
+        answer = client.get("/sparql", params={"query": ASK})
+        listed_tags = {"If-None-Match": f'"x", {answer.headers["ETag"]}'}
+        again = client.get("/sparql", params={"query": ASK}, headers=listed_tags)
+        assert again.status_code == 304
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def test_comma_separated_cors_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KG_CORS_ORIGINS", "https://a.example, https://b.example:8443")
+    assert Settings().cors_origins == ["https://a.example", "https://b.example:8443"]
+    monkeypatch.setenv("KG_CORS_ORIGINS", '["https://c.example"]')
+    assert Settings().cors_origins == ["https://c.example"]
+    monkeypatch.setenv("KG_CORS_ORIGINS", "*")
+    assert Settings().cors_origins == ["*"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("KG_CORS_ORIGINS", "a.example", "KG_CORS_ORIGINS: 'a.example' is not an origin"),
+        ("KG_BASE_IRI", "https://x.example/base", "KG_BASE_IRI: 'https://x.example/base' must"),
+        ("KG_QUERY_TIMEOUT", "soon", "KG_QUERY_TIMEOUT: Input should be a valid number"),
+        ("KG_FOLLOW_INTERVAL", "-1", "KG_FOLLOW_INTERVAL: Input should be greater than"),
+    ],
+)
+def test_a_bad_setting_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    says: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+    assert main(["stats"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kg: error: bad setting {says}"), err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_serve_and_query_do_not_import_rdflib(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    build(var, "A")
+    code = (
+        "import sys; from kg.cli import main; "
+        f"main(['--var-dir', {str(var)!r}, 'query', '--format', 'csv', 'SELECT * {{?s ?p ?o}}']); "
+        "import api.app, api.follow, api.http, kg.store.factory, kg.updates; "
+        "print(sorted(m for m in sys.modules if 'rdflib' in m))"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'src'}"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    lines = out.strip().splitlines()
+    assert "A" in lines[-2].split(",")  # the query ran
+    assert lines[-1] == "[]"
