@@ -8,18 +8,17 @@ never blocks the event loop; end of file on the socket is how it learns that a w
 
 Admission (see docs/stores.md):
 
-- **Two lanes.** The pool holds ``size + heavy_slots`` workers. Every query starts on any
-  idle one; one still running after ``light_budget`` seconds (wall time) is *promoted* to the
-  heavy lane:
-  it keeps its worker, whose CPU priority drops to nice 19 (it only gets the CPU that other
-  queries leave), and it counts against ``heavy_slots``. When all slots are taken, the next
-  query to use its budget in CPU time is stopped (Overloaded, 503); CPU time, so that a
-  short query slowed down by a busy machine is not mistaken for a long one (unless callers
-  are waiting and it has held its worker for four budgets: then the machine is overloaded
-  and shedding it is the fair choice). So at most
-  ``heavy_slots`` workers are ever held by long queries and ``size`` more serve short ones,
-  without waiting for a process to start. When its query ends, a promoted worker goes back to
-  normal priority (with CAP_SYS_NICE) or, unprivileged, is retired and replaced.
+- **Two lanes.** The pool holds ``size`` workers when idle and grows to ``size + heavy_slots``
+  (forked by the zygote in milliseconds) under long queries. Every query starts on any idle
+  one; one still running after ``light_budget`` seconds (wall time) is *promoted* to the heavy
+  lane: it keeps its worker, whose CPU priority drops to nice 19 (it only gets the CPU other
+  queries leave), it counts against ``heavy_slots``, and a fresh worker is forked into the
+  light lane in its place. When all slots are taken, the next query to use its budget in CPU
+  time is stopped (Overloaded, 503): CPU time, so that a short query slowed down by a busy
+  machine is not mistaken for a long one (unless callers are waiting and it has held its
+  worker for four budgets: the machine is overloaded, and shedding it is the fair choice).
+  When its query ends, a promoted worker is retired if the light lane is full, else goes back
+  to normal priority (with CAP_SYS_NICE; unprivileged it is retired) and joins it.
 - **Bounded waiting.** At most ``queue_limit`` callers wait for a worker, at most
   ``client_limit`` queries per client run or wait; beyond either: TooManyRequests (429). A
   client whose query was stopped (deadline, memory, heavy lane full) waits ``client_penalty``
@@ -152,6 +151,8 @@ class WorkerPool:
         #: Queries in the heavy lane now, and promoted so far.
         self.heavy = 0
         self.promotions = 0
+        #: Workers being started for the light lane.
+        self._starting = 0
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -164,8 +165,10 @@ class WorkerPool:
                 log.warning("no fork server for query workers (%s): python -c each", exc)
                 await self._zygote.close()
                 self._zygote = None
+        # Only the light lane at start: the heavy lane grows (by fast forks) when a query is
+        # promoted, so an idle server holds light_size workers, not size.
         spawned = await asyncio.gather(
-            *(self._spawn() for _ in range(self.size)), return_exceptions=True
+            *(self._spawn() for _ in range(self.light_size)), return_exceptions=True
         )
         for item in spawned:
             if isinstance(item, Worker):
@@ -249,6 +252,7 @@ class WorkerPool:
                 raise StoreUnavailable(f"a new worker could not replay an update: {answer}")
             applied += 1
         worker.baseline = anonymous_memory(process.pid)
+        worker.generation = applied
         took = loop.time() - began
         if took > _SLOW_START:
             log.warning("a query worker took %.1f s to start (a busy machine?)", took)
@@ -359,12 +363,21 @@ class WorkerPool:
         self._background(asyncio.to_thread(reap, worker.process, 5.0))
 
     def _discard(self, worker: Worker) -> None:
-        """Kill ``worker`` and start its replacement in the background (a heavy worker was
-        replaced when it was promoted)."""
+        """Kill ``worker``; start a replacement if the light lane is short of workers."""
         if worker.dead:
             return
         self._kill(worker)
-        if not self._closed:
+        self._top_up()
+
+    def _light_count(self) -> int:
+        """Light workers: live and not promoted, counting those being started."""
+        live = sum(1 for w in self._workers if not w.dead and not w.heavy and w.placed)
+        return live + self._starting
+
+    def _top_up(self) -> None:
+        """Start workers until the light lane has ``light_size`` (in the background)."""
+        while not self._closed and self._light_count() < self.light_size:
+            self._starting += 1
             self._background(self._replace())
 
     def _place(self, worker: Worker) -> None:
@@ -379,17 +392,23 @@ class WorkerPool:
             self.on_replaced()
 
     async def _replace(self) -> None:
+        """Start one worker for the light lane (``_starting`` was counted by the caller)."""
         delay = 0.1
-        while not self._closed:
-            try:
-                worker = await self._spawn()
-            except StoreUnavailable as exc:
-                log.error("could not start a query worker (retrying): %s", exc.message)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            self._place(worker)
-            return
+        try:
+            while not self._closed:
+                try:
+                    worker = await self._spawn()
+                except StoreUnavailable as exc:
+                    log.error("could not start a query worker (retrying): %s", exc.message)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+                    continue
+                self._starting -= 1
+                self._place(worker)
+                return
+        finally:
+            if self._starting and self._closed:
+                self._starting = 0
 
     def _background(self, awaitable: Any) -> None:
         task = asyncio.ensure_future(awaitable)
@@ -428,6 +447,7 @@ class WorkerPool:
             # Lowest CPU priority: it only gets what the light lane leaves. Irreversible for an
             # unprivileged process, which is why the worker is retired after this query.
             os.setpriority(os.PRIO_PROCESS, worker.process.pid, 19)
+        self._top_up()  # the light lane lost a worker: a fresh one is forked for it
 
     def _promote_if_same(
         self, worker: Worker, future: asyncio.Future[Answered], budget: float
@@ -537,7 +557,13 @@ class WorkerPool:
         worker.busy = False
         if worker.dead:
             return
+        if worker.generation != len(self.update_log):
+            self._discard(worker)  # it missed an update (it ran a long query meanwhile)
+            return
         if worker.heavy:
+            if self._light_count() >= self.light_size:
+                self._kill(worker)  # the light lane is full: the heavy lane shrinks back
+                return
             try:
                 # Back to normal priority: allowed with CAP_SYS_NICE (root, as in CI).
                 os.setpriority(os.PRIO_PROCESS, worker.process.pid, 0)
@@ -665,7 +691,7 @@ class WorkerPool:
         async with self._update_lock:
             taken: list[Worker] = []
             try:
-                while len(taken) < self.size:
+                while len(taken) < self.light_size:
                     taken.append(await self._acquire(deadline, timeout))
                 first, rest = taken[0], taken[1:]
                 try:
@@ -685,6 +711,7 @@ class WorkerPool:
                 if isinstance(reply[0], Failure):
                     return reply
                 self.update_log.append(job.update)
+                first.generation = len(self.update_log)
                 results = await asyncio.gather(
                     *(self._exchange(w, job, max(deadline - loop.time(), 1.0)) for w in rest),
                     return_exceptions=True,
@@ -693,6 +720,8 @@ class WorkerPool:
                     if isinstance(result, BaseException) or not isinstance(result[0], Done):
                         taken.remove(worker)
                         self._discard(worker)
+                    else:
+                        worker.generation = len(self.update_log)
                 return reply
             finally:
                 for worker in taken:
@@ -705,10 +734,10 @@ class WorkerPool:
         return sorted(w.process.pid for w in self._workers if not w.dead)
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
-        """Wait until ``size`` live workers are idle (after replacements)."""
+        """Wait until ``light_size`` live workers are idle (after replacements)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while len(self._idle_light()) < self.size:
+        while len(self._idle_light()) < self.light_size:
             if loop.time() > deadline:
                 raise StoreUnavailable("the worker pool did not recover in time")
             await asyncio.sleep(0.02)

@@ -78,6 +78,7 @@ class Worker:
         "cpu_start",
         "dead",
         "future",
+        "generation",
         "heavy",
         "inbox",
         "memory",
@@ -99,6 +100,8 @@ class Worker:
         self.busy = False
         #: Promoted to the heavy lane (retired when its query ends).
         self.heavy = False
+        #: Updates applied (memory mode): a worker behind the pool's update log is retired.
+        self.generation = 0
         #: Why the pool stopped it, if it did.
         self.stopped = ""
         #: Peak anonymous memory growth seen by the watchdog (bytes), over ``baseline``: what
