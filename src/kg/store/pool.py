@@ -121,6 +121,7 @@ class WorkerPool:
         client_limit: int | None = None,
         client_penalty: float = 0.0,
         fork_server: bool = True,
+        memory_budget_mb: int = 0,
     ) -> None:
         self.config = config
         #: Workers for short queries; with lanes, heavy_slots more (the heavy lane's).
@@ -136,6 +137,8 @@ class WorkerPool:
         self._waiters: deque[asyncio.Future[Worker]] = deque()
         self._workers: set[Worker] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
+        #: Memory (MiB) all running queries together may add to their workers; 0: no budget.
+        self.memory_budget_mb = memory_budget_mb
         #: Per-client limits (see kg.store.admission).
         self.admission = ClientAdmission(client_limit, client_penalty)
         self._closed = False
@@ -456,23 +459,42 @@ class WorkerPool:
             self._promote(worker, budget)
 
     def _watch(self) -> None:
-        """The memory watchdog's tick (runs while any worker is busy)."""
+        """The memory watchdog's tick (runs while any worker is busy): stops a query past the
+        per-worker limit, then, while the queries together are past the pool's budget, the
+        one that grew most."""
         self._watching = None
         limit = self.config.memory_mb * 1024 * 1024
         busy = [w for w in self._workers if w.busy and not w.dead]
+        running: list[tuple[int, Worker]] = []
         for worker in busy:
             # Growth over what the worker held when it was ready (an in-memory dataset).
             used = anonymous_memory(worker.process.pid) - worker.baseline
             worker.memory = max(worker.memory, used)
             future = worker.future
-            if used > limit and future is not None and not future.done():
+            if future is None or future.done():
+                continue
+            if used > limit:
                 worker.stopped = "memory"
                 future.set_exception(Stopped("memory"))
+            else:
+                running.append((max(used, 0), worker))
+        budget = self.memory_budget_mb * 1024 * 1024
+        if budget > 0:
+            running.sort(key=lambda item: item[0], reverse=True)
+            total = sum(used for used, _ in running)
+            for used, worker in running:
+                if total <= budget:
+                    break
+                if worker.future is not None and not worker.future.done():
+                    worker.stopped = "memory together"
+                    worker.future.set_exception(Stopped("memory together"))
+                total -= used
         if busy and not self._closed:
             self._arm_watchdog()
 
     def _arm_watchdog(self) -> None:
-        if self.config.memory_mb > 0 and self._watching is None and not self._closed:
+        watching = self.config.memory_mb > 0 or self.memory_budget_mb > 0
+        if watching and self._watching is None and not self._closed:
             self._watching = asyncio.get_running_loop().call_later(_WATCH_INTERVAL, self._watch)
 
     # -- one exchange -----------------------------------------------------------------------
@@ -640,6 +662,13 @@ class WorkerPool:
         return reply
 
     def _stop_error(self, reason: str, worker: Worker) -> KgError:
+        if reason == "memory together":
+            return QueryMemoryExceeded(
+                f"the queries running together exceeded the memory budget of "
+                f"{self.memory_budget_mb} MiB of this server process; this one had grown most "
+                f"({worker.memory // (1024 * 1024)} MiB) and was stopped; the worker was "
+                "replaced (setting query_memory_budget_mb, KG_QUERY_MEMORY_BUDGET_MB)"
+            )
         if reason == "memory":
             return QueryMemoryExceeded(
                 f"the query exceeded the memory limit of {self.config.memory_mb} MiB per "
