@@ -188,7 +188,7 @@ def test_a_full_queue_answers_429_at_once_instead_of_waiting(tmp_path: Path) -> 
         # Every worker busy until the deadline (a long budget: no lane to move to), one waiter.
         busy = [
             asyncio.ensure_future(store.query(QueryRequest(RUNAWAY, client=f"r{i}")))
-            for i in range(store.pool.light_size + 1)
+            for i in range(store.pool.size + 1)
         ]
         await asyncio.sleep(0.2)
         started = time.monotonic()

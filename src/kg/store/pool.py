@@ -8,17 +8,16 @@ never blocks the event loop; end of file on the socket is how it learns that a w
 
 Admission (see docs/stores.md):
 
-- **Two lanes.** The pool holds ``size`` workers when idle and grows to ``size + heavy_slots``
-  (forked by the zygote in milliseconds) under long queries. Every query starts on any idle
-  one; one still running after ``light_budget`` seconds (wall time) is *promoted* to the heavy
-  lane: it keeps its worker, whose CPU priority drops to nice 19 (it only gets the CPU other
-  queries leave), it counts against ``heavy_slots``, and a fresh worker is forked into the
-  light lane in its place. When all slots are taken, the next query to use its budget in CPU
-  time is stopped (Overloaded, 503): CPU time, so that a short query slowed down by a busy
-  machine is not mistaken for a long one (unless callers are waiting and it has held its
-  worker for four budgets: the machine is overloaded, and shedding it is the fair choice).
-  When its query ends, a promoted worker is retired if the light lane is full, else goes back
-  to normal priority (with CAP_SYS_NICE; unprivileged it is retired) and joins it.
+- **Two lanes.** The pool holds ``size + heavy_slots`` workers, all started up front. Every
+  query starts on any idle one; one still running after ``light_budget`` seconds (wall time)
+  is *promoted* to the heavy lane: it keeps its worker, whose CPU priority drops to nice 19 (it
+  only gets the CPU other queries leave), and it counts against ``heavy_slots``, so at least
+  ``size`` workers always serve short queries. When all slots are taken, the next query to use
+  its budget in CPU time is stopped (Overloaded, 503): CPU time, so that a short query slowed
+  down by a busy machine is not mistaken for a long one (unless callers are waiting and it has
+  held its worker for four budgets: the machine is overloaded, and shedding it is the fair
+  choice). When its query ends, a promoted worker goes back to normal priority (with
+  CAP_SYS_NICE) or, unprivileged, is retired and replaced (a fork: milliseconds).
 - **Bounded waiting.** At most ``queue_limit`` callers wait for a worker, at most
   ``client_limit`` queries per client run or wait; beyond either: TooManyRequests (429). A
   client whose query was stopped (deadline, memory, heavy lane full) waits ``client_penalty``
@@ -168,10 +167,11 @@ class WorkerPool:
                 log.warning("no fork server for query workers (%s): python -c each", exc)
                 await self._zygote.close()
                 self._zygote = None
-        # Only the light lane at start: the heavy lane grows (by fast forks) when a query is
-        # promoted, so an idle server holds light_size workers, not size.
+        # Every worker at start, the heavy lane's too: on a loaded machine even a fork takes
+        # seconds to become a ready worker, and a short query must not wait for one (measured:
+        # growing the pool on demand let cheap queries time out in the soak).
         spawned = await asyncio.gather(
-            *(self._spawn() for _ in range(self.light_size)), return_exceptions=True
+            *(self._spawn() for _ in range(self.size)), return_exceptions=True
         )
         for item in spawned:
             if isinstance(item, Worker):
@@ -372,14 +372,14 @@ class WorkerPool:
         self._kill(worker)
         self._top_up()
 
-    def _light_count(self) -> int:
-        """Light workers: live and not promoted, counting those being started."""
-        live = sum(1 for w in self._workers if not w.dead and not w.heavy and w.placed)
+    def _live_count(self) -> int:
+        """Live workers (light and heavy), counting those being started."""
+        live = sum(1 for w in self._workers if not w.dead and w.placed)
         return live + self._starting
 
     def _top_up(self) -> None:
-        """Start workers until the light lane has ``light_size`` (in the background)."""
-        while not self._closed and self._light_count() < self.light_size:
+        """Start workers until the pool holds ``size`` again (in the background)."""
+        while not self._closed and self._live_count() < self.size:
             self._starting += 1
             self._background(self._replace())
 
@@ -450,7 +450,6 @@ class WorkerPool:
             # Lowest CPU priority: it only gets what the light lane leaves. Irreversible for an
             # unprivileged process, which is why the worker is retired after this query.
             os.setpriority(os.PRIO_PROCESS, worker.process.pid, 19)
-        self._top_up()  # the light lane lost a worker: a fresh one is forked for it
 
     def _promote_if_same(
         self, worker: Worker, future: asyncio.Future[Answered], budget: float
@@ -583,8 +582,8 @@ class WorkerPool:
             self._discard(worker)  # it missed an update (it ran a long query meanwhile)
             return
         if worker.heavy:
-            if self._light_count() >= self.light_size:
-                self._kill(worker)  # the light lane is full: the heavy lane shrinks back
+            if self._live_count() > self.size:
+                self._kill(worker)  # the pool is over its size: shrink back
                 return
             try:
                 # Back to normal priority: allowed with CAP_SYS_NICE (root, as in CI).
@@ -720,7 +719,7 @@ class WorkerPool:
         async with self._update_lock:
             taken: list[Worker] = []
             try:
-                while len(taken) < self.light_size:
+                while len(taken) < self.size:
                     taken.append(await self._acquire(deadline, timeout))
                 first, rest = taken[0], taken[1:]
                 try:
@@ -763,10 +762,10 @@ class WorkerPool:
         return sorted(w.process.pid for w in self._workers if not w.dead)
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
-        """Wait until ``light_size`` live workers are idle (after replacements)."""
+        """Wait until ``size`` live workers are idle (after replacements)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while len(self._idle_light()) < self.light_size:
+        while len(self._idle_light()) < self.size:
             if loop.time() > deadline:
                 raise StoreUnavailable("the worker pool did not recover in time")
             await asyncio.sleep(0.02)
