@@ -314,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         env=env,
     )
     load_before = os.getloadavg()
-    server = start_server(spec, args.out / "logs")
+    # The server log (kept out of git): var/soak/kg-soak.log.
+    server = start_server(spec, ROOT / "var" / "soak")
     try:
         result = asyncio.run(_run(args, server.query_url, server.process.pid))
     finally:

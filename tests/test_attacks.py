@@ -260,3 +260,26 @@ def test_oversized_values_and_nul_are_refused_clearly_through_the_workers(
 
     # max_value_bytes=1024: a 3 KB value (and the engine's 4 MiB direct path is bypassed).
     _run(_settings(tmp_path, max_value_bytes=1024), body)
+
+
+def test_queries_together_stay_within_the_memory_budget(tmp_path: Path) -> None:
+    """Two bombs, each allowed 400 MiB alone, share a 160 MiB budget: the one that grew most
+    is stopped first, before either reaches its own limit."""
+
+    async def body(store: EmbeddedStore) -> None:
+        started = time.monotonic()
+        bombs = [
+            asyncio.ensure_future(store.query(QueryRequest(MEMORY_BOMB, client=f"b{i}")))
+            for i in range(2)
+        ]
+        results = await asyncio.gather(*bombs, return_exceptions=True)
+        assert all(isinstance(r, QueryMemoryExceeded) for r in results), results
+        assert any("memory budget of 160 MiB" in str(r) for r in results)
+        assert time.monotonic() - started < 25  # by the watchdog, not the deadline
+        await store.pool.wait_ready(10.0)
+        assert (await store.query(QueryRequest(CHEAP, client="c"))).rows == ALL_TRIPLES
+
+    settings = _settings(
+        tmp_path, query_timeout=30.0, worker_memory_mb=400, query_memory_budget_mb=160
+    )
+    _run(settings, body)

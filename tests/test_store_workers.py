@@ -41,7 +41,7 @@ from kg.store.messages import (
     decode_reply,
     encode_reply_head,
 )
-from kg.store.pool import _Worker
+from kg.store.process import Worker
 from kg.store.workers import WorkerConfig, WorkerPool
 from tests.test_store import ALL_TRIPLES, base_settings, disk_store, write_data
 
@@ -263,7 +263,7 @@ def test_a_malformed_reply_replaces_the_worker_and_the_request_is_retried(
         ours, theirs = socket.socketpair()
         ours.setblocking(False)
         sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-        worker = _Worker(sleeper, ours, mmap.mmap(-1, 1))
+        worker = Worker(sleeper, ours, mmap.mmap(-1, 1))
         pool._workers.add(worker)
         asyncio.get_running_loop().add_reader(ours.fileno(), pool._readable, worker)
         pool._release(worker)

@@ -117,6 +117,15 @@ class Settings(BaseSettings):
             "(503 query_memory) and the worker replaced. 0: no limit."
         ),
     )
+    query_memory_budget_mb: int = Field(
+        640,
+        ge=0,
+        description=(
+            "Memory (MiB) all running queries of one HTTP process may add to their workers "
+            "together; past it the query that grew most is stopped (503 query_memory). Bounds "
+            "the whole server: serve_workers x this, plus the workers' own size. 0: no budget."
+        ),
+    )
     light_budget: float = Field(
         0.3,
         gt=0,

@@ -61,15 +61,29 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
 
 
+def _data_bytes() -> int:
+    """VmData of this process (heap, anonymous mappings, stacks), bytes; 0 if unknown."""
+    try:
+        with open("/proc/self/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"VmData:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _limit_memory(config: WorkerConfig) -> None:
     """RLIMIT_DATA (heap, anonymous mappings, thread stacks) as a hard backstop.
 
-    The engine aborts when an allocation fails; the pool then reports the query as over the
-    memory limit. The watchdog in the pool normally stops the query earlier, more gently.
+    Set once the store is open, above what the worker holds then (an in-memory dataset is not
+    the query's fault): ``memory_mb`` more, plus slack. The engine aborts when an allocation
+    fails; the pool then reports the query as over the memory limit. The watchdog in the pool
+    normally stops the query earlier, more gently.
     """
     if config.memory_mb <= 0:
         return
-    limit = config.memory_mb * 1024 * 1024 + config.stack_bytes + _SLACK_BYTES
+    limit = _data_bytes() + config.memory_mb * 1024 * 1024 + _SLACK_BYTES
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
@@ -114,7 +128,6 @@ def child_main(socket_fd: int, state_fd: int) -> None:
         return
     config = init.config
     network = drop_network().detail if config.isolate_network else "not isolated: SERVICE allowed"
-    _limit_memory(config)
     threading.stack_size(config.stack_bytes)
     thread = threading.Thread(
         target=_serve,
@@ -175,6 +188,7 @@ def _serve(
     except Exception as exc:
         _send(sock, NotReady(f"{type(exc).__name__}: {exc}"))
         return
+    _limit_memory(config)  # in this thread: its stack is mapped already
     _send(sock, Ready(len(updates), network))
     while True:
         try:

@@ -146,6 +146,7 @@ class EmbeddedStore:
             queue_limit=settings.query_queue,
             client_limit=settings.client_concurrency,
             client_penalty=settings.client_penalty,
+            memory_budget_mb=settings.query_memory_budget_mb,
         )
         await pool.start()
         if config.isolate_network:

@@ -72,8 +72,9 @@ class WorkerConfig:
     stack_bytes: int = 256 * 1024 * 1024
     #: Seconds a worker may take to open its store.
     start_timeout: float = 300.0
-    #: Anonymous memory (MiB) a worker may hold; the pool's watchdog stops a query past it and
-    #: RLIMIT_DATA (this plus the query stack and some slack) is the hard backstop. 0: no limit.
+    #: Anonymous memory (MiB) a query may add to its worker (over what the open store holds);
+    #: the pool's watchdog stops a query past it and RLIMIT_DATA (this plus some slack over the
+    #: worker's size once ready) is the hard backstop. 0: no limit.
     memory_mb: int = 0
 
 

@@ -8,24 +8,23 @@ never blocks the event loop; end of file on the socket is how it learns that a w
 
 Admission (see docs/stores.md):
 
-- **Two lanes.** The pool holds ``size + heavy_slots`` workers. Every query starts on any
-  idle one; one still running after ``light_budget`` seconds (wall time) is *promoted* to the
-  heavy lane:
-  it keeps its worker, whose CPU priority drops to nice 19 (it only gets the CPU that other
-  queries leave), and it counts against ``heavy_slots``. When all slots are taken, the next
-  query to use its budget in CPU time is stopped (Overloaded, 503); CPU time, so that a
-  short query slowed down by a busy machine is not mistaken for a long one (unless callers
-  are waiting and it has held its worker for four budgets: then the machine is overloaded
-  and shedding it is the fair choice). So at most
-  ``heavy_slots`` workers are ever held by long queries and ``size`` more serve short ones,
-  without waiting for a process to start. When its query ends, a promoted worker goes back to
-  normal priority (with CAP_SYS_NICE) or, unprivileged, is retired and replaced.
+- **Two lanes.** The pool holds ``size + heavy_slots`` workers, all started up front. Every
+  query starts on any idle one; one still running after ``light_budget`` seconds (wall time)
+  is *promoted* to the heavy lane: it keeps its worker, whose CPU priority drops to nice 19 (it
+  only gets the CPU other queries leave), and it counts against ``heavy_slots``, so at least
+  ``size`` workers always serve short queries. When all slots are taken, the next query to use
+  its budget in CPU time is stopped (Overloaded, 503): CPU time, so that a short query slowed
+  down by a busy machine is not mistaken for a long one (unless callers are waiting and it has
+  held its worker for four budgets: the machine is overloaded, and shedding it is the fair
+  choice). When its query ends, a promoted worker goes back to normal priority (with
+  CAP_SYS_NICE) or, unprivileged, is retired and replaced (a fork: milliseconds).
 - **Bounded waiting.** At most ``queue_limit`` callers wait for a worker, at most
   ``client_limit`` queries per client run or wait; beyond either: TooManyRequests (429). A
   client whose query was stopped (deadline, memory, heavy lane full) waits ``client_penalty``
   seconds before the next is admitted (429 meanwhile): a runaway cannot be resent at once.
 - **Memory.** While a worker is busy, a watchdog reads its anonymous memory from
-  ``/proc/<pid>/statm`` every ``_WATCH_INTERVAL`` s; past ``memory_mb`` the query is stopped
+  ``/proc/<pid>/statm`` every ``_WATCH_INTERVAL`` s; ``memory_mb`` over what it held when its
+  store was open (an in-memory dataset is not the query's fault), the query is stopped
   (QueryMemoryExceeded) and the worker replaced. RLIMIT_DATA in the child is the backstop.
 - **Truthful crashes.** A worker's stderr is read by the pool (and logged); a worker that dies
   mid-query is reported by what happened: killed from outside (WorkerKilled, 503), out of
@@ -40,40 +39,47 @@ import json
 import logging
 import mmap
 import os
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
-from typing import IO, Any, Final, Protocol
+from typing import Any, Final
 
 from kg.errors import (
     KgError,
     Overloaded,
     QueryMemoryExceeded,
     QueryTimeout,
-    QueryTooComplex,
     StoreUnavailable,
     TooManyRequests,
-    WorkerCrashed,
-    WorkerKilled,
 )
-from kg.store.child import IDLE, PARSING
+from kg.store.admission import ClientAdmission
+from kg.store.child import IDLE
 from kg.store.messages import (
     Done,
     Failure,
-    Inbox,
     InitJob,
     Job,
     NotReady,
     Ready,
-    Reply,
     UpdateJob,
     WorkerConfig,
     decode_reply,
     encode_request,
+)
+from kg.store.process import (
+    Answered,
+    Gone,
+    Stopped,
+    Worker,
+    WorkerProcess,
+    anonymous_memory,
+    cpu_seconds,
+    crash_error,
+    reap,
+    state_fd,
+    stderr_tail,
 )
 from kg.store.zygote import ForkServer
 
@@ -94,115 +100,6 @@ _SLOW_START: Final = 2.0
 _WATCH_INTERVAL: Final = 0.05
 #: Bytes of a worker's stderr kept to explain its death.
 _STDERR_TAIL: Final = 4096
-_PAGE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-Answered = tuple[Reply, bytes]
-
-
-class _Process(Protocol):
-    """What the pool needs of a worker process (subprocess.Popen or a forked one)."""
-
-    pid: int
-    stderr: IO[bytes] | None
-
-    def kill(self) -> None: ...
-
-    def wait(self, timeout: float | None = None) -> int: ...
-
-
-class _Gone(Exception):
-    """The worker's socket closed: the process exited."""
-
-
-class _Stopped(Exception):
-    """The pool stopped the worker on purpose (``reason``: memory, overloaded)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _Worker:
-    __slots__ = (
-        "busy",
-        "cell",
-        "cpu_start",
-        "dead",
-        "future",
-        "heavy",
-        "inbox",
-        "memory",
-        "placed",
-        "process",
-        "sock",
-        "started",
-        "stderr",
-        "stopped",
-    )
-
-    def __init__(self, process: _Process, sock: socket.socket, cell: mmap.mmap):
-        self.process = process
-        self.sock = sock
-        self.cell = cell
-        self.inbox = Inbox()
-        self.future: asyncio.Future[Answered] | None = None
-        self.dead = False
-        self.busy = False
-        #: Promoted to the heavy lane (retired when its query ends).
-        self.heavy = False
-        #: Why the pool stopped it, if it did.
-        self.stopped = ""
-        #: Peak anonymous memory seen by the watchdog (bytes).
-        self.memory = 0
-        self.stderr = bytearray()
-        #: Started and placed in the pool.
-        self.placed = False
-        #: The worker's CPU seconds when its current job started (for the light budget).
-        self.cpu_start = 0.0
-        #: When its current job started (loop time).
-        self.started = 0.0
-
-    @property
-    def where(self) -> int:
-        try:
-            return self.cell[0]
-        except ValueError:  # the map is closed
-            return IDLE
-
-
-def _state_fd() -> int:
-    if hasattr(os, "memfd_create"):
-        fd = os.memfd_create("kg-worker-state")
-    else:  # pragma: no cover - not Linux
-        with tempfile.TemporaryFile() as handle:
-            fd = os.dup(handle.fileno())
-    os.ftruncate(fd, mmap.PAGESIZE)
-    return fd
-
-
-_TICK: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) the process has used, seconds; 0.0 if unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-        # Fields after the command name (which may hold spaces) start after the last ')'.
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def anonymous_memory(pid: int) -> int:
-    """Resident memory not backed by files (resident - shared pages), bytes; 0 if unknown."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as handle:
-            fields = handle.read().split()
-        return (int(fields[1]) - int(fields[2])) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 class WorkerPool:
@@ -223,6 +120,7 @@ class WorkerPool:
         client_limit: int | None = None,
         client_penalty: float = 0.0,
         fork_server: bool = True,
+        memory_budget_mb: int = 0,
     ) -> None:
         self.config = config
         #: Workers for short queries; with lanes, heavy_slots more (the heavy lane's).
@@ -233,17 +131,15 @@ class WorkerPool:
         self._zygote: ForkServer | None = ForkServer() if fork_server else None
         self.heavy_slots = heavy_slots
         self.queue_limit = queue_limit
-        self.client_limit = client_limit
         #: Idle light workers, and the callers waiting for one (a worker goes straight to one).
-        self._idle: deque[_Worker] = deque()
-        self._waiters: deque[asyncio.Future[_Worker]] = deque()
-        self._workers: set[_Worker] = set()
+        self._idle: deque[Worker] = deque()
+        self._waiters: deque[asyncio.Future[Worker]] = deque()
+        self._workers: set[Worker] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._clients: Counter[str] = Counter()
-        #: Seconds a client waits after one of its queries was stopped (deadline, heavy lane
-        #: full, memory); until when each such client waits.
-        self.client_penalty = client_penalty
-        self._penalised: dict[str, float] = {}
+        #: Memory (MiB) all running queries together may add to their workers; 0: no budget.
+        self.memory_budget_mb = memory_budget_mb
+        #: Per-client limits (see kg.store.admission).
+        self.admission = ClientAdmission(client_limit, client_penalty)
         self._closed = False
         self._watching: asyncio.TimerHandle | None = None
         #: Updates applied since start (memory mode): replayed by every new worker.
@@ -257,6 +153,8 @@ class WorkerPool:
         #: Queries in the heavy lane now, and promoted so far.
         self.heavy = 0
         self.promotions = 0
+        #: Workers being started for the light lane.
+        self._starting = 0
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -269,11 +167,14 @@ class WorkerPool:
                 log.warning("no fork server for query workers (%s): python -c each", exc)
                 await self._zygote.close()
                 self._zygote = None
+        # Every worker at start, the heavy lane's too: on a loaded machine even a fork takes
+        # seconds to become a ready worker, and a short query must not wait for one (measured:
+        # growing the pool on demand let cheap queries time out in the soak).
         spawned = await asyncio.gather(
             *(self._spawn() for _ in range(self.size)), return_exceptions=True
         )
         for item in spawned:
-            if isinstance(item, _Worker):
+            if isinstance(item, Worker):
                 item.placed = True
                 self._release(item)
         for item in spawned:
@@ -300,24 +201,24 @@ class WorkerPool:
             self._forget(worker)
             worker.future = None
             worker.sock.close()
-        await asyncio.gather(*(asyncio.to_thread(_reap, w.process, 2.0) for w in workers))
+        await asyncio.gather(*(asyncio.to_thread(reap, w.process, 2.0) for w in workers))
         if self._zygote is not None:
             await self._zygote.close()
 
-    async def _spawn(self) -> _Worker:
+    async def _spawn(self) -> Worker:
         loop = asyncio.get_running_loop()
         began = loop.time()
         parent, child = socket.socketpair()
-        state_fd = _state_fd()
-        process: _Process
+        cell_fd = state_fd()
+        process: WorkerProcess
         try:
-            cell = mmap.mmap(state_fd, 1)
-            process = await self._start_process(child.fileno(), state_fd)
+            cell = mmap.mmap(cell_fd, 1)
+            process = await self._start_process(child.fileno(), cell_fd)
         finally:
             child.close()
-            os.close(state_fd)
+            os.close(cell_fd)
         parent.setblocking(False)
-        worker = _Worker(process, parent, cell)
+        worker = Worker(process, parent, cell)
         self._workers.add(worker)
         loop.add_reader(parent.fileno(), self._readable, worker)
         if process.stderr is not None:
@@ -326,17 +227,16 @@ class WorkerPool:
         init = InitJob(self.config, tuple(self.update_log))
         try:
             reply, _ = await self._exchange(worker, init, self.config.start_timeout)
-        except (TimeoutError, _Gone) as exc:
+        except (TimeoutError, Gone) as exc:
             self._kill(worker)
-            code = await asyncio.to_thread(_reap, process, 1.0)
+            code = await asyncio.to_thread(reap, process, 1.0)
             what = (
                 f"did not start within {self.config.start_timeout:.0f} s"
                 if isinstance(exc, TimeoutError)
                 else "exited while starting"
             )
-            raise StoreUnavailable(
-                f"a query worker {what} (exit code {code}; {_tail(worker) or 'no error output'})"
-            ) from None
+            said = stderr_tail(worker) or "no error output"
+            raise StoreUnavailable(f"a query worker {what} (exit code {code}; {said})") from None
         if not isinstance(reply, Ready):
             self._kill(worker)
             why = reply.error if isinstance(reply, NotReady) else repr(reply)
@@ -354,12 +254,14 @@ class WorkerPool:
                 self._kill(worker)
                 raise StoreUnavailable(f"a new worker could not replay an update: {answer}")
             applied += 1
+        worker.baseline = anonymous_memory(process.pid)
+        worker.generation = applied
         took = loop.time() - began
         if took > _SLOW_START:
             log.warning("a query worker took %.1f s to start (a busy machine?)", took)
         return worker
 
-    async def _start_process(self, socket_fd: int, state_fd: int) -> _Process:
+    async def _start_process(self, socket_fd: int, state_fd: int) -> WorkerProcess:
         """A new worker process holding ``socket_fd`` and ``state_fd``: forked by the zygote
         when it runs, else ``python -c``."""
         zygote = self._zygote
@@ -387,7 +289,7 @@ class WorkerPool:
             stderr=subprocess.PIPE,
         )
 
-    def _read_stderr(self, worker: _Worker) -> None:
+    def _read_stderr(self, worker: Worker) -> None:
         """A worker's error output: logged, and its tail kept to explain a crash."""
         stream = worker.process.stderr
         if stream is None:
@@ -408,7 +310,7 @@ class WorkerPool:
             if line.strip():
                 log.warning("query worker %d: %s", worker.process.pid, line[:500])
 
-    def _readable(self, worker: _Worker) -> None:
+    def _readable(self, worker: Worker) -> None:
         """The permanent reader: a reply's bytes, or end of file when the worker died."""
         inbox = worker.inbox
         try:
@@ -434,17 +336,17 @@ class WorkerPool:
         except OSError:
             self._on_eof(worker)
 
-    def _on_eof(self, worker: _Worker) -> None:
+    def _on_eof(self, worker: Worker) -> None:
         with contextlib.suppress(Exception):
             asyncio.get_running_loop().remove_reader(worker.sock.fileno())
         future, worker.future = worker.future, None
         if future is not None and not future.done():
-            future.set_exception(_Gone())
+            future.set_exception(Gone())
         elif not worker.busy or future is not None:
             # Died while idle, or while its caller was gone or past its deadline: replace it.
             self._discard(worker)
 
-    def _forget(self, worker: _Worker) -> None:
+    def _forget(self, worker: Worker) -> None:
         if not worker.dead and worker.heavy:
             self.heavy -= 1
         worker.dead = True
@@ -456,23 +358,32 @@ class WorkerPool:
             with contextlib.suppress(Exception):
                 loop.remove_reader(worker.process.stderr.fileno())
 
-    def _kill(self, worker: _Worker) -> None:
+    def _kill(self, worker: Worker) -> None:
         self._forget(worker)
         with contextlib.suppress(OSError):
             worker.process.kill()
         worker.sock.close()
-        self._background(asyncio.to_thread(_reap, worker.process, 5.0))
+        self._background(asyncio.to_thread(reap, worker.process, 5.0))
 
-    def _discard(self, worker: _Worker) -> None:
-        """Kill ``worker`` and start its replacement in the background (a heavy worker was
-        replaced when it was promoted)."""
+    def _discard(self, worker: Worker) -> None:
+        """Kill ``worker``; start a replacement if the light lane is short of workers."""
         if worker.dead:
             return
         self._kill(worker)
-        if not self._closed:
+        self._top_up()
+
+    def _live_count(self) -> int:
+        """Live workers (light and heavy), counting those being started."""
+        live = sum(1 for w in self._workers if not w.dead and w.placed)
+        return live + self._starting
+
+    def _top_up(self) -> None:
+        """Start workers until the pool holds ``size`` again (in the background)."""
+        while not self._closed and self._live_count() < self.size:
+            self._starting += 1
             self._background(self._replace())
 
-    def _place(self, worker: _Worker) -> None:
+    def _place(self, worker: Worker) -> None:
         """A started worker joins the pool (or goes, if the pool closed meanwhile)."""
         worker.placed = True
         if self._closed:
@@ -484,17 +395,23 @@ class WorkerPool:
             self.on_replaced()
 
     async def _replace(self) -> None:
+        """Start one worker for the light lane (``_starting`` was counted by the caller)."""
         delay = 0.1
-        while not self._closed:
-            try:
-                worker = await self._spawn()
-            except StoreUnavailable as exc:
-                log.error("could not start a query worker (retrying): %s", exc.message)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            self._place(worker)
-            return
+        try:
+            while not self._closed:
+                try:
+                    worker = await self._spawn()
+                except StoreUnavailable as exc:
+                    log.error("could not start a query worker (retrying): %s", exc.message)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+                    continue
+                self._starting -= 1
+                self._place(worker)
+                return
+        finally:
+            if self._starting and self._closed:
+                self._starting = 0
 
     def _background(self, awaitable: Any) -> None:
         task = asyncio.ensure_future(awaitable)
@@ -503,7 +420,7 @@ class WorkerPool:
 
     # -- lanes and the memory watchdog ------------------------------------------------------
 
-    def _promote(self, worker: _Worker, budget: float) -> None:
+    def _promote(self, worker: Worker, budget: float) -> None:
         """``worker``'s query outlived the light budget (wall time): to the heavy lane.
 
         With a free heavy slot it moves at once (nice 19: a short query that was only slow
@@ -521,7 +438,7 @@ class WorkerPool:
             # A query that used its CPU budget is a long one; so is one that held its worker
             # for several budgets while others wait for a worker (an overloaded machine).
             if used >= budget or (age >= _OVERLOAD_AGE * budget and self._waiters):
-                future.set_exception(_Stopped("overloaded"))
+                future.set_exception(Stopped("overloaded"))
                 return
             wait = max(min(budget - used, budget), 0.05)
             loop.call_later(wait, self._promote_if_same, worker, future, budget)
@@ -535,34 +452,54 @@ class WorkerPool:
             os.setpriority(os.PRIO_PROCESS, worker.process.pid, 19)
 
     def _promote_if_same(
-        self, worker: _Worker, future: asyncio.Future[Answered], budget: float
+        self, worker: Worker, future: asyncio.Future[Answered], budget: float
     ) -> None:
         if worker.future is future:
             self._promote(worker, budget)
 
     def _watch(self) -> None:
-        """The memory watchdog's tick (runs while any worker is busy)."""
+        """The memory watchdog's tick (runs while any worker is busy): stops a query past the
+        per-worker limit, then, while the queries together are past the pool's budget, the
+        one that grew most."""
         self._watching = None
         limit = self.config.memory_mb * 1024 * 1024
         busy = [w for w in self._workers if w.busy and not w.dead]
+        running: list[tuple[int, Worker]] = []
         for worker in busy:
-            used = anonymous_memory(worker.process.pid)
+            # Growth over what the worker held when it was ready (an in-memory dataset).
+            used = anonymous_memory(worker.process.pid) - worker.baseline
             worker.memory = max(worker.memory, used)
             future = worker.future
-            if used > limit and future is not None and not future.done():
+            if future is None or future.done():
+                continue
+            if used > limit:
                 worker.stopped = "memory"
-                future.set_exception(_Stopped("memory"))
+                future.set_exception(Stopped("memory"))
+            else:
+                running.append((max(used, 0), worker))
+        budget = self.memory_budget_mb * 1024 * 1024
+        if budget > 0:
+            running.sort(key=lambda item: item[0], reverse=True)
+            total = sum(used for used, _ in running)
+            for used, worker in running:
+                if total <= budget:
+                    break
+                if worker.future is not None and not worker.future.done():
+                    worker.stopped = "memory together"
+                    worker.future.set_exception(Stopped("memory together"))
+                total -= used
         if busy and not self._closed:
             self._arm_watchdog()
 
     def _arm_watchdog(self) -> None:
-        if self.config.memory_mb > 0 and self._watching is None and not self._closed:
+        watching = self.config.memory_mb > 0 or self.memory_budget_mb > 0
+        if watching and self._watching is None and not self._closed:
             self._watching = asyncio.get_running_loop().call_later(_WATCH_INTERVAL, self._watch)
 
     # -- one exchange -----------------------------------------------------------------------
 
     async def _exchange(
-        self, worker: _Worker, job: Job, timeout: float, *, budget: float | None = None
+        self, worker: Worker, job: Job, timeout: float, *, budget: float | None = None
     ) -> Answered:
         loop = asyncio.get_running_loop()
         head = encode_request(job)
@@ -574,7 +511,7 @@ class WorkerPool:
                 await loop.sock_sendall(worker.sock, head[sent:])
         except OSError:
             worker.future = None
-            raise _Gone() from None
+            raise Gone() from None
         timer = loop.call_later(max(timeout, 0.0), _expire, future)
         promote = None
         if budget is not None and budget < timeout:
@@ -589,7 +526,7 @@ class WorkerPool:
             if promote is not None:
                 promote.cancel()
 
-    async def _acquire(self, deadline: float, timeout: float) -> _Worker:
+    async def _acquire(self, deadline: float, timeout: float) -> Worker:
         while True:
             if self._closed:
                 raise StoreUnavailable("the store is closed")
@@ -619,10 +556,10 @@ class WorkerPool:
             worker.busy = True
             return worker
 
-    async def _wait_idle(self, deadline: float) -> _Worker:
+    async def _wait_idle(self, deadline: float) -> Worker:
         """Wait for :meth:`_release` to hand over a worker; TimeoutError at the deadline."""
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[_Worker] = loop.create_future()
+        waiter: asyncio.Future[Worker] = loop.create_future()
         self._waiters.append(waiter)
         timer = loop.call_at(deadline, _expire, waiter)
         try:
@@ -637,11 +574,17 @@ class WorkerPool:
         finally:
             timer.cancel()
 
-    def _release(self, worker: _Worker) -> None:
+    def _release(self, worker: Worker) -> None:
         worker.busy = False
         if worker.dead:
             return
+        if worker.generation != len(self.update_log):
+            self._discard(worker)  # it missed an update (it ran a long query meanwhile)
+            return
         if worker.heavy:
+            if self._live_count() > self.size:
+                self._kill(worker)  # the pool is over its size: shrink back
+                return
             try:
                 # Back to normal priority: allowed with CAP_SYS_NICE (root, as in CI).
                 os.setpriority(os.PRIO_PROCESS, worker.process.pid, 0)
@@ -665,50 +608,23 @@ class WorkerPool:
         deadline and is being replaced), Overloaded, QueryMemoryExceeded, WorkerKilled,
         WorkerCrashed, QueryTooComplex (a crash from deep nesting), StoreUnavailable.
         """
-        if client is not None and self._penalised:
-            self._check_penalty(client)
-        if client is not None and self.client_limit is not None:
-            if self._clients[client] >= self.client_limit:
-                raise TooManyRequests(
-                    f"this client already has {self._clients[client]} queries running or "
-                    "waiting (setting client_concurrency); send the next when one is answered",
-                    1.0,
-                )
-            self._clients[client] += 1
+        if client is None:
+            return await self._request_now(job, timeout)
+        self.admission.enter(client)
+        error: KgError | None = None
         try:
-            if self._update_lock.locked():
-                async with self._update_lock:
-                    pass  # no query sees half of a broadcast update
-            return await self._request(job, timeout, retry=True)
-        except (QueryTimeout, Overloaded, QueryMemoryExceeded) as exc:
-            if client is not None and self.client_penalty > 0 and not _waited(exc):
-                self._penalise(client)
+            return await self._request_now(job, timeout)
+        except KgError as exc:
+            error = exc
             raise
         finally:
-            if client is not None and self.client_limit is not None:
-                self._clients[client] -= 1
-                if self._clients[client] <= 0:
-                    del self._clients[client]
+            self.admission.leave(client, error)
 
-    def _check_penalty(self, client: str) -> None:
-        now = asyncio.get_running_loop().time()
-        until = self._penalised.get(client)
-        if until is None:
-            return
-        if until <= now:
-            del self._penalised[client]
-            return
-        raise TooManyRequests(
-            "this client's last query was stopped (deadline, memory, or too many long "
-            f"queries); it may send the next in {until - now:.1f} s (setting client_penalty)",
-            until - now,
-        )
-
-    def _penalise(self, client: str) -> None:
-        now = asyncio.get_running_loop().time()
-        if len(self._penalised) > 10_000:  # bounded: forget those whose wait is over
-            self._penalised = {c: u for c, u in self._penalised.items() if u > now}
-        self._penalised[client] = now + self.client_penalty
+    async def _request_now(self, job: Job, timeout: float) -> Answered:
+        if self._update_lock.locked():
+            async with self._update_lock:
+                pass  # no query sees half of a broadcast update
+        return await self._request(job, timeout, retry=True)
 
     async def _request(self, job: Job, timeout: float, *, retry: bool) -> Answered:
         loop = asyncio.get_running_loop()
@@ -725,26 +641,33 @@ class WorkerPool:
                 "(setting query_timeout, KG_QUERY_TIMEOUT)",
                 timeout,
             ) from None
-        except _Stopped as stop:
+        except Stopped as stop:
             self._discard(worker)
             raise self._stop_error(stop.reason, worker) from None
-        except _Gone:
+        except Gone:
             where = worker.where
             self._discard(worker)
             if where == IDLE and retry:
                 # It died before it started on this request (killed from outside): try again.
                 remaining = max(deadline - loop.time(), 0.001)
                 return await self._request(job, remaining, retry=False)
-            code = await asyncio.to_thread(_reap, worker.process, 1.0)
+            code = await asyncio.to_thread(reap, worker.process, 1.0)
             self._read_stderr(worker)
-            raise _crash_error(worker, where, code, self.config.memory_mb) from None
+            raise crash_error(worker, where, code, self.config.memory_mb) from None
         except asyncio.CancelledError:
             self._settle(worker, deadline - loop.time())
             raise
         self._release(worker)
         return reply
 
-    def _stop_error(self, reason: str, worker: _Worker) -> KgError:
+    def _stop_error(self, reason: str, worker: Worker) -> KgError:
+        if reason == "memory together":
+            return QueryMemoryExceeded(
+                f"the queries running together exceeded the memory budget of "
+                f"{self.memory_budget_mb} MiB of this server process; this one had grown most "
+                f"({worker.memory // (1024 * 1024)} MiB) and was stopped; the worker was "
+                "replaced (setting query_memory_budget_mb, KG_QUERY_MEMORY_BUDGET_MB)"
+            )
         if reason == "memory":
             return QueryMemoryExceeded(
                 f"the query exceeded the memory limit of {self.config.memory_mb} MiB per "
@@ -757,7 +680,7 @@ class WorkerPool:
             "(settings light_budget, heavy_queries)"
         )
 
-    def _settle(self, worker: _Worker, remaining: float) -> None:
+    def _settle(self, worker: Worker, remaining: float) -> None:
         """The caller went away: free ``worker`` now if it has answered, else once it has.
 
         Runs in the caller's cancellation, before any other callback: a reply that the reader
@@ -773,12 +696,12 @@ class WorkerPool:
         self._background(self._drain(worker, future, remaining))
 
     async def _drain(
-        self, worker: _Worker, future: asyncio.Future[Answered], remaining: float
+        self, worker: Worker, future: asyncio.Future[Answered], remaining: float
     ) -> None:
         timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), _expire, future)
         try:
             await future
-        except (TimeoutError, _Gone, _Stopped, StoreUnavailable):
+        except (TimeoutError, Gone, Stopped, StoreUnavailable):
             self._discard(worker)
             return
         finally:
@@ -794,7 +717,7 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         async with self._update_lock:
-            taken: list[_Worker] = []
+            taken: list[Worker] = []
             try:
                 while len(taken) < self.size:
                     taken.append(await self._acquire(deadline, timeout))
@@ -808,14 +731,15 @@ class WorkerPool:
                         f"the update ran past its deadline of {timeout:g} s and was stopped",
                         timeout,
                     ) from None
-                except (_Gone, _Stopped):
+                except (Gone, Stopped):
                     where = first.where
                     taken.remove(first)
                     self._discard(first)
-                    raise _crash_error(first, where, None, self.config.memory_mb) from None
+                    raise crash_error(first, where, None, self.config.memory_mb) from None
                 if isinstance(reply[0], Failure):
                     return reply
                 self.update_log.append(job.update)
+                first.generation = len(self.update_log)
                 results = await asyncio.gather(
                     *(self._exchange(w, job, max(deadline - loop.time(), 1.0)) for w in rest),
                     return_exceptions=True,
@@ -824,6 +748,8 @@ class WorkerPool:
                     if isinstance(result, BaseException) or not isinstance(result[0], Done):
                         taken.remove(worker)
                         self._discard(worker)
+                    else:
+                        worker.generation = len(self.update_log)
                 return reply
             finally:
                 for worker in taken:
@@ -844,59 +770,10 @@ class WorkerPool:
                 raise StoreUnavailable("the worker pool did not recover in time")
             await asyncio.sleep(0.02)
 
-    def _idle_light(self) -> list[_Worker]:
+    def _idle_light(self) -> list[Worker]:
         return [w for w in self._idle if not w.dead and not w.busy]
-
-
-def _waited(error: KgError) -> bool:
-    """A timeout that came from waiting for a worker, not from the query itself."""
-    return isinstance(error, QueryTimeout) and error.message.startswith("no query worker")
 
 
 def _expire(future: asyncio.Future[Any]) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
-
-
-def _reap(process: _Process, grace: float) -> int | None:
-    try:
-        return process.wait(grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        try:
-            return process.wait(5.0)
-        except subprocess.TimeoutExpired:
-            return None
-
-
-def _tail(worker: _Worker) -> str:
-    return bytes(worker.stderr).decode("utf-8", "replace").strip()[-500:]
-
-
-def _crash_error(worker: _Worker, where: int, exitcode: int | None, memory_mb: int) -> KgError:
-    """What a worker's death mid-query means, from its exit status and its last words."""
-    how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit {exitcode}"
-    said = _tail(worker)
-    if (
-        "memory allocation of" in said
-        or "MemoryError" in said
-        or (memory_mb and worker.memory > memory_mb * 1024 * 1024 * 3 // 4)
-    ):
-        return QueryMemoryExceeded(
-            f"the query exceeded the memory limit of {memory_mb} MiB per query worker ({how}); "
-            "the worker was replaced (setting worker_memory_mb, KG_WORKER_MEMORY_MB)"
-        )
-    if exitcode in (-signal.SIGKILL, -signal.SIGTERM):
-        return WorkerKilled(
-            f"the query worker was killed from outside ({how}) while it ran this query "
-            "(by an operator or the system's out-of-memory killer); it was replaced: try again"
-        )
-    if "overflowed its stack" in said or (where == PARSING and exitcode == -signal.SIGSEGV):
-        return QueryTooComplex(
-            f"the query engine ran out of stack ({how}) on this query: it is nested or chained "
-            "too deeply. The worker was replaced."
-        )
-    return WorkerCrashed(
-        f"the query engine crashed ({how}) while running this query; the worker was replaced"
-        + (f". Its last words: {said[-200:]}" if said else "")
-    )

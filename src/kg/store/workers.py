@@ -2,7 +2,10 @@
 
 - :mod:`kg.store.messages`: what server and worker say to each other, and the framing;
 - :mod:`kg.store.child`: the worker process (opens the store, answers jobs);
-- :mod:`kg.store.pool`: the server side (spawning, deadlines, lanes, memory watchdog).
+- :mod:`kg.store.zygote`: the fork server that starts workers warm;
+- :mod:`kg.store.process`: one worker as the pool sees it (/proc readings, what a death means);
+- :mod:`kg.store.admission`: per-client limits and penalties;
+- :mod:`kg.store.pool`: the server side (deadlines, lanes, memory watchdog, replacement).
 """
 
 from __future__ import annotations
