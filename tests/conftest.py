@@ -101,9 +101,3 @@ def web_app(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     for test_client in opened:
         test_client.__exit__(None, None, None)
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests last: their session-scoped Playwright (sync API) keeps an event loop
-    running in the main thread until the session ends, and every ``asyncio.run`` after it
-    fails with "cannot be called from a running event loop"."""
-    items.sort(key=lambda item: item.nodeid.startswith("tests/browser/"))
