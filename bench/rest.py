@@ -94,7 +94,9 @@ def measure(triples: int, requests: int, work: Path) -> dict[str, object]:
                 label = labels[i % len(labels)]
                 party = quote(district, safe="")
                 timings["pairings"].append(_time(client, f"/api/pairings?party={party}"))
-                name = label["label"] if i % 2 == 0 else label["label_en"]
+                # Chinese and English names in turn (an entity without one uses the other).
+                names = [label.get("label"), label.get("label_en")]
+                name = names[i % 2] or names[(i + 1) % 2] or label["id"]
                 timings["search"].append(_time(client, f"/api/search?q={quote(name)}"))
                 timings["entity"].append(_time(client, f"/api/entities/{party}"))
     finally:
