@@ -30,6 +30,7 @@ from kg.catalogue import bind_typed
 from kg.config import Settings, get_settings, setting_errors
 from kg.errors import BadParameter, BuildError, DataError, KgError, ValidationError
 from kg.export import FORMATS, PREFIXES, export, export_file
+from kg.network.export import NETWORK_FORMATS
 from kg.queries import (
     NamedQuery,
     Param,
@@ -153,7 +154,11 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     export_cmd = command("export", _export, "write the current build's dataset in an RDF format")
-    export_cmd.add_argument("--format", required=True, choices=sorted(FORMATS))
+    what = export_cmd.add_mutually_exclusive_group(required=True)
+    what.add_argument("--format", choices=sorted(FORMATS))
+    what.add_argument(
+        "--network", choices=sorted(NETWORK_FORMATS), help="the network (GEXF, GraphML, JSON)"
+    )
     export_cmd.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
 
     query = command("query", _query, "run a SPARQL query on the current build or an endpoint")
@@ -180,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, help="HTTP server processes (default: settings, KG_SERVE_WORKERS)"
     )
+    _add_network_commands(command)
     return parser
 
 
@@ -243,6 +249,8 @@ def _print_sections(sections: Sequence[Section], compact: _Compactor, out: TextI
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
+    if args.network:
+        return _export_network(args, settings)
     if args.output is None:
         export(settings.var_dir, args.format, sys.stdout.buffer)
         sys.stdout.buffer.flush()
@@ -369,6 +377,194 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # A client has this long to send its next request on an open connection.
         timeout_keep_alive=5,
     )
+    return EXIT_OK
+
+
+# --- network commands: kg map, kg network, kg export --network ---------------------------
+
+
+def _add_network_commands(command: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
+    from kg.network.analysis import MEASURES  # noqa: PLC0415
+    from kg.network.service import MAP_KINDS  # noqa: PLC0415
+
+    map_cmd = command("map", _map, "write a network map as one self-contained HTML file")
+    map_cmd.add_argument("kind", choices=[*MAP_KINDS, "query"])
+    map_cmd.add_argument("entity", nargs="?", help="entity map: an IRI, id:…, code or name")
+    map_cmd.add_argument("-o", "--output", type=Path, required=True, help="HTML file to write")
+    map_cmd.add_argument("--hops", type=int, default=2, help="entity map: steps (default 2)")
+    map_cmd.add_argument("--lang", choices=["zh", "en"], default="zh")
+    map_cmd.add_argument("--year", help="2019, 2016-2020 or 2021-: edges active then")
+    for flag in ("level", "type", "relation", "evidence"):
+        map_cmd.add_argument(f"--{flag}", action="append", default=[], help="repeatable filter")
+    map_cmd.add_argument("--name", help="query map: a named query (SELECT ?source ?target …)")
+    map_cmd.add_argument("-f", "--file", type=Path, help="query map: a SPARQL file")
+    map_cmd.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="named query parameter"
+    )
+
+    network = command("network", _network, "network analysis: hubs, components, paths, periods")
+    network.add_argument(
+        "analysis", choices=["centrality", "components", "path", "bipartite", "periods"]
+    )
+    network.add_argument("entities", nargs="*", help="path: the two entities")
+    network.add_argument("--measure", choices=MEASURES, default="degree")
+    network.add_argument("--top", type=int, default=20)
+    network.add_argument("--limit", type=int, default=3, help="path: paths listed")
+    network.add_argument("--year", help="only edges active then (2019, 2016-2020, 2021-)")
+    network.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _network_graph(settings: Settings, names: Sequence[str] = ()) -> tuple[Any, list[str]]:
+    """The projection, and the nodes ``names`` resolve to (as the REST API resolves them)."""
+    from kg.network.service import NetworkCache, resolve_node  # noqa: PLC0415
+
+    async def work(store: Store) -> tuple[Any, list[str]]:
+        graph = await NetworkCache(_queries_dir(settings)).graph(store)
+        nodes = [await resolve_node(store, graph, n, settings.base_iri) for n in names]
+        return graph, nodes
+
+    return asyncio.run(_with_store(settings, work))
+
+
+def _query_map(args: argparse.Namespace, settings: Settings) -> int:
+    from kg.network.project import graph_from_query  # noqa: PLC0415
+    from kg.network.render import MapOptions, render_map  # noqa: PLC0415
+    from kg.network.service import NetworkCache  # noqa: PLC0415
+
+    if bool(args.name) == bool(args.file):
+        raise BadParameter("kg map query needs --name NAME or -f FILE")
+    named = get_query(args.name, _queries_dir(settings)) if args.name else None
+    if named is not None:
+        title = named.summary
+    else:
+        text, title = Path(args.file).read_text(encoding="utf-8"), str(args.file)
+
+    async def work(store: Store) -> Any:
+        # iri parameters take ids, codes and names too, as for kg query.
+        query = text if named is None else await bind_typed(store, named, _params(args.param))
+        known = await NetworkCache(_queries_dir(settings)).graph(store)
+        return await graph_from_query(store, query, known)
+
+    graph = asyncio.run(_with_store(settings, work))
+    options = MapOptions(kind="query", title=title, lang=args.lang, self_contained=True)
+    rendered = render_map(graph, options)
+    args.output.write_text(rendered.html, encoding="utf-8")
+    print(f"{args.output}: {rendered.nodes} nodes, {rendered.edges} edges", file=sys.stderr)
+    return EXIT_OK
+
+
+def _map(args: argparse.Namespace, settings: Settings) -> int:
+    from kg.network.service import MapRequest, build_map  # noqa: PLC0415
+
+    if args.kind == "query":
+        return _query_map(args, settings)
+
+    graph, nodes = _network_graph(settings, [args.entity] if args.entity else [])
+    request = MapRequest(
+        kind=args.kind,
+        entity=nodes[0] if nodes else None,
+        hops=args.hops,
+        lang=args.lang,
+        year=args.year,
+        levels=args.level,
+        types=args.type,
+        relations=args.relation,
+        evidence=args.evidence,
+        self_contained=True,
+    )
+    rendered = build_map(graph, request, settings.base_iri)
+    args.output.write_text(rendered.html, encoding="utf-8")
+    print(f"{args.output}: {rendered.nodes} nodes, {rendered.edges} edges", file=sys.stderr)
+    return EXIT_OK
+
+
+def _network(args: argparse.Namespace, settings: Settings) -> int:
+    from kg.network import analysis  # noqa: PLC0415
+    from kg.network.service import MapRequest, select_subgraph  # noqa: PLC0415
+
+    if args.analysis == "path" and len(args.entities) != 2:
+        raise BadParameter("kg network path needs two entities: FROM TO")
+    graph, nodes = _network_graph(settings, args.entities if args.analysis == "path" else [])
+    if args.year:
+        graph = select_subgraph(
+            graph, MapRequest(kind="network", year=args.year), settings.base_iri
+        )
+    answer: pydantic.BaseModel
+    if args.analysis == "centrality":
+        answer = analysis.centrality(graph, args.measure, args.top)
+    elif args.analysis == "components":
+        answer = analysis.components(graph, args.top)
+    elif args.analysis == "path":
+        answer = analysis.shortest_paths(graph, nodes[0], nodes[1], args.limit)
+    elif args.analysis == "bipartite":
+        answer = analysis.bipartite(graph)
+    else:
+        answer = analysis.compare_periods(graph)
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+    else:
+        _print_analysis(answer, _Compactor(settings.base_iri), sys.stdout)
+    return EXIT_OK
+
+
+def _name(node: Any, compact: _Compactor) -> str:
+    return f"{node.label_zh or node.label_en} ({compact(node.id)})"
+
+
+def _print_analysis(answer: pydantic.BaseModel, compact: _Compactor, out: TextIO) -> None:
+    from kg.network import models  # noqa: PLC0415
+
+    if isinstance(answer, models.CentralityAnswer):
+        rows = [[_name(r.node, compact), f"{r.score:.4f}", str(r.degree)] for r in answer.ranking]
+        _print_table(["entity", answer.measure, "degree"], rows, out, right=(1, 2))
+    elif isinstance(answer, models.ComponentsAnswer):
+        print(f"{answer.count} components", file=out)
+        for part in answer.components:
+            names = ", ".join(m.label_zh or compact(m.id) for m in part.members[:8])
+            print(f"{part.size:5d}  {names}{' …' if part.size > 8 else ''}", file=out)
+    elif isinstance(answer, models.PathAnswer):
+        if answer.length is None:
+            print("not connected", file=out)
+        for number, path in enumerate(answer.paths, start=1):
+            print(f"path {number} ({answer.length} hops)", file=out)
+            for hop in path:
+                print(f"  {_name(hop.source, compact)} — {_name(hop.target, compact)}", file=out)
+                for fact in hop.facts:
+                    span = f" {fact.start}–{fact.end}" if fact.start or fact.end else ""
+                    print(f"    {fact.relation} {fact.level}{span} [{fact.evidence}]", file=out)
+                    for citation in fact.citations:
+                        print(f"      “{citation.text}” ({compact(citation.sentence)})", file=out)
+    elif isinstance(answer, models.BipartiteAnswer):
+        rows = [
+            [_name(p.district, compact), _name(p.county, compact), ", ".join(p.periods)]
+            for p in answer.pairs
+        ]
+        _print_table(["district", "county", "periods"], rows, out)
+    elif isinstance(answer, models.PeriodsAnswer):
+        rows = [
+            [
+                p.period,
+                str(p.pairings),
+                str(p.helpers),
+                str(p.recipients),
+                str(len(p.added)),
+                str(len(p.ended)),
+            ]
+            for p in answer.periods
+        ]
+        header = ["period", "pairings", "helpers", "recipients", "added", "ended"]
+        _print_table(header, rows, out, right=(1, 2, 3, 4, 5))
+
+
+def _export_network(args: argparse.Namespace, settings: Settings) -> int:
+    from kg.network.export import export_network  # noqa: PLC0415
+
+    body = export_network(_network_graph(settings)[0], args.network)
+    if args.output is None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
+    else:
+        Path(args.output).write_bytes(body)
     return EXIT_OK
 
 

@@ -1,0 +1,370 @@
+"""Network maps (``/maps/…``), network analysis (``/api/network/…``) and network exports
+(``/export/network.{gexf,graphml,json}``).
+
+Each route parses its parameters, asks :class:`kg.network.service.NetworkCache` for the
+projection of the current data, and calls one core function. Map pages load their scripts from
+``/maps/assets/`` (vis-network from the pyvis package, map.js from kg) and carry a route CSP that
+allows scripts from this origin only: the map's data sits in a JSON block, never in a script.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+from weakref import WeakKeyDictionary
+
+import networkx as nx
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from api.deps import SettingsDep, StoreDep, settings_of
+from kg.config import Settings
+from kg.errors import BadParameter, NotFound
+from kg.network.analysis import (
+    bipartite,
+    centrality,
+    compare_periods,
+    components,
+    shortest_paths,
+)
+from kg.network.export import NETWORK_FORMATS, export_network
+from kg.network.models import (
+    BipartiteAnswer,
+    CentralityAnswer,
+    ComponentsAnswer,
+    PathAnswer,
+    PeriodsAnswer,
+)
+from kg.network.project import graph_from_query
+from kg.network.render import ASSETS, MapOptions, asset_bytes, render_map, render_page
+from kg.network.service import (
+    MapRequest,
+    NetworkCache,
+    build_map,
+    parse_lang,
+    parse_period,
+    resolve_node,
+    select_subgraph,
+)
+from kg.queries import bind, get_query
+from kg.store.base import Store
+
+__all__ = ["MAP_CSP", "router"]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    status: int
+
+
+class ErrorBody(BaseModel):
+    """The one JSON error shape of kg (api/errors.py)."""
+
+    error: ErrorDetail
+
+
+#: Every route here can answer these (see api/errors.py for the mapping).
+ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    400: {"model": ErrorBody, "description": "A bad parameter (year, lang, measure, …)"},
+    404: {"model": ErrorBody, "description": "No such entity, map asset or export format"},
+    503: {"model": ErrorBody, "description": "The store is busy or the projection timed out"},
+}
+
+router = APIRouter(responses=ERRORS)
+
+#: Scripts and styles from this origin only; vis-network draws its icons from data: URLs;
+#: the map may be framed by kg's own entity pages.
+MAP_CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+
+Lang = Annotated[str | None, Query(description="Label language: zh (default) or en")]
+Year = Annotated[
+    str | None,
+    Query(description="Only edges active then: 2019, 2016-2020 (a round) or 2021- (from 2021)"),
+]
+Levels = Annotated[list[str], Query(description="Pairing levels (DistrictToCounty, …)")]
+Types = Annotated[list[str], Query(description="Entity classes (County, School, Place, …)")]
+Relations = Annotated[list[str], Query(description="Edge relations (Pairing, partOf, …)")]
+Evidence = Annotated[list[str], Query(description="Evidence grades: stated, inferred")]
+
+
+#: One projection cache per served store: a build switch brings a new store (and a new cache),
+#: and the old one goes with its store.
+_caches: WeakKeyDictionary[Store, NetworkCache] = WeakKeyDictionary()
+
+
+async def _graph(request: Request, store: Store) -> nx.MultiDiGraph:
+    cache = _caches.get(store)
+    if cache is None:
+        settings: Settings = settings_of(request)
+        cache = _caches.setdefault(store, NetworkCache(settings.ontology_dir / "queries"))
+    return await cache.graph(store)
+
+
+def _html(body: str) -> Response:
+    return Response(
+        body,
+        media_type="text/html",
+        headers={"Content-Security-Policy": MAP_CSP, "X-Content-Type-Options": "nosniff"},
+    )
+
+
+#: The maps listed on /maps/: path, zh/en title, what it shows.
+MAP_LINKS: Final = (
+    ("/maps/pairings", "结对帮扶网络 Pairings", "districts ↔ counties and every pairing level"),
+    ("/maps/pairings?year=2016-2020", "2016–2020年一轮 First round", "pairings active 2016–2020"),
+    ("/maps/pairings?year=2021-", "2021年起 From 2021", "pairings active from 2021"),
+    ("/maps/network", "合作网络 Whole network", "every entity and relation"),
+    ("/maps/geo", "地理网络 Geographic", "entities at their coordinates"),
+    (
+        "/maps/query?name=network-district-county",
+        "查询结果 A query as a map",
+        "any SELECT ?source ?target",
+    ),
+    ("/maps/pairings?lang=en", "Pairings (English labels)", ""),
+    ("/api/docs#/default", "网络分析 API Network analysis", "/api/network/… (JSON)"),
+    ("/export/network.gexf", "GEXF (Gephi, timeline)", "download"),
+    ("/export/network.graphml", "GraphML", "download"),
+    ("/export/network.json", "node-link JSON", "download"),
+)
+
+
+@router.get("/maps/", include_in_schema=False)
+@router.get("/maps", include_in_schema=False)
+async def maps_index() -> Response:
+    links = [{"href": href, "text": text, "note": note} for href, text, note in MAP_LINKS]
+    return _html(render_page("关系图 Network maps", links))
+
+
+@router.get("/maps/assets/{name}", include_in_schema=False)
+async def map_asset(name: str) -> Response:
+    if name not in ASSETS:
+        raise NotFound(f"no map asset {name!r}")
+    return Response(
+        asset_bytes(name),
+        media_type=ASSETS[name][2],
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def _map(request: Request, store: Store, base_iri: str, map_request: MapRequest) -> Response:
+    graph = await _graph(request, store)
+    rendered = build_map(graph, map_request, base_iri)
+    response = _html(rendered.html)
+    response.headers["X-KG-Nodes"] = str(rendered.nodes)
+    return response
+
+
+@router.get("/maps/pairings", summary="Map: districts ↔ counties and every other pairing")
+async def pairings_map(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    lang: Lang = None,
+    year: Year = None,
+    level: Levels = [],  # noqa: B006 - FastAPI copies defaults
+) -> Response:
+    map_request = MapRequest(kind="pairings", lang=lang or "zh", year=year, levels=level)
+    return await _map(request, store, settings.base_iri, map_request)
+
+
+@router.get("/maps/network", summary="Map: the whole cooperation network")
+async def network_map(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    lang: Lang = None,
+    year: Year = None,
+    level: Levels = [],  # noqa: B006
+    type: Types = [],  # noqa: B006
+    relation: Relations = [],  # noqa: B006
+    evidence: Evidence = [],  # noqa: B006
+) -> Response:
+    map_request = MapRequest(
+        kind="network",
+        lang=lang or "zh",
+        year=year,
+        levels=level,
+        types=type,
+        relations=relation,
+        evidence=evidence,
+    )
+    return await _map(request, store, settings.base_iri, map_request)
+
+
+@router.get("/maps/geo", summary="Map: entities at their coordinates")
+async def geo_map(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    lang: Lang = None,
+    year: Year = None,
+    relation: Relations = [],  # noqa: B006
+) -> Response:
+    map_request = MapRequest(kind="geo", lang=lang or "zh", year=year, relations=relation)
+    return await _map(request, store, settings.base_iri, map_request)
+
+
+@router.get("/maps/entity/{entity:path}", summary="Map: an entity's neighbourhood")
+async def entity_map(
+    entity: str,
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    hops: Annotated[int, Query(ge=1, le=4, description="Steps from the entity")] = 2,
+    lang: Lang = None,
+    year: Year = None,
+) -> Response:
+    graph = await _graph(request, store)
+    try:
+        node = await resolve_node(store, graph, entity, settings.base_iri)
+    except NotFound as exc:
+        # Entity pages frame this map: a page that says why reads better there than JSON.
+        page = render_page("关系图 Network map", message=exc.message)
+        response = _html(page)
+        response.status_code = 404
+        return response
+    map_request = MapRequest(kind="entity", entity=node, hops=hops, lang=lang or "zh", year=year)
+    return await _map(request, store, settings.base_iri, map_request)
+
+
+@router.get("/maps/query", summary="Map: the answer of a named query or of your own query")
+async def query_map(
+    request: Request,
+    *,
+    store: StoreDep,
+    settings: SettingsDep,
+    name: Annotated[str | None, Query(description="A named query (its parameters by name)")] = None,
+    query: Annotated[
+        str | None, Query(description="SPARQL: a SELECT with ?source ?target, or a CONSTRUCT")
+    ] = None,
+    lang: Lang = None,
+) -> Response:
+    """Draws ``?source → ?target`` rows of a SELECT (or a CONSTRUCT's triples) as a map; the
+    other query parameters are the named query's parameters."""
+    if (name is None) == (query is None):
+        raise BadParameter("give name= (a named query) or query= (SPARQL text), not both")
+    if name is not None:
+        named = get_query(name, settings.ontology_dir / "queries")
+        values = {k: v for k, v in request.query_params.items() if k not in {"name", "lang"}}
+        text = bind(named, values)
+        title = named.summary
+    else:
+        text, title = str(query), "SPARQL"
+    known = await _graph(request, store)
+    graph = await graph_from_query(store, text, known)
+    language = parse_lang(lang)
+    options = MapOptions(kind="query", title=title, lang=language, base_iri=settings.base_iri)
+    rendered = render_map(graph, options)
+    response = _html(rendered.html)
+    response.headers["X-KG-Nodes"] = str(rendered.nodes)
+    return response
+
+
+async def _analysed(
+    request: Request, store: Store, base_iri: str, year: str | None, level: list[str]
+) -> nx.MultiDiGraph:
+    graph = await _graph(request, store)
+    if year is None and not level:
+        return graph
+    return select_subgraph(graph, MapRequest(kind="network", year=year, levels=level), base_iri)
+
+
+@router.get("/api/network/centrality", response_model=CentralityAnswer)
+async def network_centrality(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    measure: Annotated[str, Query(description="degree, betweenness or eigenvector")] = "degree",
+    top: Annotated[int, Query(ge=1, le=1000)] = 20,
+    year: Year = None,
+    level: Levels = [],  # noqa: B006
+) -> CentralityAnswer:
+    """The hubs of the network: entities ranked by a centrality measure."""
+    graph = await _analysed(request, store, settings.base_iri, year, level)
+    return centrality(graph, measure, top)
+
+
+@router.get("/api/network/components", response_model=ComponentsAnswer)
+async def network_components(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    year: Year = None,
+    level: Levels = [],  # noqa: B006
+) -> ComponentsAnswer:
+    """Connected components, largest first."""
+    graph = await _analysed(request, store, settings.base_iri, year, level)
+    return components(graph, limit)
+
+
+@router.get("/api/network/path", response_model=PathAnswer)
+async def network_path(
+    *,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    source: Annotated[str, Query(alias="from", description="IRI, id:…, code or name")],
+    target: Annotated[str, Query(alias="to", description="IRI, id:…, code or name")],
+    limit: Annotated[int, Query(ge=1, le=10)] = 3,
+) -> PathAnswer:
+    """How two entities are connected: shortest paths, each hop with its facts and sentences."""
+    graph = await _graph(request, store)
+    first = await resolve_node(store, graph, source, settings.base_iri)
+    second = await resolve_node(store, graph, target, settings.base_iri)
+    return shortest_paths(graph, first, second, limit)
+
+
+@router.get("/api/network/bipartite", response_model=BipartiteAnswer)
+async def network_bipartite(
+    request: Request, store: StoreDep, settings: SettingsDep, year: Year = None
+) -> BipartiteAnswer:
+    """District–county pairings as a two-sided network, and its projection on districts."""
+    graph = await _analysed(request, store, settings.base_iri, year, [])
+    return bipartite(graph)
+
+
+@router.get("/api/network/periods", response_model=PeriodsAnswer)
+async def network_periods(
+    request: Request,
+    store: StoreDep,
+    period: Annotated[
+        list[str], Query(description="Periods to compare (default: 2016-2020 and 2021-)")
+    ] = [],  # noqa: B006
+    level: Annotated[str, Query(description="Pairing level")] = "DistrictToCounty",
+) -> PeriodsAnswer:
+    """District–county pairings per period, and what changed from one period to the next."""
+    graph = await _graph(request, store)
+    if not period:
+        return compare_periods(graph, level=level)
+    spans = []
+    for value in period:
+        years = parse_period(value)
+        if years is None:
+            raise BadParameter("period: give YYYY, YYYY-YYYY or YYYY- (an empty one says nothing)")
+        spans.append((value, *years))
+    return compare_periods(graph, spans, level=level)
+
+
+@router.get("/export/network.{fmt}", summary="The network as GEXF, GraphML or node-link JSON")
+async def network_export(
+    fmt: str, request: Request, store: StoreDep, settings: SettingsDep, year: Year = None
+) -> Response:
+    if fmt not in NETWORK_FORMATS:
+        raise NotFound(f"no network export as .{fmt}; one of {', '.join(NETWORK_FORMATS)}")
+    graph = await _analysed(request, store, settings.base_iri, year, [])
+    return Response(
+        export_network(graph, fmt),
+        media_type=NETWORK_FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="kg-network.{fmt}"'},
+    )

@@ -1,0 +1,554 @@
+"""The graph projected onto networkx: entities as nodes, relations and claims as edges.
+
+Why a projection at all: networkx answers the questions people bring to a network (hubs, paths,
+components) and pyvis draws it, but both need plain nodes and edges, while the graph states a
+pairing as an n-ary claim node. :func:`load_network` runs the named queries in
+``ontology/queries/network/`` and folds every binary claim (pairing, participation, membership,
+issuance) into one edge that keeps the claim's level, period, evidence and *every* sentence that
+states it; plain relations (gq:partOf, gq:within, …) become edges with the sentence found through
+their rdf:Statement (or the subject's own citation while the data has none).
+
+Node ids are full IRIs. Node attributes: ``iri kind label_zh label_en lat long code
+member_count unknown``; edge attributes: ``relation claim level start end evidence
+relation_text citations weight label`` (see docs/network.md). The graph's own attributes hold
+the class table (``classes``) used for legends and type filters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import networkx as nx
+import pyoxigraph as ox
+
+from kg.config import ONTOLOGY_NS
+from kg.errors import BadParameter, StoreError
+from kg.queries import Solutions, Term, get_query, parse_solutions
+from kg.store.base import QueryRequest, Store
+
+__all__ = [
+    "ClassInfo",
+    "Filters",
+    "active_in",
+    "filter_network",
+    "graph_from_query",
+    "load_network",
+    "local_name",
+    "mark_unknown_counties",
+    "network_from_rows",
+    "year_of",
+]
+
+STATED = "stated"
+INFERRED = "inferred"
+_EVIDENCE = {f"{ONTOLOGY_NS}Stated": STATED, f"{ONTOLOGY_NS}Inferred": INFERRED}
+_JSON_RESULTS = "application/sparql-results+json"
+_YEAR = re.compile(r"^(-?\d{4})")
+#: Classes whose members are county-level divisions (the recipients of district pairings).
+COUNTY_KINDS = frozenset({"County", "AutonomousCounty", "CountyLevelCity"})
+DISTRICT_TO_COUNTY = "DistrictToCounty"
+#: Plain relations read as "from is inside to": the edge points at the container.
+_INFERRED_GRAPH_SUFFIX = "graph/inferred"
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """A gq: class: its labels and its direct gq: superclasses."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    parents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to keep of the projection. Empty sets mean "everything"."""
+
+    #: Keep only nodes within ``hops`` steps of ``center`` (edges read in both directions).
+    center: str | None = None
+    hops: int = 2
+    #: Pairing levels by local name (``DistrictToCounty``); other edges go when this is set.
+    levels: frozenset[str] = frozenset()
+    #: Node kinds (local class names, a superclass matches its subclasses).
+    types: frozenset[str] = frozenset()
+    #: Edge relations by local name (``Pairing``, ``partOf``).
+    relations: frozenset[str] = frozenset()
+    #: Evidence grades (``stated``/``inferred``).
+    evidence: frozenset[str] = frozenset()
+    #: Keep edges active at some time in these years (inclusive); undated edges stay.
+    years: tuple[int, int] | None = None
+    #: Drop nodes left without an edge (the centre always stays).
+    drop_isolated: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def local_name(iri: str) -> str:
+    """The part of an IRI after its last ``#`` or ``/``."""
+    return re.split(r"[#/]", iri)[-1] if iri else iri
+
+
+def year_of(value: str | None) -> int | None:
+    """The year of an xsd:date, gYearMonth or gYear lexical form (``None`` if there is none)."""
+    if not value:
+        return None
+    match = _YEAR.match(value)
+    return int(match[1]) if match else None
+
+
+def active_in(start: str | None, end: str | None, first: int, last: int) -> bool:
+    """Whether a period overlaps the years ``first..last`` (an open end runs on; an unknown
+    start is taken as "any time before the end")."""
+    start_year, end_year = year_of(start), year_of(end)
+    if start_year is not None and start_year > last:
+        return False
+    return not (end_year is not None and end_year < first)
+
+
+def _value(term: Term | None) -> str:
+    return "" if term is None else str(term.value)
+
+
+async def _run(store: Store, name: str, queries_dir: Path) -> Solutions:
+    result = await store.query(
+        QueryRequest(query=get_query(name, queries_dir).text, accept=(_JSON_RESULTS,))
+    )
+    if result.truncated:
+        # A partial projection would draw a wrong network without saying so.
+        raise StoreError(
+            f"the network query {name!r} has more rows than the result cap allows; "
+            "raise KG_MAX_RESULT_ROWS to draw this graph"
+        )
+    return parse_solutions(result.body)
+
+
+#: The queries of the projection, run side by side (the store has worker processes).
+PROJECTION_QUERIES: Final = (
+    "network-classes",
+    "network-nodes",
+    "network-claims",
+    "network-relations",
+    "network-documents",
+    "network-unknown",
+)
+
+
+async def load_network(store: Store, queries_dir: Path) -> nx.MultiDiGraph:
+    """The whole graph projected onto a networkx MultiDiGraph (see the module docstring)."""
+    answers = await asyncio.gather(*(_run(store, n, queries_dir) for n in PROJECTION_QUERIES))
+    return network_from_rows(dict(zip(PROJECTION_QUERIES, answers, strict=True)))
+
+
+def network_from_rows(rows: Mapping[str, Solutions]) -> nx.MultiDiGraph:
+    """Build the projection from the answers of the ``network-*`` queries (by query name)."""
+    graph = nx.MultiDiGraph()
+    classes = _classes(rows["network-classes"].rows)
+    graph.graph["classes"] = classes
+    titles = {
+        _value(r.get("document")): _value(r.get("title")) for r in rows["network-documents"].rows
+    }
+    _add_nodes(graph, rows["network-nodes"].rows, classes)
+    _add_claims(graph, rows["network-claims"].rows, titles)
+    _add_relations(graph, rows["network-relations"].rows, titles)
+    if "network-unknown" in rows:
+        _add_unknowns(graph, rows["network-unknown"].rows, titles)
+    return graph
+
+
+def _add_unknowns(
+    graph: nx.MultiDiGraph, rows: Iterable[Mapping[str, Term]], titles: Mapping[str, str]
+) -> None:
+    """gq:NoKnownPartner claims: the party is marked unknown at that level, with the citation."""
+    for row in rows:
+        party = _value(row.get("party"))
+        if party not in graph:
+            continue
+        node = graph.nodes[party]
+        node["unknown"] = True
+        levels = set(filter(None, node.get("unknown_levels", "").split()))
+        levels.add(local_name(_value(row.get("level"))))
+        node["unknown_levels"] = " ".join(sorted(levels))
+        citations: list[dict[str, str]] = node.setdefault("unknown_citations", [])
+        _add_citation(citations, _citation(row, titles))
+
+
+def _classes(rows: Iterable[Mapping[str, Term]]) -> dict[str, ClassInfo]:
+    parents: dict[str, set[str]] = defaultdict(set)
+    labels: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        name = local_name(_value(row.get("class")))
+        if row.get("super") is not None:
+            parents[name].add(local_name(_value(row.get("super"))))
+        zh, en = labels.get(name, ("", ""))
+        labels[name] = (zh or _value(row.get("labelZh")), en or _value(row.get("labelEn")))
+    return {
+        name: ClassInfo(name, zh, en, tuple(sorted(parents[name])))
+        for name, (zh, en) in sorted(labels.items())
+    }
+
+
+def ancestors(kind: str, classes: Mapping[str, ClassInfo]) -> set[str]:
+    """``kind`` and every gq: superclass of it."""
+    seen: set[str] = set()
+    todo = [kind]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        info = classes.get(name)
+        if info is not None:
+            todo.extend(info.parents)
+    return seen
+
+
+def _most_specific(kinds: set[str], classes: Mapping[str, ClassInfo]) -> str:
+    # A class that is a superclass of another of the node's classes is less specific: drop it.
+    # Materialised entailment gives nodes all their superclasses; the asserted one stays.
+    inherited: set[str] = set()
+    for kind in kinds:
+        inherited |= ancestors(kind, classes) - {kind}
+    best = sorted(kinds - inherited) or sorted(kinds)
+    return best[0]
+
+
+def _add_nodes(
+    graph: nx.MultiDiGraph, rows: Iterable[Mapping[str, Term]], classes: Mapping[str, ClassInfo]
+) -> None:
+    kinds: dict[str, set[str]] = defaultdict(set)
+    attrs: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        iri = _value(row.get("node"))
+        kinds[iri].add(local_name(_value(row.get("class"))))
+        current = attrs.setdefault(
+            iri,
+            {
+                "iri": iri,
+                "label_zh": "",
+                "label_en": "",
+                "lat": None,
+                "long": None,
+                "code": "",
+                "member_count": None,
+                "unknown": False,
+            },
+        )
+        current["label_zh"] = current["label_zh"] or _value(row.get("labelZh"))
+        current["label_en"] = current["label_en"] or _value(row.get("labelEn"))
+        current["code"] = current["code"] or _value(row.get("code"))
+        for key, var in (("lat", "lat"), ("long", "long")):
+            if current[key] is None and row.get(var) is not None:
+                current[key] = _number(row.get(var))
+        if current["member_count"] is None and row.get("memberCount") is not None:
+            count = _number(row.get("memberCount"))
+            current["member_count"] = int(count) if count is not None else None
+    for iri, values in attrs.items():
+        values["kind"] = _most_specific(kinds[iri], classes)
+        graph.add_node(iri, **values)
+
+
+def _number(term: Term | None) -> float | None:
+    if not isinstance(term, ox.Literal):
+        return None
+    try:
+        return float(term.value)
+    except ValueError:
+        return None
+
+
+def _evidence(term: Term | None) -> str:
+    value = _value(term)
+    return _EVIDENCE.get(value, local_name(value).lower())
+
+
+def _citation(row: Mapping[str, Term], titles: Mapping[str, str]) -> dict[str, str] | None:
+    sentence = _value(row.get("sentence"))
+    if not sentence:
+        return None
+    document = _value(row.get("document"))
+    return {
+        "sentence": sentence,
+        "text": _value(row.get("text")),
+        "document": document,
+        "document_title": titles.get(document, ""),
+    }
+
+
+def _add_citation(target: list[dict[str, str]], citation: dict[str, str] | None) -> None:
+    if citation is not None and all(c["sentence"] != citation["sentence"] for c in target):
+        target.append(citation)
+
+
+def _add_claims(
+    graph: nx.MultiDiGraph, rows: Iterable[Mapping[str, Term]], titles: Mapping[str, str]
+) -> None:
+    claims: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        claim = _value(row.get("claim"))
+        source, target = _value(row.get("source")), _value(row.get("target"))
+        if source not in graph or target not in graph:
+            continue  # a role filled by a non-entity (a literal, a sentence): nothing to draw
+        edge = claims.setdefault(
+            f"{claim} {source} {target}",
+            {
+                "source": source,
+                "target": target,
+                "relation": local_name(_value(row.get("kind"))),
+                "claim": claim,
+                "level": local_name(_value(row.get("level"))),
+                "start": _value(row.get("start")),
+                "end": _value(row.get("end")),
+                "evidence": _evidence(row.get("evidence")),
+                "relation_text": _value(row.get("relationText")),
+                "citations": [],
+            },
+        )
+        _add_citation(edge["citations"], _citation(row, titles))
+    for key, edge in sorted(claims.items()):
+        source, target = edge.pop("source"), edge.pop("target")
+        edge["weight"], edge["label"] = _weight(graph, source, target)
+        graph.add_edge(source, target, key=key, **edge)
+
+
+def _weight(graph: nx.MultiDiGraph, source: str, target: str) -> tuple[float, str]:
+    """An aggregate pairing (282 schools ↔ 328 schools) weighs as many as its larger side and is
+    labelled with both counts; a pairing of two single entities weighs 1."""
+    counts = [graph.nodes[n].get("member_count") for n in (source, target)]
+    if all(c is None for c in counts):
+        return 1.0, ""
+    left, right = (str(c) if c is not None else "1" for c in counts)
+    return float(max(c or 1 for c in counts)), f"{left} ↔ {right}"
+
+
+def _add_relations(
+    graph: nx.MultiDiGraph, rows: Iterable[Mapping[str, Term]], titles: Mapping[str, str]
+) -> None:
+    # Prefer the strongest citation: the triple's own rdf:Statement, then the subject's claim
+    # sentence, then the sentence the subject was derived from.
+    rank = {"statement": 0, "subject": 1, "derived": 2, "": 3}
+    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        source, target = _value(row.get("source")), _value(row.get("target"))
+        if source not in graph or target not in graph or source == target:
+            continue
+        relation = local_name(_value(row.get("property")))
+        key = (source, relation, target)
+        inferred_graph = _value(row.get("graph")).endswith(_INFERRED_GRAPH_SUFFIX)
+        via = _value(row.get("via"))
+        edge = edges.setdefault(
+            key,
+            {
+                "relation": relation,
+                "claim": "",
+                "level": "",
+                "start": "",
+                "end": "",
+                "evidence": INFERRED if inferred_graph else "",
+                "relation_text": "",
+                "citations": [],
+                "weight": 1.0,
+                "label": "",
+                "_rank": 3,
+                "_asserted": not inferred_graph,
+            },
+        )
+        if not inferred_graph and not edge["_asserted"]:
+            edge["_asserted"] = True  # asserted somewhere: not only entailed
+            edge["evidence"] = ""
+        citation = _citation(row, titles)
+        if citation is None:
+            continue
+        if rank[via] < edge["_rank"]:
+            edge["_rank"] = rank[via]
+            edge["citations"] = []
+        if rank[via] == edge["_rank"]:
+            _add_citation(edge["citations"], citation)
+            grade = _evidence(row.get("evidence"))
+            if grade and edge["_asserted"]:
+                edge["evidence"] = grade
+    for (source, relation, target), edge in sorted(edges.items()):
+        del edge["_rank"], edge["_asserted"]
+        if not edge["evidence"]:
+            edge["evidence"] = STATED if edge["citations"] else ""
+        graph.add_edge(source, target, key=f"{relation} {source} {target}", **edge)
+
+
+def mark_unknown_counties(graph: nx.MultiDiGraph, prefecture_code: str = "522700") -> list[str]:
+    """Mark the county-level divisions of a prefecture that no district-to-county pairing
+    reaches (``unknown=True``); returns their ids. Unknown stays unknown: no partner is drawn."""
+    prefectures = [n for n, d in graph.nodes(data=True) if d.get("code") == prefecture_code]
+    marked: list[str] = []
+    for prefecture in prefectures:
+        for county, _, data in graph.in_edges(prefecture, data=True):
+            if data.get("relation") != "partOf":
+                continue
+            if graph.nodes[county].get("kind") not in COUNTY_KINDS:
+                continue
+            paired = any(
+                d.get("relation") == "Pairing" and d.get("level") == DISTRICT_TO_COUNTY
+                for _, _, d in graph.in_edges(county, data=True)
+            )
+            if not paired:
+                graph.nodes[county]["unknown"] = True
+                marked.append(county)
+    return sorted(marked)
+
+
+def filter_network(graph: nx.MultiDiGraph, filters: Filters) -> nx.MultiDiGraph:
+    """A copy of ``graph`` keeping what ``filters`` asks for.
+
+    With a centre, only its neighbourhood is visited (walking kept edges and kept nodes), so an
+    entity's map costs the size of its neighbourhood, not of the whole graph."""
+    classes: Mapping[str, ClassInfo] = graph.graph.get("classes", {})
+
+    def node_kept(node: str) -> bool:
+        if not filters.types or node == filters.center:
+            return True
+        return bool(ancestors(graph.nodes[node].get("kind", ""), classes) & filters.types)
+
+    if filters.center is not None:
+        nodes = _neighbourhood(graph, filters, node_kept)
+    else:
+        nodes = {n for n in graph if node_kept(n)}
+    result: nx.MultiDiGraph = graph.subgraph(nodes).copy()
+    result.graph.update(graph.graph)
+    result.remove_edges_from(
+        [
+            (u, v, key)
+            for u, v, key, data in result.edges(keys=True, data=True)
+            if not _edge_kept(data, filters)
+        ]
+    )
+    if filters.drop_isolated:
+        # Unknown counties have no pairing edge by definition: they stay, shown as unknown.
+        result.remove_nodes_from(
+            [
+                n
+                for n, d in list(result.nodes(data=True))
+                if result.degree(n) == 0 and n != filters.center and not d.get("unknown")
+            ]
+        )
+    return result
+
+
+def _neighbourhood(
+    graph: nx.MultiDiGraph, filters: Filters, node_kept: Callable[[str], bool]
+) -> set[str]:
+    center = filters.center
+    assert center is not None
+    seen = {center}
+    frontier = [center]
+    for _ in range(filters.hops):
+        reached: list[str] = []
+        for node in frontier:
+            steps = [(v, d) for _, v, d in graph.out_edges(node, data=True)] + [
+                (u, d) for u, _, d in graph.in_edges(node, data=True)
+            ]
+            for other, data in steps:
+                if other not in seen and node_kept(other) and _edge_kept(data, filters):
+                    seen.add(other)
+                    reached.append(other)
+        frontier = reached
+    return seen
+
+
+def _edge_kept(data: Mapping[str, Any], filters: Filters) -> bool:
+    if filters.levels and data.get("level") not in filters.levels:
+        return False
+    if filters.relations and data.get("relation") not in filters.relations:
+        return False
+    if filters.evidence and data.get("evidence") not in filters.evidence:
+        return False
+    if filters.years is not None and (data.get("start") or data.get("end")):
+        return active_in(data.get("start"), data.get("end"), *filters.years)
+    return True
+
+
+_NTRIPLES = "application/n-triples"
+_RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+
+
+async def graph_from_query(
+    store: Store, text: str, known: nx.MultiDiGraph | None = None
+) -> nx.MultiDiGraph:
+    """The answer of a user's (or a named) query as a network.
+
+    A SELECT needs ``?source`` and ``?target`` (optionally ``?relation``, ``?label`` for the edge,
+    ``?sourceLabel``/``?targetLabel``); a CONSTRUCT or DESCRIBE gives one edge per triple whose
+    object is a resource (rdfs:label triples label the nodes). Nodes and edges the projection
+    ``known`` has keep its types, labels, coordinates and citations.
+    """
+    result = await store.query(QueryRequest(query=text, accept=(_JSON_RESULTS, _NTRIPLES)))
+    if result.truncated:
+        raise StoreError("the query has more rows than the result cap allows: narrow it")
+    graph = nx.MultiDiGraph()
+    graph.graph["classes"] = known.graph.get("classes", {}) if known is not None else {}
+    if result.kind == "solutions":
+        solutions = parse_solutions(result.body)
+        if not {"source", "target"} <= set(solutions.variables):
+            raise BadParameter(
+                "a SELECT drawn as a network needs the variables ?source and ?target"
+            )
+        rows = [
+            (
+                _value(row.get("source")),
+                local_name(_value(row.get("relation"))) or "related",
+                _value(row.get("target")),
+                _value(row.get("label")),
+                _value(row.get("sourceLabel")),
+                _value(row.get("targetLabel")),
+            )
+            for row in solutions.rows
+            if row.get("source") is not None and row.get("target") is not None
+        ]
+    elif result.kind == "graph":
+        labels: dict[str, str] = {}
+        rows = []
+        for triple in ox.parse(result.body, format=ox.RdfFormat.N_TRIPLES):
+            subject, obj = str(triple.subject.value), triple.object
+            if triple.predicate.value == _RDFS_LABEL and isinstance(obj, ox.Literal):
+                labels.setdefault(subject, obj.value)
+            elif isinstance(obj, ox.NamedNode | ox.BlankNode):
+                rows.append((subject, local_name(triple.predicate.value), obj.value, "", "", ""))
+        rows = [(s, p, o, lab, labels.get(s, ""), labels.get(o, "")) for s, p, o, lab, _, _ in rows]
+    else:
+        raise BadParameter("an ASK query has no network to draw: use SELECT or CONSTRUCT")
+    for source, relation, target, label, source_label, target_label in rows:
+        for node, node_label in ((source, source_label), (target, target_label)):
+            if node in graph:
+                continue
+            if known is not None and node in known:
+                graph.add_node(node, **known.nodes[node])
+            else:
+                graph.add_node(
+                    node, iri=node, kind="", label_zh=node_label or local_name(node), label_en=""
+                )
+        citations: list[dict[str, str]] = []
+        evidence = ""
+        if known is not None:
+            for data in (known.get_edge_data(source, target) or {}).values():
+                if data.get("relation") == relation or relation == "related":
+                    citations.extend(data.get("citations", []))
+                    evidence = evidence or data.get("evidence", "")
+        graph.add_edge(
+            source,
+            target,
+            key=f"{relation} {source} {target} {label}",
+            relation=relation,
+            claim="",
+            level="",
+            start="",
+            end="",
+            evidence=evidence,
+            relation_text="",
+            citations=citations,
+            weight=1.0,
+            label=label,
+        )
+    return graph

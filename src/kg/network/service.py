@@ -1,0 +1,218 @@
+"""What the web layer and the CLI share: the projection cached per store version, entity ids,
+period parameters, and one function per map kind.
+
+The projection of the whole graph is built once per data version (the store's version changes
+with every build) and filtered per request: a map or an analysis is then a networkx operation on
+an in-memory graph, not a round of SPARQL queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import networkx as nx
+
+from kg.errors import BadParameter, NotFound
+from kg.network.project import (
+    Filters,
+    filter_network,
+    load_network,
+    mark_unknown_counties,
+)
+from kg.network.render import MapOptions, RenderedMap, render_map
+from kg.store.base import Store
+
+__all__ = [
+    "MAP_KINDS",
+    "MapRequest",
+    "NetworkCache",
+    "build_map",
+    "find_node",
+    "parse_lang",
+    "parse_period",
+    "resolve_node",
+    "select_subgraph",
+]
+
+MAP_KINDS: Final[tuple[str, ...]] = ("pairings", "network", "entity", "geo")
+_CODE = re.compile(r"^[0-9]{6}$")
+_PERIOD = re.compile(r"^(\d{4})(?:(-)(\d{4})?)?$")
+_TITLES: Final[dict[str, tuple[str, str]]] = {
+    "pairings": ("广黔协作结对帮扶网络", "Guangzhou–Qiannan pairings"),
+    "network": ("广黔协作合作网络", "The Guangzhou–Qiannan cooperation network"),
+    "entity": ("{}的关系网络", "Network around {}"),
+    "geo": ("广黔协作地理网络", "The cooperation network on the map"),
+}
+MAX_HOPS = 4
+
+
+class NetworkCache:
+    """The projection of one store, rebuilt when the store's version changes."""
+
+    def __init__(self, queries_dir: Path) -> None:
+        self.queries_dir = queries_dir
+        self._version: str | None = None
+        self._graph: nx.MultiDiGraph | None = None
+        self._lock = asyncio.Lock()
+
+    async def graph(self, store: Store) -> nx.MultiDiGraph:
+        version = (await store.info()).version
+        async with self._lock:
+            if self._graph is None or version != self._version:
+                graph = await load_network(store, self.queries_dir)
+                mark_unknown_counties(graph)
+                self._graph, self._version = graph, version
+            return self._graph
+
+
+def find_node(graph: nx.MultiDiGraph, text: str, base_iri: str) -> str:
+    """The node ``text`` names: a full IRI, an ``id:`` form, a GB/T 2260 code or an exact
+    Chinese or English label. NotFound if none; BadParameter if a label is ambiguous."""
+    text = text.strip()
+    if not text:
+        raise BadParameter("give an entity: an IRI, id:…, a division code or a name")
+    if text in graph:
+        return str(text)
+    if text.startswith("id:") and f"{base_iri}id/{text[3:]}" in graph:
+        return f"{base_iri}id/{text[3:]}"
+    if f"{base_iri}id/{text}" in graph:  # the path of an entity page: /id/division/522731
+        return f"{base_iri}id/{text}"
+    if _CODE.match(text):
+        coded = [n for n, d in graph.nodes(data=True) if d.get("code") == text]
+        if coded:
+            return str(coded[0])
+    named = sorted(
+        n
+        for n, d in graph.nodes(data=True)
+        if text in (d.get("label_zh"), d.get("label_en"))
+        or text.casefold() == str(d.get("label_en", "")).casefold()
+    )
+    if len(named) == 1:
+        return str(named[0])
+    if len(named) > 1:
+        raise BadParameter(f"{text!r} names {len(named)} entities: {', '.join(named[:5])}")
+    raise NotFound(f"no entity {text!r} in the network")
+
+
+async def resolve_node(store: Store, graph: nx.MultiDiGraph, text: str, base_iri: str) -> str:
+    """The network node ``text`` names, as the REST API reads ids, codes and names
+    (:func:`kg.resolve.resolve`: pinyin, traditional characters, English too). NotFound when
+    the entity exists but is not part of the network (a sentence, a statistic)."""
+    try:
+        return find_node(graph, text, base_iri)  # IRIs, id: forms, codes, exact labels
+    except NotFound:
+        pass
+    from kg.resolve import resolve  # noqa: PLC0415 - builds a search index on first use
+
+    resolved = await resolve(store, text)
+    if resolved.iri not in graph:
+        raise NotFound(f"{text!r} ({resolved.iri}) is not an entity of the network")
+    return resolved.iri
+
+
+def parse_period(value: str | None) -> tuple[int, int] | None:
+    """``2019`` → that year; ``2016-2020`` → those years; ``2021-`` → from 2021 on."""
+    if value is None or not value.strip():
+        return None
+    match = _PERIOD.match(value.strip())
+    if not match:
+        raise BadParameter(f"year {value!r}: expected YYYY, YYYY-YYYY or YYYY- (2016-2020, 2021-)")
+    first = int(match[1])
+    if not match[2]:
+        return first, first
+    last = int(match[3]) if match[3] else 9999
+    if last < first:
+        raise BadParameter(f"year {value!r}: the period ends before it starts")
+    return first, last
+
+
+def parse_lang(value: str | None) -> str:
+    if value in (None, ""):
+        return "zh"
+    if value not in ("zh", "en"):
+        raise BadParameter(f"lang {value!r}: zh or en")
+    return str(value)
+
+
+def _set(values: Sequence[str]) -> frozenset[str]:
+    return frozenset(v.strip() for item in values for v in item.split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class MapRequest:
+    """One map, as a user asks for it (query parameters or command-line options)."""
+
+    kind: str
+    entity: str | None = None
+    hops: int = 2
+    lang: str = "zh"
+    year: str | None = None
+    levels: Sequence[str] = ()
+    types: Sequence[str] = ()
+    relations: Sequence[str] = ()
+    evidence: Sequence[str] = ()
+    self_contained: bool = False
+    asset_url: str = "/maps/assets"
+
+
+def select_subgraph(graph: nx.MultiDiGraph, request: MapRequest, base_iri: str) -> nx.MultiDiGraph:
+    """The part of the projection a map or an analysis of ``request`` looks at."""
+    if request.kind not in MAP_KINDS:
+        raise BadParameter(f"unknown map {request.kind!r}; one of {', '.join(MAP_KINDS)}")
+    if not 1 <= request.hops <= MAX_HOPS:
+        raise BadParameter(f"hops must be between 1 and {MAX_HOPS}")
+    center = None
+    if request.kind == "entity":
+        if not request.entity:
+            raise BadParameter("the entity map needs an entity")
+        center = find_node(graph, request.entity, base_iri)
+    relations = _set(request.relations)
+    if request.kind == "pairings" and not relations:
+        relations = frozenset({"Pairing"})
+    filters = Filters(
+        center=center,
+        hops=request.hops,
+        levels=_set(request.levels),
+        types=_set(request.types),
+        relations=relations,
+        evidence=_set(request.evidence),
+        years=parse_period(request.year),
+    )
+    selected = filter_network(graph, filters)
+    if request.kind != "pairings":
+        # Unknown counties belong on the pairing map; elsewhere only when connected.
+        selected.remove_nodes_from(
+            [n for n in list(selected) if selected.degree(n) == 0 and n != center]
+        )
+    return selected
+
+
+def build_map(graph: nx.MultiDiGraph, request: MapRequest, base_iri: str) -> RenderedMap:
+    """The map ``request`` asks for (HTML, node and edge counts)."""
+    lang = parse_lang(request.lang)
+    selected = select_subgraph(graph, request, base_iri)
+    zh, en = _TITLES[request.kind]
+    title = en if lang == "en" else zh
+    if request.kind == "entity" and request.entity:
+        center = find_node(graph, request.entity, base_iri)
+        data = graph.nodes[center]
+        name = (data.get("label_en") if lang == "en" else "") or data.get("label_zh") or center
+        title = title.format(name)
+    return render_map(
+        selected,
+        MapOptions(
+            kind=request.kind,
+            title=title,
+            lang=lang,
+            self_contained=request.self_contained,
+            asset_url=request.asset_url,
+            geo=request.kind == "geo",
+            period=(request.year or "").strip(),
+            base_iri=base_iri,
+        ),
+    )
