@@ -15,9 +15,10 @@ from weakref import WeakKeyDictionary
 import networkx as nx
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from api.deps import SettingsDep, StoreDep, settings_of
+from api.schemas import error_response
 from kg.config import Settings
 from kg.errors import BadParameter, NotFound
 from kg.network.analysis import (
@@ -66,9 +67,10 @@ class ErrorBody(BaseModel):
 
 #: Every route here can answer these (see api/errors.py for the mapping).
 ERRORS: Final[dict[int | str, dict[str, Any]]] = {
-    400: {"model": ErrorBody, "description": "A bad parameter (year, lang, measure, …)"},
-    404: {"model": ErrorBody, "description": "No such entity, map asset or export format"},
-    503: {"model": ErrorBody, "description": "The store is busy or the projection timed out"},
+    400: error_response("A bad parameter (year, lang, measure, …)"),
+    404: error_response("No such entity, map asset or export format"),
+    422: error_response("A refused value under /api/ (api/errors.py), naming the parameter"),
+    503: error_response("The store is busy or the projection timed out"),
 }
 
 router = APIRouter(responses=ERRORS)
@@ -158,7 +160,11 @@ async def _map(request: Request, store: Store, base_iri: str, map_request: MapRe
     return response
 
 
-@router.get("/maps/pairings", summary="Map: districts ↔ counties and every other pairing")
+@router.get(
+    "/maps/pairings",
+    response_class=HTMLResponse,
+    summary="Map: districts ↔ counties and every other pairing",
+)
 async def pairings_map(
     *,
     request: Request,
@@ -172,7 +178,9 @@ async def pairings_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/network", summary="Map: the whole cooperation network")
+@router.get(
+    "/maps/network", response_class=HTMLResponse, summary="Map: the whole cooperation network"
+)
 async def network_map(
     *,
     request: Request,
@@ -197,7 +205,7 @@ async def network_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/geo", summary="Map: entities at their coordinates")
+@router.get("/maps/geo", response_class=HTMLResponse, summary="Map: entities at their coordinates")
 async def geo_map(
     *,
     request: Request,
@@ -211,7 +219,11 @@ async def geo_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/entity/{entity:path}", summary="Map: an entity's neighbourhood")
+@router.get(
+    "/maps/entity/{entity:path}",
+    response_class=HTMLResponse,
+    summary="Map: an entity's neighbourhood",
+)
 async def entity_map(
     entity: str,
     *,
@@ -235,7 +247,11 @@ async def entity_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/query", summary="Map: the answer of a named query or of your own query")
+@router.get(
+    "/maps/query",
+    response_class=HTMLResponse,
+    summary="Map: the answer of a named query or of your own query",
+)
 async def query_map(
     request: Request,
     *,
