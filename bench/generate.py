@@ -503,7 +503,7 @@ class _Network:
 
         county_no = 20
         counties: list[tuple[str, str, str]] = []
-        for j in range(1, rng.randint(4, 12) + 1):
+        for j in range(1, rng.randint(4, 16) + 1):
             d_code = f"{e_code[:4]}{j:02d}"
             dzh, dpy = self.name()
             d_iri = self.division(d_code, "UrbanDistrict", dzh + "区", f"{dpy} District", helper)

@@ -48,6 +48,7 @@ from bench.generate import DEFAULT_BASE, GeneratedDataset, generate, load_meta
 from bench.machine import describe_machine, load_average
 from bench.servers import ServerSpec, memory_of_tree, start_server, stop_server, venv_bin
 from kg.config import ONTOLOGY_NS
+from kg.errors import BadParameter
 from kg.queries import NamedQuery, bind, parse_query_file
 
 __all__ = ["Measured", "main", "parameters_for", "percentile"]
@@ -186,6 +187,10 @@ def parameters_for(
             values["prefectureCode"] = next(prefectures)
         if "class" in names:
             values["class"] = ONTOLOGY_NS + "County"
+        for param in query.params:
+            # Any other required resource (queries added later): a district.
+            if param.name not in values and param.required and param.type == "iri":
+                values[param.name] = next(districts)
         yield values
 
 
@@ -242,6 +247,11 @@ def _query_timings(
     with httpx.Client(base_url=base_url, timeout=600.0) as client:
         for query in named_queries():
             values = parameters_for(query, dataset, seed)
+            try:
+                bind(query, next(parameters_for(query, dataset, seed)))
+            except BadParameter as exc:
+                print(f"bench.scale:   {query.name}: skipped ({exc.message})", file=sys.stderr)
+                continue
 
             def requests(
                 q: NamedQuery = query, v: Iterator[dict[str, str]] = values

@@ -71,7 +71,10 @@ class WrkResult:
 
     @property
     def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+        """Answered requests per second: a refusal (429/503, any non-2xx/3xx) is not an answer
+        (a server shedding load answers errors very fast and would look fast)."""
+        good = max(self.requests - self.non_2xx, 0)
+        return good / self.seconds if self.seconds else 0.0
 
 
 def find_wrk() -> str:

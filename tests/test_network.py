@@ -365,13 +365,13 @@ def test_map_assets_come_from_the_packages(api: TestClient) -> None:
     assert api.get("/maps/assets/nope.js").status_code == 404
 
 
+# Under /api/ a refused value is 422 (the REST convention, api/errors.py); maps answer 400.
 @pytest.mark.parametrize(
     ("path", "status"),
     [
         ("/maps/pairings?year=twenty", 400),
         ("/maps/network?lang=fr", 400),
         ("/maps/entity/522732?hops=9", 400),
-        # Under /api/ a refused value is 422 (api/errors.py), elsewhere the protocol's 400.
         ("/api/network/centrality?measure=pagerank", 422),
         ("/api/network/path?from=黄埔区&to=nowhere", 404),
         ("/api/network/periods?period=2020-2016", 422),
@@ -411,7 +411,7 @@ def test_path_endpoint_answers_how_huangpu_reaches_sandu(api: TestClient) -> Non
 
 
 def test_analysis_endpoints_are_documented_in_openapi(api: TestClient) -> None:
-    spec = api.get("/api/openapi.json").json()  # where api/app.py serves it
+    spec = api.get("/api/openapi.json").json()
     for path in ("centrality", "components", "path", "bipartite", "periods"):
         assert f"/api/network/{path}" in spec["paths"]
     assert "PathAnswer" in spec["components"]["schemas"]

@@ -344,3 +344,11 @@ def test_pages_revalidate_with_etags(mini: TestClient) -> None:
     missing = mini.get("/id/division/999999")
     assert missing.status_code == 404
     assert "etag" not in missing.headers
+
+
+@pytest.mark.parametrize("path", ["/", "/ontology", "/cq", "/search?q=x"])
+def test_head_answers_like_get_without_a_body(mini: TestClient, path: str) -> None:
+    head, get = mini.head(path), mini.get(path)
+    assert head.status_code == get.status_code == 200
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.content == b""

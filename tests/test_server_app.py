@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from api.app import create_app
 from api.headers import HTML_POLICY
+from api.routers.query import QUERY_PAGE_POLICY
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request
@@ -54,15 +55,28 @@ def test_every_response_says_nosniff(
     assert "Content-Security-Policy" not in answer.headers  # not HTML
 
 
-@pytest.mark.parametrize("path", ["/", "/sparql"])
+@pytest.mark.parametrize("path", ["/", "/ontology", "/id/division/440105"])
 def test_html_pages_get_a_restrictive_csp(web_app: Callable[..., TestClient], path: str) -> None:
     answer = web_app().get(path, headers={"Accept": "text/html"})
     assert answer.headers["content-type"].startswith("text/html")
     policy = answer.headers["Content-Security-Policy"]
-    assert policy == HTML_POLICY
-    assert "default-src 'self'" in policy
-    assert "unsafe-inline" not in policy
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["default-src"] == "'self'"
+    # No inline script anywhere; only the query editor (bare GET /sparql in a browser) allows
+    # inline styles, which YASR's result table sets.
+    assert directives["script-src"] == "'self'"
+    assert policy == (QUERY_PAGE_POLICY if path == "/sparql" else HTML_POLICY)
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_query_editor_allows_inline_styles_only(web_app: Callable[..., TestClient]) -> None:
+    """A browser opening /sparql lands on /query, whose YASR result table sets style attributes:
+    that page allows inline styles, never inline scripts."""
+    answer = web_app().get("/sparql", headers={"Accept": "text/html"})
+    assert answer.url.path == "/query"
+    policy = answer.headers["Content-Security-Policy"]
+    assert policy == HTML_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+    assert "script-src 'self';" in policy
 
 
 def test_a_route_can_set_its_own_csp(tmp_path: Path) -> None:

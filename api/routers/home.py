@@ -169,7 +169,7 @@ def _site_links(request: Request) -> list[_Link]:
     return links
 
 
-@router.get("/", include_in_schema=False)
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 async def home(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
     vocabulary = await vocabulary_of(request, store, settings)
     folder = settings.ontology_dir / "queries"
@@ -178,10 +178,14 @@ async def home(request: Request, settings: SettingsDep, store: StoreDep) -> Resp
         answer(store, get_query("page-home-aggregates", folder)),
         answer(store, get_query("stats-entities-by-class", folder)),
     )
+    # The graph's own classes: the inferred superclasses from other vocabularies (schema:Place,
+    # prov:Activity ...) would repeat the same resources under other names.
     counts = [
         (row["class"].value, row["count"].value)
         for row in classes.rows
-        if "class" in row and "count" in row and isinstance(row["count"], ox.Literal)
+        if "class" in row
+        and row["class"].value.startswith(ONTOLOGY_NS)
+        and isinstance(row.get("count"), ox.Literal)
     ]
     context = page_context(
         request,
@@ -195,7 +199,7 @@ async def home(request: Request, settings: SettingsDep, store: StoreDep) -> Resp
     return render("home.html", context)
 
 
-@router.get("/cq", include_in_schema=False)
+@router.api_route("/cq", methods=["GET", "HEAD"], include_in_schema=False)
 async def questions(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
     vocabulary = await vocabulary_of(request, store, settings)
     context = page_context(
@@ -204,7 +208,7 @@ async def questions(request: Request, settings: SettingsDep, store: StoreDep) ->
     return render("cq_list.html", context)
 
 
-@router.get("/cq/{name}", include_in_schema=False)
+@router.api_route("/cq/{name}", methods=["GET", "HEAD"], include_in_schema=False)
 async def question(name: str, request: Request, settings: SettingsDep, store: StoreDep) -> Response:
     vocabulary = await vocabulary_of(request, store, settings)
     links = Links(settings, vocabulary)
@@ -225,7 +229,7 @@ def _cell(term: Term | None) -> Value | None:
     return Value(term) if term is not None else None
 
 
-@router.get("/search", include_in_schema=False)
+@router.api_route("/search", methods=["GET", "HEAD"], include_in_schema=False)
 async def search_page(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
     """The search box without JavaScript: names in Chinese, pinyin or English (kg.search)."""
     vocabulary = await vocabulary_of(request, store, settings)

@@ -18,7 +18,6 @@ from pydantic import BaseModel
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import SettingsDep, StoreDep, settings_of
-from api.schemas import error_response
 from kg.config import Settings
 from kg.errors import BadParameter, NotFound
 from kg.network.analysis import (
@@ -66,11 +65,19 @@ class ErrorBody(BaseModel):
 
 
 #: Every route here can answer these (see api/errors.py for the mapping).
+#: Errors are JSON even on routes whose answer is HTML: each says so in its own ``content``.
 ERRORS: Final[dict[int | str, dict[str, Any]]] = {
-    400: error_response("A bad parameter (year, lang, measure, …)"),
-    404: error_response("No such entity, map asset or export format"),
-    422: error_response("A refused value under /api/ (api/errors.py), naming the parameter"),
-    503: error_response("The store is busy or the projection timed out"),
+    status: {
+        "model": ErrorBody,
+        "description": text,
+        "content": {"application/json": {}},
+    }
+    for status, text in (
+        (400, "A bad parameter of a map (year, lang, hops, …)"),
+        (404, "No such entity, map asset or export format"),
+        (422, "A bad parameter of an analysis route under /api/ (the message names it)"),
+        (503, "The store is busy or the projection timed out"),
+    )
 }
 
 router = APIRouter(responses=ERRORS)
@@ -372,7 +379,19 @@ async def network_periods(
     return compare_periods(graph, spans, level=level)
 
 
-@router.get("/export/network.{fmt}", summary="The network as GEXF, GraphML or node-link JSON")
+@router.get(
+    "/export/network.{fmt}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                media: {"schema": {"type": "string"}} for media in NETWORK_FORMATS.values()
+            },
+            "description": "The network file",
+        }
+    },
+    summary="The network as GEXF, GraphML or node-link JSON",
+)
 async def network_export(
     fmt: str, request: Request, store: StoreDep, settings: SettingsDep, year: Year = None
 ) -> Response:

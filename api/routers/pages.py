@@ -146,7 +146,7 @@ def _link_header(path: str) -> str:
     )
 
 
-@router.get("/id/{path:path}", include_in_schema=False)
+@router.api_route("/id/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
 async def resource(path: str, request: Request, settings: SettingsDep, store: StoreDep) -> Response:
     stem, media_type = _choose(path, request.headers.get("accept"))
     # One answer per data version, resource, format and page code: revalidation is a 304.
@@ -188,7 +188,7 @@ async def resource(path: str, request: Request, settings: SettingsDep, store: St
     return render("resource.html", context, headers=headers)
 
 
-@router.get("/ontology", include_in_schema=False)
+@router.api_route("/ontology", methods=["GET", "HEAD"], include_in_schema=False)
 async def ontology(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
     """Every term of the ontology on one page, each at ``/ontology#Term``."""
     ranked = rank(request.headers.get("accept"), (HTML, "text/turtle"))
@@ -224,7 +224,7 @@ def _term_group(types: tuple[str, ...]) -> str:
     return "Other terms 其他"
 
 
-@router.get("/ontology.ttl", include_in_schema=False)
+@router.api_route("/ontology.ttl", methods=["GET", "HEAD"], include_in_schema=False)
 async def ontology_turtle(settings: SettingsDep) -> Response:
     path = settings.ontology_dir / "gq.ttl"
     if not path.is_file():

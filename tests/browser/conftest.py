@@ -1,7 +1,7 @@
 """Browser tests: Debian's headless Chromium against a real uvicorn server, network off.
 
-- ``build_settings`` builds the project data once per session (``kg build`` into a temporary
-  ``var``), so pages are checked against the real graph.
+- ``build_settings`` builds the project data once for the browser tests (``kg build`` into a
+  temporary ``var``), so pages are checked against the real graph.
 - ``serve`` starts ``api.app.create_app(settings)`` under uvicorn on 127.0.0.1 (a free port) in a
   background thread and yields its base URL; ``live_server`` is that over the real build.
 - ``browser`` launches ``/usr/bin/chromium`` through Playwright (the Python package; no browser
@@ -139,7 +139,7 @@ def server_settings(var_dir: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def build_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The project's data built once (``kg build``) into a temporary var folder."""
     settings = server_settings(tmp_path_factory.mktemp("browser-build") / "var")
@@ -147,22 +147,22 @@ def build_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def serve() -> Callable[[Settings], AbstractContextManager[str]]:
     """Start a server for any Settings: ``with serve(settings) as url: ...``."""
     return run_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(build_settings: Settings) -> Iterator[str]:
     """The API over the real build, at http://127.0.0.1:<port>."""
     with run_server(build_settings) as url:
         yield url
 
 
-# Package scope, not session: Playwright's sync API keeps an asyncio loop running on the main
-# thread while it is open, and every later test calling asyncio.run() would fail with
-# "cannot be called from a running event loop". It closes after the last browser test.
+# Package scope, not session: while Playwright's sync API is open, the main thread counts as
+# running an event loop, and every later test calling asyncio.run() would fail. It is closed
+# as soon as the last browser test has run.
 @pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
     with sync_playwright() as driver:
@@ -211,7 +211,7 @@ def open_guarded(browser: Browser, base_url: str) -> tuple[GuardedPage, Callable
 
 
 @pytest.fixture
-def guarded(browser: Browser, live_server: str) -> Iterator[GuardedPage]:
+def guarded(live_server: str, browser: Browser) -> Iterator[GuardedPage]:
     """A guarded page on the real build's server (see the module docstring)."""
     page, close = open_guarded(browser, live_server)
     yield page
