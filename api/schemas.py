@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-__all__ = ["ERROR_RESPONSES", "ErrorBody", "ErrorDetail"]
+__all__ = ["ERROR_RESPONSES", "ERROR_SCHEMA", "ErrorBody", "ErrorDetail", "error_response"]
 
 
 class ErrorDetail(BaseModel):
@@ -21,14 +21,35 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def _error(description: str) -> dict[str, Any]:
-    # JSON named explicitly: routes answering HTML (a preview) still fail in JSON.
-    schema = {"$ref": "#/components/schemas/ErrorBody"}
+#: The error body's JSON schema, inline (no $ref: component names change when two routers
+#: declare models of the same name).
+ERROR_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "status"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "status": {"type": "integer"},
+            },
+        }
+    },
+}
+
+
+def error_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry for the JSON error body, also on routes that answer HTML."""
     return {
         "model": ErrorBody,
         "description": description,
-        "content": {"application/json": {"schema": schema}},
+        "content": {"application/json": {"schema": ERROR_SCHEMA}},
     }
+
+
+_error = error_response
 
 
 #: The errors any REST route may answer (validation is 422 here, not FastAPI's own shape).

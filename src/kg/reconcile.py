@@ -104,7 +104,8 @@ def manifest(service_url: str, public_base: str, base: str) -> dict[str, Any]:
             {"id": "gq:County", "name": "County (县)"},
             {"id": "gq:UrbanDistrict", "name": "Urban district (市辖区)"},
         ],
-        "view": {"url": public_base + "api/entities/{{id}}"},
+        # The entity's page (HTML); its facts as JSON are at /api/entities/{id}.
+        "view": {"url": public_base + "id/{{id}}"},
         "preview": {"url": service_url + "/preview?id={{id}}", "width": 400, "height": 140},
         "suggest": {
             "entity": {"service_url": service_url, "service_path": "/suggest/entity"},

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import itertools
+import logging
 import re
 import unicodedata
 import weakref
@@ -29,8 +30,8 @@ from typing import Final, Literal
 
 import pyoxigraph as ox
 
-from kg.queries import Term, bind, get_query, select
-from kg.store.base import Store
+from kg.queries import Term, bind, get_query, parse_solutions
+from kg.store.base import QueryRequest, Store
 
 __all__ = [
     "MAX_LIMIT",
@@ -45,11 +46,15 @@ __all__ = [
     "search",
 ]
 
+log = logging.getLogger("kg.search")
+
 GQ: Final = "https://w3id.org/gq-kg/ontology#"
 #: Longest search text looked at (a name longer than this is no name: 422 upstream).
 MAX_QUERY_CHARS: Final = 200
 #: Most hits one search returns.
 MAX_LIMIT: Final = 100
+#: Seconds the index query may take (it runs once per store version).
+INDEX_TIMEOUT: Final = 120.0
 #: Readings combined per label at most (polyphonic characters multiply them).
 _MAX_READINGS: Final = 8
 
@@ -344,7 +349,18 @@ async def index_for(store: Store, base: str | None = None) -> SearchIndex:
     cached = _indexes.get(store)
     if cached is not None and cached[0] == version:
         return cached[1]
-    solutions = await select(store, bind(get_query("search-index"), {}))
+    # Built once per version, so it may take longer than a user's query (and is logged when the
+    # row cap cuts it short: a million-quad build has more label/class rows than the cap).
+    result = await store.query(
+        QueryRequest(
+            query=bind(get_query("search-index"), {}),
+            accept=("application/sparql-results+json",),
+            timeout=INDEX_TIMEOUT,
+        )
+    )
+    if result.truncated:
+        log.warning("search index: the row cap cut the index query short; names may be missing")
+    solutions = parse_solutions(result.body)
     # pypinyin over every label takes a while on a big build: off the event loop.
     index = await asyncio.to_thread(build_index, solutions.rows, base)
     _indexes[store] = (version, index)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -119,3 +121,28 @@ def test_bad_batches_are_422(api: TestClient, params: dict[str, str], needle: st
 def test_post_without_queries_is_422(api: TestClient) -> None:
     response = api.post("/reconcile", content=b"other=1", headers=FORM)
     assert response.status_code == 422
+
+
+def test_hostile_labels_are_inert(tmp_path: Path) -> None:
+    """tests/fixtures/hostile.trig: markup in labels comes out as text in the preview and JSON."""
+    from api.app import create_app
+
+    from tests.conftest import FIXTURES, mini_settings
+    from tests.fixtures.memory_store import MemoryStore
+
+    hostile = FIXTURES / "hostile.trig"
+    app = create_app(mini_settings(tmp_path, dataset_file=hostile), store=MemoryStore(hostile))
+    with TestClient(app) as client:
+        hits = []
+        for prefix in ("三都", "黔南", "img", "script", "Haizhu", "440105"):
+            found = client.get("/reconcile/suggest/entity", params={"prefix": prefix}).json()
+            hits.extend(found["result"])
+        assert {h["id"] for h in hits} >= {"division/522732", "division/522700", "division/440105"}
+        for hit in hits:
+            preview = client.get("/reconcile/preview", params={"id": hit["id"]})
+            assert preview.status_code == 200
+            # Markup only as escaped text: no element from the data, no attribute breaking out.
+            assert not re.search(r"<(script|img|svg|iframe)", preview.text, re.IGNORECASE)
+            assert "&lt;" in preview.text or "<strong>" in preview.text
+        answer = client.get("/api/pairings", params={"party": "440105"}).json()
+        assert answer["pairings"][0]["helper"]["label"] == "<img src=x onerror=alert('label')>"
