@@ -21,8 +21,8 @@ from starlette.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
-from api.pages import STATIC_DIR
-from api.routers import health, home, maps, pages, site, sparql
+from api.render import STATIC_DIR
+from api.routers import apidocs, health, home, maps, pages, query, reconcile, rest, site, sparql
 from api.state import AppContext, Served
 from kg.config import Settings, get_settings
 from kg.store.base import Store
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         # The bundled Swagger/ReDoc pages load scripts from a CDN: nothing remote here.
         docs_url=None,
         redoc_url=None,
+        openapi_url="/api/openapi.json",
     )
     app.state.ctx = ctx
     install_error_handlers(app)
@@ -105,6 +106,21 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(site.router)
     app.include_router(pages.router)
     app.include_router(home.router)
+    app.include_router(rest.router)
+    app.include_router(reconcile.router)
+    app.include_router(query.router)
+    app.include_router(apidocs.router)
     app.include_router(maps.router)
+    # Before /static: the npm packages' files (api/web/node_modules, installed by `make setup`).
+    app.mount(
+        "/static/vendor/yasgui",
+        StaticFiles(directory=query.YASGUI_BUILD, check_dir=False),
+        name="vendor-yasgui",
+    )
+    app.mount(
+        "/static/vendor/swagger-ui",
+        StaticFiles(directory=apidocs.SWAGGER_UI_DIST, check_dir=False),
+        name="vendor-swagger-ui",
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

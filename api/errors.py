@@ -7,17 +7,24 @@ SPARQL result Accept) gets the same message as ``text/plain``, which those clien
     kg.errors class                                   status
     QuerySyntaxError, BadParameter, QueryTooComplex,  400
       ForbiddenQuery, other QueryError
-    QueryTooLarge                                     413
+    QueryTooLarge, ResultTooLarge                     413
     UpdateNotAllowed                                  403
       UpdateUnauthorized (token configured)           401 + WWW-Authenticate: Bearer
+      BadParameter under /api/ and /reconcile         422 (a value the REST API refuses)
     UnknownQuery, NotFound                            404
-    NotAcceptable                                     406
+    NotAcceptable (also XmlUnsafeResult)              406
     UnsupportedMediaType                              415
+    TooManyRequests                                   429 + Retry-After
     QueryTimeout                                      503 + Retry-After
-    StoreUnavailable                                  503 + Retry-After
+    QueryMemoryExceeded                               503 + Retry-After
+    StoreUnavailable (WorkerKilled, Overloaded)       503 + Retry-After
+    WorkerCrashed                                     500
     StoreError                                        502
     the client disconnected mid-body                  (none sent; logged at debug level)
     anything else                                     500 (logged)
+
+Request validation errors (FastAPI) are 400 on the SPARQL protocol routes and 422 on the REST
+API, both naming the parameter.
 """
 
 from __future__ import annotations
@@ -35,18 +42,23 @@ from starlette.responses import Response
 
 from api.headers import security_headers
 from kg.errors import (
+    BadParameter,
     KgError,
     NotAcceptable,
     NotFound,
     QueryError,
+    QueryMemoryExceeded,
     QueryTimeout,
     QueryTooLarge,
+    ResultTooLarge,
     StoreError,
     StoreUnavailable,
+    TooManyRequests,
     UnknownQuery,
     UnsupportedMediaType,
     UpdateNotAllowed,
     UpdateUnauthorized,
+    WorkerCrashed,
 )
 from kg.sparql.negotiation import OFFERED, parse_accept
 
@@ -70,6 +82,7 @@ _HTTP_CODES: Final = {
     405: "method_not_allowed",
     406: "not_acceptable",
     413: "too_large",
+    429: "too_many_requests",
     415: "unsupported_media_type",
     422: "bad_parameter",
     500: "internal_error",
@@ -83,7 +96,7 @@ _RESULT_TYPES: Final = frozenset(m for types in OFFERED.values() for m in types)
 def status_for(error: KgError) -> int:
     """The HTTP status for a kg error (the table in this module's docstring)."""
     # Most specific classes first: several are subclasses of QueryError.
-    if isinstance(error, QueryTooLarge):
+    if isinstance(error, QueryTooLarge | ResultTooLarge):
         return 413
     if isinstance(error, UpdateUnauthorized):
         return 401
@@ -97,8 +110,12 @@ def status_for(error: KgError) -> int:
         return 415
     if isinstance(error, QueryError):
         return 400
-    if isinstance(error, QueryTimeout | StoreUnavailable):
+    if isinstance(error, TooManyRequests):
+        return 429
+    if isinstance(error, QueryTimeout | StoreUnavailable | QueryMemoryExceeded):
         return 503
+    if isinstance(error, WorkerCrashed):
+        return 500
     if isinstance(error, StoreError):
         return 502
     return 500
@@ -148,14 +165,26 @@ def error_response(
     return Response(body, status_code=status, media_type="application/json", headers=extra)
 
 
+#: Paths whose parameter errors are 422 (REST convention) rather than the protocol's 400.
+_REST_PREFIXES: Final = ("/api/", "/reconcile")
+
+
+def _is_rest(request: Request) -> bool:
+    return request.url.path.startswith(_REST_PREFIXES)
+
+
 def kg_error_response(request: Request, exc: KgError) -> Response:
     """The response for a kg error: status, headers and body by the table above."""
     status = status_for(exc)
+    if status == 400 and isinstance(exc, BadParameter) and _is_rest(request):
+        status = 422
     headers: dict[str, str] = {}
     if isinstance(exc, UpdateUnauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="kg"'
     if isinstance(exc, QueryTimeout):
         headers["Retry-After"] = str(max(1, math.ceil(exc.timeout)))
+    elif isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     elif status == 503:
         headers["Retry-After"] = RETRY_AFTER
     if status >= 500:
@@ -184,7 +213,8 @@ def _validation_error(request: Request, exc: Exception) -> Response:
         f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
         for e in exc.errors()
     )
-    return error_response(request, 400, "bad_parameter", problems or "invalid request")
+    status = 422 if _is_rest(request) else 400
+    return error_response(request, status, "bad_parameter", problems or "invalid request")
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:

@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["HTML_POLICY", "SecurityHeaders", "security_headers"]
 
+_HTML: Final = frozenset({b"text/html", b"application/xhtml+xml"})
+
 HTML_POLICY: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
@@ -26,10 +28,12 @@ def security_headers(headers: MutableHeaders) -> None:
     """Add nosniff, and the CSP on an HTML answer that does not bring its own."""
     headers["X-Content-Type-Options"] = "nosniff"
     media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type in {"text/html", "application/xhtml+xml"} and (
-        "content-security-policy" not in headers
-    ):
+    if media_type.encode() in _HTML and ("content-security-policy" not in headers):
         headers["Content-Security-Policy"] = HTML_POLICY
+
+
+_NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
+_CSP: Final = (b"content-security-policy", HTML_POLICY.encode())
 
 
 class SecurityHeaders:
@@ -45,7 +49,20 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                security_headers(MutableHeaders(scope=message))
+                # Raw header list, not MutableHeaders: this runs on every answer.
+                raw = message.setdefault("headers", [])
+                if not isinstance(raw, list):
+                    raw = message["headers"] = list(raw)
+                raw.append(_NOSNIFF)
+                html = False
+                for name, value in raw:
+                    if name == b"content-security-policy":
+                        html = False
+                        break
+                    if name == b"content-type" and value.split(b";", 1)[0].strip().lower() in _HTML:
+                        html = True
+                if html:
+                    raw.append(_CSP)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from kg.errors import BadParameter, QuerySyntaxError, QueryTooLarge, UnsupportedMediaType
+from kg.sparql.negotiation import merge_formats
 
 __all__ = ["Operation", "parse_operation", "read_body"]
 
@@ -20,8 +21,8 @@ FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
 
-#: Parameters that may be given at most once.
-_SINGLE = ("query", "update", "format", "output")
+#: Parameters that may be given at most once (format/output values may repeat if they agree).
+_SINGLE = ("query", "update")
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,7 @@ def _operation(params: dict[str, list[str]], body_text: str | None, kind: str) -
     """Build the operation; ``body_text`` is a direct-POST body of ``kind`` (query/update)."""
     queries = params.get("query", [])
     updates = params.get("update", [])
-    fmt_values = params.get("format", []) or params.get("output", [])
-    fmt = fmt_values[0] if fmt_values else None
+    fmt = merge_formats([*params.get("format", []), *params.get("output", [])])
     if body_text is not None:
         if queries or updates:
             raise BadParameter(

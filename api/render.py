@@ -8,6 +8,7 @@ carry no inline script: all JavaScript is in static files (a ``default-src 'self
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,9 +23,19 @@ from starlette.responses import HTMLResponse
 from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import PREFIXES, Value, Vocabulary
 
-__all__ = ["TEMPLATES_DIR", "Links", "environment", "render"]
+__all__ = [
+    "STATIC_DIR",
+    "TEMPLATES_DIR",
+    "Links",
+    "environment",
+    "period_bound",
+    "render",
+    "templates_signature",
+]
 
 TEMPLATES_DIR: Final = Path(__file__).resolve().parent / "templates"
+#: Our own CSS, JS and icons (served at /static/).
+STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 _SAFE_PATH: Final = "/-._~!$&'()*+,;=:@%"
 
 
@@ -38,6 +49,16 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+@lru_cache(maxsize=1)
+def templates_signature() -> str:
+    """A digest of the templates: part of a page's ETag, so new code is never answered 304."""
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(TEMPLATES_DIR.rglob("*.html")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -114,6 +135,22 @@ class Links:
         if datatype.endswith("#string"):
             return ""
         return self.short(datatype)
+
+
+#: How many characters of an xsd:date a precision keeps: 2021, 2021-03, 2021-03-05.
+_PRECISION_CHARS: Final = {
+    ONTOLOGY_NS + "YearPrecision": 4,
+    ONTOLOGY_NS + "MonthPrecision": 7,
+    ONTOLOGY_NS + "DayPrecision": 10,
+}
+
+
+def period_bound(value: str | None, precision: str | None) -> str:
+    """A period's start or end as precise as the source: ``2021``, not ``2021-01-01``."""
+    if not value:
+        return "?" if precision == ONTOLOGY_NS + "Unknown" else ""
+    keep = _PRECISION_CHARS.get(precision or "")
+    return value[:keep] if keep else value
 
 
 def render(

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             return serialize_result(result, _JSON, settings.max_result_rows).body
 
         for query in QUERIES:
-            texts = query_texts(query, parse_query_file(QUERIES[query]), "vary", dataset, 1)
+            texts = query_texts(query, parse_query_file(QUERIES[query]), "fresh", dataset, 1)
             repeat = args.repeat if query == "one-hop" else max(3, args.repeat // 400)
             print(
                 f"{name:22} {query:11} pyoxigraph + native JSON "

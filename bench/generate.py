@@ -1,16 +1,23 @@
 """A deterministic synthetic pairing network at national scale, in the kg vocabulary.
 
-Eastern prefectures help western ones (gq:CityToPrefecture); each helper prefecture's urban
-districts pair with one to three counties (gq:DistrictToCounty); under each district–county pair
-schools, hospitals, towns, villages and enterprises pair up too, and every county carries a few
-statistics. Every claim is stated in a sentence of a synthetic news article, with evidence grade
-and source, exactly as the real build models it. Quads go to the named graphs the real build
-uses (ontology, sources, article, reference).
+Eight eastern provinces help ten western ones. Eastern prefectures help western ones
+(gq:CityToPrefecture); each helper prefecture's urban districts pair with counties
+(gq:DistrictToCounty), most with one to three, a few *hub* districts (~4 %) with six to twelve;
+under each district–county pair schools, hospitals, towns, villages and enterprises pair up too,
+with long tails: the number of villages (and of schools) per pair is Pareto-distributed, so a
+few pairs carry hundreds of villages and most a dozen. Pairings run over several rounds
+(2016–2020 poverty alleviation, 2021– rural revitalisation): ``gq:periodStart`` /
+``gq:periodEnd`` as ``xsd:date`` with their precision and the source wording; about a third
+end with the first round and some districts take a new partner in the second; a claim may be
+stated in several sentences of several documents; a few counties carry an explicit
+``gq:NoKnownPartner``. Every county carries statistics for several years. Every claim is stated
+in a sentence of a synthetic news article, with evidence grade and source, as the real build
+models it. Quads go to the named graphs the real build uses (ontology, sources, article,
+reference). Output is streamed line by line (memory stays bounded whatever the size).
 
-The shape is fixed and only its size varies: the generator emits district after district until
-the target triple count is reached, so ``--triples`` scales the network, and ``--seed`` makes runs
-comparable. Next to the N-Quads file it writes ``meta.json`` (counts, the district IRIs the
-runner varies over).
+The generator emits district after district until the target quad count is reached, so
+``--triples`` scales the network (10k … 10M), and ``--seed`` makes runs comparable. Next to the
+N-Quads file it writes ``meta.json`` (counts, the district IRIs the runner varies over).
 
     python -m bench.generate --triples 1000000 --out var/bench/data/dataset.nq
 """
@@ -145,6 +152,9 @@ class GeneratedDataset:
     seed: int
     base_iri: str
     districts: list[str] = field(default_factory=list)
+    #: IRIs of paired counties and GB/T 2260 codes of recipient prefectures (for parameters).
+    counties: list[str] = field(default_factory=list)
+    prefectures: list[str] = field(default_factory=list)
     classes: dict[str, int] = field(default_factory=dict)
     pairings_by_level: dict[str, int] = field(default_factory=dict)
 
@@ -157,6 +167,8 @@ class GeneratedDataset:
             "classes": self.classes,
             "pairings_by_level": self.pairings_by_level,
             "districts": self.districts,
+            "counties": self.counties,
+            "prefectures": self.prefectures,
         }
 
 
@@ -215,6 +227,7 @@ def _ontology(w: _Writer) -> None:
         "Province", "Prefecture", "AutonomousPrefecture", "UrbanDistrict", "County",
         "AutonomousCounty", "CountyLevelCity", "Town", "Township", "Village", "School",
         "Hospital", "Enterprise", "Pairing", "Statistic", "Sentence", "NewsArticle", "Measure",
+        "NoKnownPartner",
     ]  # fmt: skip
     for cls in classes:
         w.quad(gq(cls), f"<{RDF_TYPE}>", f"<{OWL}Class>", "ontology")
@@ -228,6 +241,8 @@ def _ontology(w: _Writer) -> None:
         w.quad(gq(level), f"<{RDFS}label>", _lit(level, "en"), "ontology")
     for grade in ("Stated", "Inferred"):
         w.quad(gq(grade), f"<{RDF_TYPE}>", gq("EvidenceGrade"), "ontology")
+    for precision in ("YearPrecision", "MonthPrecision", "DayPrecision"):
+        w.quad(gq(precision), f"<{RDF_TYPE}>", gq("DatePrecision"), "ontology")
 
 
 class _Network:
@@ -239,6 +254,10 @@ class _Network:
         self.name = _Names(rng)
         self.provinces: set[str] = set()
         self.measures_done = False
+        #: The follow-up report of the current prefecture pair (second round), if any.
+        self.later: _Doc | None = None
+        self.counties: list[str] = []
+        self.prefectures: list[str] = []
 
     # --- claims -------------------------------------------------------------------------
 
@@ -253,10 +272,14 @@ class _Network:
         w.quad(s, f"<{DCT}isPartOf>", doc.iri, "sources")
         return s
 
-    def provenance(self, claim: str, doc: _Doc, text: str, graph: str) -> None:
+    def provenance(
+        self, claim: str, doc: _Doc, text: str, graph: str, *, graded: bool = True
+    ) -> None:
         w = self.w
         w.quad(claim, gq("statedIn"), self.sentence(doc, text), graph)
         w.quad(claim, gq("source"), doc.iri, graph)
+        if not graded:
+            return
         if self.rng.random() < 0.1:
             w.quad(claim, gq("evidence"), gq("Inferred"), graph)
             w.quad(claim, gq("inferenceRule"), _lit("同一报道列出双方协作成果", "zh"), graph)
@@ -273,6 +296,7 @@ class _Network:
         *,
         graph: str = "article",
         relation: str = "结对帮扶",
+        first_round: bool = True,
     ) -> None:
         """One gq:Pairing; ``helper``/``recipient`` are (IRI, zh name)."""
         w = self.w
@@ -282,10 +306,22 @@ class _Network:
         w.quad(p, gq("helper"), helper[0], graph)
         w.quad(p, gq("recipient"), recipient[0], graph)
         w.quad(p, gq("level"), gq(level), graph)
-        year = self.rng.randint(2016, 2023)
-        w.quad(p, gq("periodStart"), _lit(str(year), datatype=XSD + "gYear"), graph)
+        rng = self.rng
+        start = rng.choice((2016, 2016, 2016, 2017, 2018)) if first_round else 2021
+        w.quad(p, gq("periodStart"), _lit(f"{start}-01-01", datatype=XSD + "date"), graph)
+        w.quad(p, gq("periodStartPrecision"), gq("YearPrecision"), graph)
+        ended = first_round and rng.random() < 0.35
+        if ended:
+            w.quad(p, gq("periodEnd"), _lit("2020-12-31", datatype=XSD + "date"), graph)
+            w.quad(p, gq("periodEndPrecision"), gq("YearPrecision"), graph)
+        wording = f"{start}年至2020年" if ended else f"{start}年以来"
+        w.quad(p, gq("periodText"), _lit(wording, "zh"), graph)
         w.quad(p, gq("relationText"), _lit(relation, "zh"), graph)
-        self.provenance(p, doc, f"{year}年以来,{helper[1]}与{recipient[1]}{relation}。", graph)
+        self.provenance(p, doc, f"{wording},{helper[1]}与{recipient[1]}{relation}。", graph)
+        # Some claims are repeated by a later report: a second sentence, a second source.
+        if self.later is not None and doc is not self.later and rng.random() < 0.15:
+            again = f"{helper[1]}继续与{recipient[1]}{relation}。"
+            self.provenance(p, self.later, again, graph, graded=False)
 
     # --- places and organisations -------------------------------------------------------
 
@@ -361,19 +397,25 @@ class _Network:
         district: tuple[str, str, str],
         county: tuple[str, str, str],
         doc: _Doc,
+        *,
+        slot: int = 0,
+        first_round: bool = True,
     ) -> None:
-        """Everything that pairs up below one district–county pair."""
+        """Everything that pairs up below one district–county pair (``slot``: which of the
+        district's partners this is, so that its towns get their own codes)."""
         rng = self.rng
         d_iri, d_code, d_zh = district
         c_iri, c_code, c_zh = county
         self.pairing(
             "DistrictToCounty", f"dc-{d_code}-{c_code}", (d_iri, d_zh), (c_iri, c_zh), doc,
-            graph="reference",
+            graph="reference", first_round=first_round,
         )  # fmt: skip
+        schools = min(60, int(2 * rng.paretovariate(1.5)))
         for level, kind, cls, n, zh_suffix, en_suffix in (
-            ("SchoolToSchool", "school", "School", 5, "中学", "Middle School"),
-            ("HospitalToHospital", "hospital", "Hospital", 2, "人民医院", "People's Hospital"),
-        ):
+            ("SchoolToSchool", "school", "School", schools, "中学", "Middle School"),
+            ("HospitalToHospital", "hospital", "Hospital", rng.randint(1, 3), "人民医院",
+             "People's Hospital"),
+        ):  # fmt: skip
             for i in range(1, n + 1):
                 a_zh, b_zh = f"{d_zh}第{i}{zh_suffix}", f"{c_zh}第{i}{zh_suffix}"
                 a = self.org(kind, cls, f"{d_code}-{c_code}-{i}", (a_zh, f"{en_suffix} {i}"), d_iri)
@@ -382,7 +424,7 @@ class _Network:
         # Towns of the district pair with townships of the county; villages likewise.
         d_towns, c_towns = [], []
         for i in range(1, 4):
-            t_code = f"{d_code}{i + 100 * (int(c_code[-2:]) % 9):03d}"
+            t_code = f"{d_code}{10 * slot + i:03d}"
             s_code = f"{c_code}{i:03d}"
             d_towns.append((self.place(t_code, "Town", "镇", "Town", d_iri), t_code))
             c_towns.append((self.place(s_code, "Township", "乡", "Township", c_iri), s_code))
@@ -390,12 +432,14 @@ class _Network:
                 "TownToTownship", f"tt-{t_code}-{s_code}", (d_towns[-1][0], "镇"),
                 (c_towns[-1][0], "乡"), doc,
             )  # fmt: skip
+        # The long tail: most pairs name a dozen villages, a few several hundred.
+        n_villages = min(900, max(6, int(6 * rng.paretovariate(1.6))))
         villages = []
-        for i in range(1, 11):
+        for i in range(1, n_villages + 1):
             town, town_code = c_towns[i % 3]
             v_code = f"{town_code}{i:03d}"
             villages.append((self.place(v_code, "Village", "村", "Village", town), v_code))
-        for i in range(1, 6):
+        for i in range(1, n_villages // 2 + 1):
             town, town_code = d_towns[i % 3]
             v_code = f"{town_code}{i:03d}"
             v = self.place(v_code, "Village", "村", "Village", town)
@@ -408,12 +452,12 @@ class _Network:
             e = self.org(
                 "enterprise", "Enterprise", f"{d_code}-{c_code}-{i}", (e_zh, f"Firm {i}"), d_iri
             )
-            for v, v_code in rng.sample(villages[5:], 2 if i < 3 else 1):
+            for v, v_code in rng.sample(villages[n_villages // 2 :], 2 if i < 3 else 1):
                 self.pairing(
                     "EnterpriseToVillage", f"ev-{d_code}-{c_code}-{i}-{v_code}", (e, e_zh),
                     (v, "村"), doc, relation="村企结对",
                 )  # fmt: skip
-        for _ in range(4):
+        for _ in range(rng.randint(3, 8)):
             self.statistic(county, doc)
 
     def prefecture_pair(self, index: int, target: int, districts: list[str]) -> bool:
@@ -434,6 +478,7 @@ class _Network:
         helper = self.division(e_code, "Prefecture", hzh + "市", hpy, e_prov)
         r_cls = "AutonomousPrefecture" if index % 3 == 0 else "Prefecture"
         recipient = self.division(r_code, r_cls, rzh + "州", f"{rpy} Prefecture", r_prov)
+        self.prefectures.append(r_code)
 
         doc = _Doc(w.iri(f"id/document/bench-{e_code}-{r_code}"))
         w.typed(doc.iri, "NewsArticle", "sources")
@@ -448,22 +493,58 @@ class _Network:
             (recipient, rzh + "州"), doc, graph="reference", relation="对口帮扶",
         )  # fmt: skip
 
+        # The second round's report: restates some claims, names the new partners.
+        self.later = _Doc(w.iri(f"id/document/bench-{e_code}-{r_code}-2021"))
+        w.typed(self.later.iri, "NewsArticle", "sources")
+        w.quad(self.later.iri, f"<{DCT}title>", _lit(f"{hzh}市乡村振兴协作报道", "zh"), "sources")
+        w.quad(
+            self.later.iri, f"<{DCT}issued>", _lit("2022-06-30", datatype=XSD + "date"), "sources"
+        )
+
         county_no = 20
+        counties: list[tuple[str, str, str]] = []
         for j in range(1, rng.randint(4, 12) + 1):
             d_code = f"{e_code[:4]}{j:02d}"
             dzh, dpy = self.name()
             d_iri = self.division(d_code, "UrbanDistrict", dzh + "区", f"{dpy} District", helper)
             districts.append(d_iri[1:-1])
-            for _ in range(rng.choice((1, 2, 2, 2, 3))):
+            hub = rng.random() < 0.04
+            partners = rng.randint(6, 12) if hub else rng.choice((1, 2, 2, 2, 3))
+            for slot in range(partners):
+                if county_no >= 99:
+                    break
                 county_no += 1
                 c_code = f"{r_code[:4]}{county_no:02d}"
                 c_cls = rng.choice(("County", "County", "AutonomousCounty", "CountyLevelCity"))
                 czh, cpy = self.name()
                 c_iri = self.division(c_code, c_cls, czh + "县", f"{cpy} County", recipient)
-                self.district_unit((d_iri, d_code, dzh + "区"), (c_iri, c_code, czh + "县"), doc)
+                counties.append((c_iri, c_code, czh + "县"))
+                self.counties.append(c_iri[1:-1])
+                self.district_unit((d_iri, d_code, dzh + "区"), counties[-1], doc, slot=slot)
+            # Second round: now and then a district takes on a county paired before elsewhere.
+            if len(counties) > partners and rng.random() < 0.2:
+                c_iri, c_code, c_zh = rng.choice(counties[:-partners])
+                self.pairing(
+                    "DistrictToCounty", f"dc-{d_code}-{c_code}", (d_iri, dzh + "区"),
+                    (c_iri, c_zh), self.later, graph="reference", first_round=False,
+                )  # fmt: skip
             if w.count >= target:
                 return False
+        if county_no < 99 and rng.random() < 0.5:
+            self.no_known_partner(recipient, r_code, county_no + 1, doc)
         return True
+
+    def no_known_partner(self, prefecture: str, r_code: str, number: int, doc: _Doc) -> None:
+        """A county no source names a partner for, said explicitly (gq:NoKnownPartner)."""
+        w = self.w
+        c_code = f"{r_code[:4]}{number:02d}"
+        czh, cpy = self.name()
+        county = self.division(c_code, "County", czh + "县", f"{cpy} County", prefecture)
+        claim = w.iri(f"id/claim/no-partner-{c_code}-district")
+        w.typed(claim, "NoKnownPartner", "reference")
+        w.quad(claim, gq("party"), county, "reference")
+        w.quad(claim, gq("level"), gq("DistrictToCounty"), "reference")
+        self.provenance(claim, doc, f"报道未提及{czh}县的结对城区。", "reference")
 
 
 def generate(
@@ -492,6 +573,8 @@ def generate(
         seed=seed,
         base_iri=base,
         districts=districts,
+        counties=net.counties,
+        prefectures=net.prefectures,
         classes=dict(sorted(w.classes.items())),
         pairings_by_level=dict(sorted(w.levels.items())),
     )
@@ -512,6 +595,8 @@ def load_meta(path: Path) -> GeneratedDataset | None:
         seed=int(raw["seed"]),
         base_iri=str(raw["base_iri"]),
         districts=list(raw["districts"]),
+        counties=list(raw.get("counties", [])),
+        prefectures=list(raw.get("prefectures", [])),
         classes=dict(raw["classes"]),
         pairings_by_level=dict(raw["pairings_by_level"]),
     )

@@ -1,6 +1,6 @@
 """Where a kg server spends its time under load: py-spy samples grouped by component.
 
-    python -m bench.profile [--server kg-nocache] [--query one-hop] [--mode vary] [--seconds 15]
+    python -m bench.profile [--server kg-nocache] [--query one-hop] [--mode fresh] [--seconds 15]
 
 Starts one server (as bench.run does, on the same generated data), puts wrk load on it, samples
 the server's main process with py-spy, and prints (a) server CPU per request split between the
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "--server", default="kg-nocache", choices=("kg", "kg-nocache", "kg-inprocess", "kg-remote")
     )
     parser.add_argument("--query", default="one-hop", choices=list(QUERIES))
-    parser.add_argument("--mode", default="vary", choices=("same", "vary"))
+    parser.add_argument("--mode", default="fresh", choices=("same", "fresh", "bound"))
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--triples", type=int, default=1_000_000)

@@ -10,11 +10,17 @@ request mode) is run against each server in turn, so background load on a shared
 all of them alike. wrk sends the load; each server is stopped at the end, whatever happens.
 
 Queries (bench/queries/*.rq): a one-hop "partners of a district" and an aggregation (pairings
-per level). Request modes: ``same`` (one identical request: what a cache or ETag can serve),
-``vary`` (one-hop: every district in turn; aggregation: distinct query texts with identical work,
-so a text-keyed cache never hits), ``etag`` (identical request with ``If-None-Match`` from a first
-answer; only for servers that send an ETag). kg runs twice: with its default result cache and
-with ``KG_CACHE_ENTRIES=0`` (the uncached path). Results go to bench/results/<date>.md (+ .json)
+per level), sent to every server as a user writes them: the district's IRI inline. Request
+modes: ``same`` (one identical request: what a cache or ETag can serve); ``fresh`` (texts no
+server has seen: each carries a nonce literal of this round in a FILTER that removes nothing —
+FRESH_TEXTS of them per round, more than four times kg's result cache, cycled in order so an LRU
+cache never hits, and new ones every round; one-hop also moves through every district);
+``bound`` (kg's own named-query binding, ``kg.queries.bind``: the district as a trailing VALUES
+block, fresh texts as above; kg and oxigraph only — it sends rdflib into a full scan); ``etag``
+(identical request with ``If-None-Match``; only for servers that send an ETag). kg runs with
+its default result cache and with ``KG_CACHE_ENTRIES=0``. Every case runs once per round, the
+servers interleaved; reports give the median round and the min–max over rounds, for req/s and
+for each ratio to ``oxigraph serve-read-only``. Results go to bench/results/<date>.md (+ .json)
 and the table in bench/README.md.
 """
 
@@ -25,6 +31,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +44,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+from tests.support import servers as support  # Virtuoso set up as the tests do
 
 from bench.generate import DEFAULT_BASE, GeneratedDataset, generate, load_meta
 from bench.machine import describe_machine, load_average
@@ -71,13 +79,17 @@ QUERIES = {
     "one-hop": BENCH_DIR / "queries" / "partners-of-district.rq",
     "aggregation": BENCH_DIR / "queries" / "pairings-per-level.rq",
 }
-MODES = ("same", "vary", "etag")
-SERVERS = ("oxigraph-disk", "oxigraph-mem", "kg", "kg-nocache")
-#: Diagnostic servers, run only when asked for (``--servers ... kg-inprocess``).
-EXTRA_SERVERS = ("kg-remote", "kg-inprocess")
+MODES = ("same", "fresh", "bound", "etag")
+SERVERS = ("oxigraph-disk", "oxigraph-mem", "kg", "kg-nocache", "kg-remote")
+#: Run when asked for: the Python peer (``rdflib-endpoint``, at the sizes it can load),
+#: Virtuoso (Debian's ``virtuoso-opensource``), and a diagnostic (kg-inprocess).
+EXTRA_SERVERS = ("rdflib", "virtuoso", "kg-inprocess")
+#: Servers the ``bound`` mode (kg's VALUES binding) is sent to.
+#: (Virtuoso 7.2 refuses a VALUES block after the query: not sent there either.)
+BOUND_SERVERS = ("oxigraph-disk", "oxigraph-mem", "kg", "kg-nocache", "kg-remote")
 JSON_RESULTS = "application/sparql-results+json"
-#: Distinct aggregation texts in ``vary`` mode: more than any sensible result cache holds.
-AGGREGATION_VARIANTS = 4096
+#: Distinct texts per round in ``fresh``/``bound`` modes: 16 × kg's default 1,024-entry cache.
+FRESH_TEXTS = 16384
 
 
 # --- data and stores ----------------------------------------------------------------------
@@ -146,6 +158,39 @@ def _python_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": ":".join(paths)}
 
 
+def _virtuoso_spec(work: Path, data: Path) -> ServerSpec:
+    """Virtuoso on a copy of the tests' empty database, ini as the tests make it but with
+    ~660 MiB of buffers; the data bulk-loaded by isql once it answers (timed as its load)."""
+    folder = work / "virtuoso"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / "no-vad").mkdir()
+    shutil.copyfile(support._virtuoso_template() / "virtuoso.db", folder / "virtuoso.db")
+    sql_port = support.free_port()
+    ini = support.VIRTUOSO_INI.format(
+        dir=folder,
+        data=data.parent.resolve(),
+        sql=sql_port,
+        http="{port}",
+        buffers=85_000,
+        dirty=60_000,
+        timeout=300,
+    )
+
+    def load(_server: Server) -> None:
+        support.virtuoso_isql(sql_port, support.virtuoso_load_sql(data), timeout=3600)
+
+    return ServerSpec(
+        "virtuoso",
+        "Virtuoso 7.2.5 (Debian `virtuoso-opensource`), 85,000 buffers (~660 MiB), data loaded "
+        "with `ld_dir` + `rdf_loader_run`; system graphs private",
+        [str(support.virtuoso_bin()), "+foreground", "+configfile", str(folder / "virtuoso.ini")],
+        "/sparql",
+        config_files={folder / "virtuoso.ini": ini},
+        loader=load,
+    )
+
+
 def server_specs(work: Path, data: Path, names: Sequence[str]) -> list[ServerSpec]:
     oxigraph = str(venv_bin("oxigraph"))
     bind_arg = ["--bind", "127.0.0.1:{port}"]
@@ -205,6 +250,21 @@ def server_specs(work: Path, data: Path, names: Sequence[str]) -> list[ServerSpe
             "/sparql",
             env={**kg_env, "KG_STORE": "remote", "KG_CACHE_ENTRIES": "0"},
         ),
+        "rdflib": ServerSpec(
+            "rdflib",
+            "the Python peer: `rdflib-endpoint serve` (rdflib-endpoint 0.6.3, rdflib's own "
+            "store, union default graph), the N-Quads file loaded at start",
+            [
+                str(venv_bin("rdflib-endpoint")),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "{port}",
+                str(data),
+            ],
+            "/",
+        ),
         "kg-inprocess": ServerSpec(
             "kg-inprocess",
             "diagnostic: kg's app over pyoxigraph called in-process (bench/inprocess.py: no "
@@ -214,27 +274,56 @@ def server_specs(work: Path, data: Path, names: Sequence[str]) -> list[ServerSpe
             env=kg_env,
         ),
     }
+    if "virtuoso" in names:
+        all_specs["virtuoso"] = _virtuoso_spec(work, data)
     return [all_specs[n] for n in names]
 
 
 # --- requests -----------------------------------------------------------------------------
 
 
+def inline(text: str, values: dict[str, str]) -> str:
+    """``text`` with each ``?name`` replaced by ``<value>``: the query as a user writes it."""
+    for name, value in values.items():
+        text = re.sub(rf"[?$]{name}\b", f"<{value}>", text)
+    return text
+
+
+def with_nonce(text: str, variable: str, nonce: str) -> str:
+    """A FILTER that removes nothing, with ``nonce`` in it, as the WHERE clause's last element:
+    the text is new (no cache can have it), the work the same."""
+    close = text.rindex("}")
+    return f'{text[:close]}  FILTER(STR(?{variable}) != "{nonce}")\n{text[close:]}'
+
+
 def query_texts(
-    name: str, query: NamedQuery, mode: str, dataset: GeneratedDataset, seed: int
+    name: str,
+    query: NamedQuery,
+    mode: str,
+    dataset: GeneratedDataset,
+    seed: int,
+    *,
+    round_no: int = 1,
 ) -> list[str]:
-    """The query texts a case cycles through."""
+    """The query texts a case cycles through (fresh ones differ in every round)."""
+    districts = list(dataset.districts)
     if name == "one-hop":
-        districts = list(dataset.districts)
-        if mode == "vary":
-            random.Random(seed).shuffle(districts)
-            return [bind(query, {"district": d}) for d in districts]
-        return [bind(query, {"district": districts[0]})]
+        if mode in ("same", "etag"):
+            return [inline(query.text, {"district": districts[0]})]
+        random.Random(seed).shuffle(districts)
+        texts = []
+        for i in range(FRESH_TEXTS):
+            district = districts[i % len(districts)]
+            fresh = with_nonce(query.text, "label", f"round {round_no} text {i}")
+            if mode == "bound":
+                texts.append(bind(replace(query, text=fresh), {"district": district}))
+            else:
+                texts.append(inline(fresh, {"district": district}))
+        return texts
     text = bind(query, {})
-    if mode == "vary":
-        # A trailing comment changes the text, not the work: a text-keyed cache misses.
-        return [f"{text.rstrip()}\n# variant {i}\n" for i in range(AGGREGATION_VARIANTS)]
-    return [text]
+    if mode in ("same", "etag"):
+        return [text]
+    return [with_nonce(text, "level", f"round {round_no} text {i}") for i in range(FRESH_TEXTS)]
 
 
 def request_paths(server: Server, texts: Sequence[str]) -> list[str]:
@@ -339,8 +428,12 @@ def _run_cases(
     for round_no in range(1, args.rounds + 1):
         for name, query in queries.items():
             for mode in args.modes:
-                texts = query_texts(name, query, mode, dataset, args.seed)
+                if mode == "bound" and name != "one-hop":
+                    continue  # the aggregation has no parameter: nothing to bind
+                texts = query_texts(name, query, mode, dataset, args.seed, round_no=round_no)
                 for server in servers:
+                    if mode == "bound" and server.spec.name not in BOUND_SERVERS:
+                        continue
                     headers = {"Accept": JSON_RESULTS}
                     if mode == "etag":
                         etag = etags.get((server.spec.name, name))

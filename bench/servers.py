@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,10 @@ class ServerSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     #: An N-Quads file to POST to ``/store`` after start (oxigraph in memory).
     load_file: Path | None = None
+    #: Files written before the start, ``{port}`` in their text replaced (e.g. virtuoso.ini).
+    config_files: Mapping[Path, str] = field(default_factory=dict)
+    #: Called once the server answers, to load its data some other way (timed as the load).
+    loader: Callable[[Server], None] | None = None
 
 
 @dataclass
@@ -200,6 +204,9 @@ def start_server(spec: ServerSpec, log_dir: Path, timeout: float = 300.0) -> Ser
     """Spawn ``spec`` on a free 127.0.0.1 port (``{port}`` in argv), wait until it answers."""
     port = free_port()
     argv = [a.replace("{port}", str(port)) for a in spec.argv]
+    for path, template in spec.config_files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(template.replace("{port}", str(port)), encoding="utf-8")
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{spec.name}.log"
     env = {**os.environ, **spec.env}
@@ -214,6 +221,10 @@ def start_server(spec: ServerSpec, log_dir: Path, timeout: float = 300.0) -> Ser
         server.start_seconds = time.monotonic() - began
         if spec.load_file is not None:
             server.load_seconds = _post_dataset(server, spec.load_file, timeout)
+        if spec.loader is not None:
+            loading = time.monotonic()
+            spec.loader(server)
+            server.load_seconds = time.monotonic() - loading
     except BaseException:
         stop_server(server)
         raise

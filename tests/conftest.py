@@ -36,6 +36,8 @@ def mini_settings(tmp: Path, **overrides: Any) -> Settings:
         "union_default_graph": True,
         "query_timeout": 10.0,
         "query_workers": 1,
+        # One heavy-lane worker: small pools start fast on a shared machine.
+        "heavy_queries": 1,
         "max_request_bytes": 1_000_000,
         "max_result_rows": 100_000,
         "allow_service": False,

@@ -69,5 +69,5 @@ def test_no_remote_swagger_pages_but_openapi_schema(tmp_path: Path) -> None:
     with TestClient(create_app(mini_settings(tmp_path), store=MemoryStore(MINI))) as client:
         assert client.get("/docs").status_code == 404
         assert client.get("/redoc").status_code == 404
-        schema = client.get("/openapi.json").json()
+        schema = client.get("/api/openapi.json").json()
         assert "/health" in schema["paths"]

@@ -135,4 +135,4 @@ def test_head_over_real_http_has_no_body(base_url: str) -> None:
 
 def test_static_files_are_real_files() -> None:
     static = Path(__file__).resolve().parents[1] / "api" / "static"
-    assert {"query.html", "query.js", "style.css"} <= {p.name for p in static.iterdir()}
+    assert {"query-page.js", "api-docs.js", "style.css"} <= {p.name for p in static.iterdir()}

@@ -36,6 +36,13 @@ CASES: list[tuple[e.KgError, int, str]] = [
     (e.QueryTimeout("too slow", 2.5), 503, "timeout"),
     (e.StoreUnavailable("store down"), 503, "store_unavailable"),
     (e.StoreError("store broke"), 502, "store_error"),
+    (e.ResultTooLarge("a value over the cap"), 413, "result_too_large"),
+    (e.XmlUnsafeResult("NUL in XML", ("text/csv",)), 406, "xml_unsafe_result"),
+    (e.TooManyRequests("slow down", 2.0), 429, "too_many_requests"),
+    (e.QueryMemoryExceeded("over the memory limit"), 503, "query_memory"),
+    (e.WorkerCrashed("engine crashed"), 500, "worker_crashed"),
+    (e.WorkerKilled("killed from outside"), 503, "worker_killed"),
+    (e.Overloaded("heavy lane full"), 503, "overloaded"),
     (e.DataError(e.DataIssue("data/x.csv", 3, "bad row")), 500, "data_error"),
     (e.ValidationError("shapes violated"), 500, "validation_error"),
     (e.KgError("something"), 500, "kg_error"),
@@ -61,7 +68,7 @@ def test_error_maps_to_status_and_json_body(
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {"error": {"code": code, "message": error.message, "status": status}}
-    if status == 503:
+    if status in (429, 503):
         assert int(response.headers["retry-after"]) >= 1
     if status == 401:
         assert response.headers["www-authenticate"].startswith("Bearer")

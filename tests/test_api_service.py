@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pyoxigraph as ox
@@ -156,22 +157,26 @@ def test_description_features_follow_settings(web_app: Callable[..., TestClient]
 
 def test_browser_gets_the_query_page(client: TestClient) -> None:
     chrome = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-    response = client.get("/sparql", headers={"accept": chrome})
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    assert "<textarea" in response.text
-    assert "/static/query.js" in response.text
-    script = client.get("/static/query.js")
+    response = client.get("/sparql", headers={"accept": chrome}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/query"
+    page = client.get("/sparql", headers={"accept": chrome})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert 'id="yasgui"' in page.text
+    assert "/static/query-page.js" in page.text
+    script = client.get("/static/query-page.js")
     assert script.status_code == 200
     assert "fetch(" in script.text
 
 
 def test_pages_load_nothing_remote(client: TestClient) -> None:
-    for path in ("/", "/static/query.js", "/static/style.css"):
+    # Loading means src= and <link href=>; a plain <a href="http..."> to a source is navigation.
+    loads_remote = re.compile(r'src="(?:https?:)?//|<link[^>]*href="(?:https?:)?//')
+    for path in ("/", "/query", "/api/docs", "/static/query-page.js", "/static/style.css"):
         body = client.get(path).text
         assert "//cdn" not in body
-        assert 'src="http' not in body
-        assert 'href="http' not in body
+        assert not loads_remote.search(body), path
     chrome = "text/html,*/*;q=0.8"
     page = client.get("/sparql", headers={"accept": chrome}).text
     assert 'src="http' not in page

@@ -328,6 +328,19 @@ def test_query_from_file_named_query_and_list(shared: Path, tmp_path: Path, kg: 
         "unknown",
     }
 
+    # iri parameters take the id: form kg prints, codes and names (it used to match nothing).
+    helpers = set()
+    for helper in ("id:division/440111", "440111", "白云区"):
+        code, out, err = kg(
+            "--var-dir", str(shared), "query", "--format", "csv",
+            "--name", "pairings", "--param", f"helper={helper}",
+        )  # fmt: skip
+        assert code == 0, err
+        rows = list(csv.DictReader(io.StringIO(out)))
+        assert rows, helper
+        helpers |= {row["helperLabel"] for row in rows}
+    assert helpers == {"白云区"}
+
     code, out, _ = kg("query", "--list")
     assert code == 0
     assert "county-partners" in out
@@ -340,7 +353,8 @@ def test_query_from_file_named_query_and_list(shared: Path, tmp_path: Path, kg: 
         (["query", "SELECT * WHERE { ?s ?p }"], "kg: error:"),
         (["query", "--name", "nope"], "no named query 'nope'"),
         (["query", "--name", "entity"], "needs parameter 'entity'"),
-        (["query", "--name", "entity", "--param", "entity=not an iri"], "not an absolute IRI"),
+        (["query", "--name", "entity", "--param", "entity=not an iri"], "no entity named"),
+        (["query", "--name", "pairings", "--param", "helpr=440111"], "no parameter 'helpr'"),
         (["query", "--param", "a=b", "ASK {}"], "--param only goes with --name"),
         (["query", "--name", "entity", "--param", "entity"], "expected NAME=VALUE"),
     ],

@@ -186,3 +186,19 @@ def test_two_nodes_for_one_pairing_break_a_data_invariant(tmp_path: Path) -> Non
     assert issue.file == "ontology/invariants/data/pairings-no-overlap.rq"
     assert "gz-qn-schools" in issue.problem
     assert "gz-qn-schools-again" in issue.problem
+
+
+def test_a_found_partner_contradicts_an_explicit_unknown(tmp_path: Path) -> None:
+    # A source now names a partner of 长顺县 in the 2021+ round: the gq:NoKnownPartner must go.
+    shutil.copytree(project_root() / "data", tmp_path / "data")
+    table = tmp_path / "data" / "reference" / "pairings.csv"
+    found = (
+        "海珠区,Haizhu District,440105,长顺县,Changshun County,522729,district-county,2022,,,"
+        "inferred,长顺县,https://example.org/changshun,,a test row,\n"
+    )
+    table.write_text(table.read_text(encoding="utf-8") + found, encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        compile_dataset(Settings(base_iri=BASE, data_dir=tmp_path / "data"))
+    (issue,) = caught.value.issues
+    assert issue.file == "ontology/invariants/data/unknown-not-contradicted.rq"
+    assert "522729-district-county" in issue.problem

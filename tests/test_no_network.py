@@ -21,6 +21,7 @@ from kg.config import Settings
 from kg.errors import ForbiddenQuery, KgError, QuerySyntaxError
 from kg.store.base import QueryRequest, Store
 from kg.store.factory import open_store
+from kg.store.messages import Answer, Failure, QueryJob, Reply
 from kg.store.workers import WorkerConfig, WorkerPool
 from tests.test_store import base_settings, write_data
 
@@ -224,14 +225,13 @@ def test_isolated_workers_cannot_reach_the_network(
 ) -> None:
     """Defence in depth: a SERVICE query sent straight to a worker, past the guard."""
     config = WorkerConfig("memory", dataset_file=str(dataset), isolate_network=isolate)
-    message = {
-        "op": "query",
-        "query": f"SELECT * WHERE {{ SERVICE <{recorder.url}/sparql> {{ }} }}",
-        "accept": ["application/sparql-results+json"],
-        "max_rows": 10,
-    }
+    message = QueryJob(
+        f"SELECT * WHERE {{ SERVICE <{recorder.url}/sparql> {{ }} }}",
+        ("application/sparql-results+json",),
+        10,
+    )
 
-    async def main() -> tuple[dict[str, Any], str]:
+    async def main() -> tuple[Reply, str]:
         pool = WorkerPool(config, 1)
         await pool.start()
         try:
@@ -243,11 +243,11 @@ def test_isolated_workers_cannot_reach_the_network(
     before = recorder.count
     header, status = asyncio.run(main())
     if not isolate:
-        assert header["ok"]
+        assert isinstance(header, Answer)
         assert recorder.count == before + 1
         return
     # Kernels without (user) network namespaces: the worker says why, and the server logs it.
     assert status.startswith(("isolated", "not isolated: unshare failed")), status
     if status.startswith("isolated"):
-        assert not header["ok"]
+        assert isinstance(header, Failure)
         assert recorder.count == before

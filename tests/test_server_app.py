@@ -174,13 +174,19 @@ def test_a_bad_setting_is_one_line(
     assert "Traceback" not in err
 
 
-def test_serve_and_query_do_not_import_rdflib() -> None:
+def test_serve_and_query_do_not_import_rdflib(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    build(var, "A")
     code = (
-        "import sys; import kg.cli, api.app, api.follow, api.http, kg.store.factory, "
-        "kg.store.embedded, kg.updates; print(sorted(m for m in sys.modules if 'rdflib' in m))"
+        "import sys; from kg.cli import main; "
+        f"main(['--var-dir', {str(var)!r}, 'query', '--format', 'csv', 'SELECT * {{?s ?p ?o}}']); "
+        "import api.app, api.follow, api.http, kg.store.factory, kg.updates; "
+        "print(sorted(m for m in sys.modules if 'rdflib' in m))"
     )
     env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'src'}"}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout
-    assert out.strip() == "[]"
+    lines = out.strip().splitlines()
+    assert "A" in lines[-2].split(",")  # the query ran
+    assert lines[-1] == "[]"

@@ -143,14 +143,17 @@ def test_the_server_follows_new_builds_and_keeps_its_own(tmp_path: Path) -> None
 def test_without_following_the_served_build_survives_many_builds(tmp_path: Path) -> None:
     var = tmp_path / "var"
     first = build(var, "A")
-    env = {"KG_VAR_DIR": str(var), "KG_QUERY_WORKERS": "1", "KG_FOLLOW_INTERVAL": "0"}
-    with api_server(env) as base:
+    with TestClient(create_app(settings_for(var, follow_interval=0))) as client:
         for n in range(KEEP_BUILDS + 2):
             build(var, f"B{n}")
         assert (var / "builds" / first / "store").is_dir()
-        assert label(base) == "A"
-        assert httpx.get(f"{base}/health").json()["build"] == first
-        assert httpx.get(f"{base}/dataset.nq").content == nquads("A")
+        answer = client.get("/sparql", params={"query": WHICH}, headers={"Accept": JSON})
+        assert answer.json()["results"]["bindings"][0]["v"]["value"] == "A"
+        assert client.get("/health").json()["build"] == first
+        assert client.get("/dataset.nq").content == nquads("A")
+    # Closed: the lease is given up, and the next build prunes the old one.
+    build(var, "C")
+    assert not (var / "builds" / first).exists()
 
 
 # --- /health tells the truth ---------------------------------------------------------------

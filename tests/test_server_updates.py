@@ -54,6 +54,7 @@ def test_updates_never_touch_the_build_and_survive_a_restart(tmp_path: Path) -> 
     with TestClient(create_app(settings_for(var))) as client:
         before = client.get("/sparql", params={"query": ASK_EXTRA}).headers["ETag"]
         assert not ask(client, ASK_EXTRA)
+        assert "dataset.nq" in client.get("/sparql", headers={"Accept": "text/turtle"}).text
         assert update(client, INSERT) == 204
         assert ask(client, ASK_EXTRA)
         after = client.get("/sparql", params={"query": ASK_EXTRA}).headers["ETag"]
@@ -64,6 +65,9 @@ def test_updates_never_touch_the_build_and_survive_a_restart(tmp_path: Path) -> 
         assert health["version"].startswith(f"{first}+1.")
         # A stale dump would be wrong: the build's file does not hold the update.
         assert client.get("/dataset.nq").status_code == 404
+        description = client.get("/sparql", headers={"Accept": "text/turtle"}).text
+        assert "void:sparqlEndpoint" in description
+        assert "dataset.nq" not in description
         # A refused update leaves no trace in the journal.
         assert update(client, "INSERT DATA { <no-closing-brace> ") == 400
         assert len(read_journal(var)) == 1

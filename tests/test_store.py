@@ -96,6 +96,8 @@ def base_settings(tmp: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "var_dir": tmp / "var",
         "query_workers": 2,
+        # One heavy-lane worker: small pools start fast on a shared machine.
+        "heavy_queries": 1,
         "query_timeout": 20.0,
         "max_result_rows": 1000,
         "cache_entries": 0,

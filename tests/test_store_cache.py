@@ -127,3 +127,42 @@ def test_zero_entries_disables_the_cache() -> None:
     q = QueryRequest("SELECT 1")
     run(inner, 0, [q, q])
     assert len(inner.calls) == 2
+
+
+def test_the_cache_is_bounded_in_total_bytes() -> None:
+    """Many entries allowed, few bytes: the oldest answers go, the total stays under the cap."""
+    inner = CountingStore()
+
+    async def main() -> CachedStore:
+        cache = CachedStore(inner, 10_000, total_bytes=8 * 1024)
+        for i in range(200):
+            await cache.query(QueryRequest(f"SELECT {i} # " + "x" * 200))
+        return cache
+
+    cache = asyncio.run(main())
+    assert 0 < cache.bytes <= 8 * 1024
+    assert len(cache._lru) < 20  # bytes, not entries, bounded it
+    assert cache.bytes == sum(cost for _, cost in cache._lru.values())
+    # The most recent answer is still there; the first is gone.
+    calls = len(inner.calls)
+
+    async def again() -> None:
+        await cache.query(QueryRequest("SELECT 199 # " + "x" * 200))
+        await cache.query(QueryRequest("SELECT 0 # " + "x" * 200))
+
+    asyncio.run(again())
+    assert len(inner.calls) == calls + 1
+
+
+def test_an_answer_over_a_quarter_of_the_cache_is_not_kept() -> None:
+    inner = CountingStore()
+
+    async def main() -> CachedStore:
+        cache = CachedStore(inner, 100, total_bytes=1024)
+        await cache.query(QueryRequest("SELECT 1 # " + "y" * 400))
+        await cache.query(QueryRequest("SELECT 1 # " + "y" * 400))
+        return cache
+
+    cache = asyncio.run(main())
+    assert len(inner.calls) == 2
+    assert cache.bytes == 0

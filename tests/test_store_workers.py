@@ -14,26 +14,35 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from kg.config import Settings
-from kg.errors import QuerySyntaxError, QueryTimeout, StoreUnavailable, UpdateNotAllowed
+from kg.errors import (
+    QuerySyntaxError,
+    QueryTimeout,
+    QueryTooComplex,
+    StoreUnavailable,
+    UpdateNotAllowed,
+)
 from kg.store.base import QueryRequest
 from kg.store.embedded import EmbeddedStore
-from kg.store.workers import (
-    _ANSWER,
-    _INBOX_BYTES,
-    _JSON,
-    _PREFIX,
-    WorkerConfig,
-    WorkerPool,
-    _decode_reply,
-    _Inbox,
-    _reply_head,
-    _Worker,
+from kg.store.messages import (
+    ANSWER,
+    INBOX_BYTES,
+    JSON,
+    PREFIX,
+    Answer,
+    Done,
+    Failure,
+    Inbox,
+    PingJob,
+    QueryJob,
+    decode_reply,
+    encode_reply_head,
 )
+from kg.store.pool import _Worker
+from kg.store.workers import WorkerConfig, WorkerPool
 from tests.test_store import ALL_TRIPLES, base_settings, disk_store, write_data
 
 #: A cross product of 200^6 rows behind a filter: runs for hours in any engine without shortcuts.
@@ -74,8 +83,8 @@ def test_deadline_kills_the_query_and_others_keep_answering(settings: Settings) 
             assert "query_timeout" in caught.value.message
             await store.pool.wait_ready(30.0)
             after = store.pool.pids()
-            assert len(after) == 2
-            assert len(set(before) & set(after)) == 1  # exactly the stuck worker was replaced
+            assert len(after) == store.pool.size == 3  # two light workers, one heavy
+            assert len(set(before) & set(after)) == 2  # exactly the stuck worker was replaced
             assert (await store.query(QueryRequest(CHEAP))).rows == ALL_TRIPLES
         finally:
             await store.close()
@@ -95,7 +104,7 @@ def test_killed_worker_is_replaced_and_the_next_query_works(settings: Settings) 
                 assert (await store.query(QueryRequest(CHEAP))).rows == ALL_TRIPLES
             await store.pool.wait_ready(30.0)
             assert victim not in store.pool.pids()
-            assert len(store.pool.pids()) == 2
+            assert len(store.pool.pids()) == store.pool.size
         finally:
             await store.close()
 
@@ -121,7 +130,7 @@ def test_cancelled_caller_does_not_lose_the_worker(settings: Settings) -> None:
     asyncio.run(main())
 
 
-def test_a_crash_while_parsing_is_a_syntax_error_and_the_pool_recovers(tmp_path: Path) -> None:
+def test_a_stack_overflow_is_a_too_complex_query_and_the_pool_recovers(tmp_path: Path) -> None:
     """Below the guard: a worker with a small stack and a query nested deep enough to crash."""
     nquads = write_data(tmp_path)
     config = WorkerConfig("memory", dataset_file=str(nquads), stack_bytes=8 * 1024 * 1024)
@@ -131,17 +140,11 @@ def test_a_crash_while_parsing_is_a_syntax_error_and_the_pool_recovers(tmp_path:
         pool = WorkerPool(config, 1)
         await pool.start()
         try:
-            message: dict[str, Any] = {
-                "op": "query",
-                "accept": ["text/csv"],
-                "max_rows": 10,
-                "union": True,
-            }
-            with pytest.raises(QuerySyntaxError, match="crashed"):
-                await pool.request({**message, "query": crash}, 30.0)
-            header, _ = await pool.request({**message, "query": CHEAP}, 30.0)
-            assert header["ok"]
-            assert header["rows"] == ALL_TRIPLES
+            with pytest.raises(QueryTooComplex, match="out of stack"):
+                await pool.request(QueryJob(crash, ("text/csv",), 10, union=True), 30.0)
+            header, _ = await pool.request(QueryJob(CHEAP, ("text/csv",), 10, union=True), 30.0)
+            assert isinstance(header, Answer)
+            assert header.rows == ALL_TRIPLES
             assert pool.replacements == 1
         finally:
             await pool.close()
@@ -217,13 +220,13 @@ def test_updates_on_disk_go_through_one_read_write_worker(tmp_path: Path) -> Non
 def test_frames_arrive_in_pieces_and_large_bodies_fit() -> None:
     """The receive buffer: a reply split across reads, a body bigger than the buffer."""
     body = bytes(range(256)) * (12 * 1024)  # 3 MiB
-    header = {"ok": True, "media_type": "text/csv", "kind": "solutions", "rows": None}
-    frame = _reply_head({**header, "truncated": True}, len(body)) + body
-    frame += _reply_head({"ok": False, "error": "syntax", "message": "bad \ud800"}, 0)
+    header = Answer("text/csv", "solutions", None, truncated=True)
+    frame = encode_reply_head(header, len(body)) + body
+    frame += encode_reply_head(Failure("query_syntax", "bad \ud800"), 0)
     left, right = socket.socketpair()
     with left, right:
         right.setblocking(False)
-        inbox = _Inbox()
+        inbox = Inbox()
         frames = []
         for start in range(0, len(frame), 100_000):
             left.sendall(frame[start : start + 100_000])
@@ -236,14 +239,16 @@ def test_frames_arrive_in_pieces_and_large_bodies_fit() -> None:
                     frames.append(taken)
         assert len(frames) == 2
         (tag, head, data), (tag2, head2, data2) = frames
-        assert _decode_reply(tag, head) == {**header, "truncated": True}
+        assert decode_reply(tag, head) == header
         assert data == body
-        assert _decode_reply(tag2, head2)["message"] == "bad \ud800"
+        assert decode_reply(tag2, head2) == Failure("query_syntax", "bad \ud800")
         assert data2 == b""
-        assert len(inbox.buffer) == _INBOX_BYTES  # the big buffer was given back
-        for garbage in [(99, b"{}"), (_JSON, b"[]"), (_JSON, b"{"), (_ANSWER, b"\x00")]:
+        assert len(inbox.buffer) == INBOX_BYTES  # the big buffer was given back
+        garbage = [(99, b"{}"), (JSON, b"[]"), (JSON, b"{"), (ANSWER, b"\x00")]
+        garbage += [(JSON, b'["Failure", {}]'), (JSON, b'["Nope", {}]')]
+        for tag3, head3 in garbage:
             with pytest.raises(ValueError, match=r"header|Expecting|buffer"):
-                _decode_reply(*garbage)
+                decode_reply(tag3, head3)
 
 
 def test_a_malformed_reply_replaces_the_worker_and_the_request_is_retried(
@@ -263,12 +268,12 @@ def test_a_malformed_reply_replaces_the_worker_and_the_request_is_retried(
         asyncio.get_running_loop().add_reader(ours.fileno(), pool._readable, worker)
         pool._release(worker)
         try:
-            asked = asyncio.ensure_future(pool.request({"op": "ping"}, 30.0))
+            asked = asyncio.ensure_future(pool.request(PingJob(), 30.0))
             await asyncio.sleep(0.1)
             assert theirs.recv(4096)  # the request reached the fake worker
-            theirs.sendall(_PREFIX.pack(_JSON, 5, 0) + b"nope!")
+            theirs.sendall(PREFIX.pack(JSON, 5, 0) + b"nope!")
             header, _ = await asked  # answered by the replacement
-            assert header == {"ok": True}
+            assert header == Done()
             assert worker.dead
             assert sleeper.wait(10) == -signal.SIGKILL
             assert pool.replacements == 1
@@ -284,36 +289,37 @@ def test_callers_waiting_for_a_worker_time_out_or_go_away_without_losing_it(
 ) -> None:
     nquads = write_data(tmp_path)
     config = WorkerConfig("memory", dataset_file=str(nquads))
-    message: dict[str, Any] = {"op": "query", "accept": ["text/csv"], "max_rows": 10}
 
     async def main() -> None:
         pool = WorkerPool(config, 1)
         await pool.start()
         try:
-            endless = asyncio.ensure_future(pool.request({**message, "query": ENDLESS}, 1.5))
+            endless = asyncio.ensure_future(pool.request(QueryJob(ENDLESS, ("text/csv",), 10), 1.5))
             await asyncio.sleep(0.1)
             with pytest.raises(QueryTimeout, match="no query worker became free"):
-                await pool.request({**message, "query": CHEAP}, 0.2)
-            gone = [asyncio.ensure_future(pool.request({"op": "ping"}, 30.0)) for _ in range(5)]
-            kept = [asyncio.ensure_future(pool.request({"op": "ping"}, 30.0)) for _ in range(5)]
+                await pool.request(QueryJob(CHEAP, ("text/csv",), 10), 0.2)
+            gone = [asyncio.ensure_future(pool.request(PingJob(), 30.0)) for _ in range(5)]
+            kept = [asyncio.ensure_future(pool.request(PingJob(), 30.0)) for _ in range(5)]
             await asyncio.sleep(0.1)
             for task in gone:
                 task.cancel()
             with pytest.raises(QueryTimeout):
                 await endless
-            assert [(await task)[0] for task in kept] == [{"ok": True}] * 5
+            assert [(await task)[0] for task in kept] == [Done()] * 5
             assert all(task.cancelled() for task in gone)
             # Many callers, some going away at every step: the worker always comes back.
-            calls = [asyncio.ensure_future(pool.request({"op": "ping"}, 30.0)) for _ in range(40)]
+            calls = [asyncio.ensure_future(pool.request(PingJob(), 30.0)) for _ in range(40)]
             for task in calls[::3]:
                 await asyncio.sleep(0)
                 task.cancel()
             await asyncio.gather(*calls, return_exceptions=True)
             await pool.wait_ready(10.0)
             assert not pool._waiters
-            waiting = asyncio.ensure_future(pool.request({**message, "query": ENDLESS}, 30.0))
+            waiting = asyncio.ensure_future(
+                pool.request(QueryJob(ENDLESS, ("text/csv",), 10), 30.0)
+            )
             await asyncio.sleep(0.1)
-            last = asyncio.ensure_future(pool.request({"op": "ping"}, 30.0))
+            last = asyncio.ensure_future(pool.request(PingJob(), 30.0))
             await asyncio.sleep(0.1)
         finally:
             await pool.close()
@@ -336,14 +342,57 @@ def test_a_caller_gone_just_as_the_answer_arrives_does_not_lose_the_worker(
         await pool.start()
         try:
             for _ in range(3):
-                asked = asyncio.ensure_future(pool.request({"op": "ping"}, 30.0))
+                asked = asyncio.ensure_future(pool.request(PingJob(), 30.0))
                 await asyncio.sleep(0)  # sent; the worker answers while the loop is blocked
                 time.sleep(0.05)
                 asked.cancel()
                 await asyncio.sleep(0)
-                header, _ = await pool.request({"op": "ping"}, 2.0)
-                assert header == {"ok": True}
+                header, _ = await pool.request(PingJob(), 2.0)
+                assert header == Done()
             assert pool.replacements == 0
+        finally:
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def test_workers_are_forked_warm_and_the_pool_survives_the_fork_server_dying(
+    tmp_path: Path,
+) -> None:
+    nquads = write_data(tmp_path)
+    config = WorkerConfig("memory", dataset_file=str(nquads))
+    job = QueryJob(CHEAP, ("text/csv",), 100, union=True)
+
+    async def main() -> None:
+        pool = WorkerPool(config, 2)
+        await pool.start()
+        try:
+            zygote = pool._zygote
+            assert zygote is not None
+            assert zygote.process is not None
+            assert {_parent_of(pid) for pid in pool.pids()} == {zygote.process.pid}
+            # A worker stopped at its deadline is replaced by a fork: fast, and still a child
+            # of the fork server.
+            with pytest.raises(QueryTimeout):
+                await pool.request(QueryJob(ENDLESS, ("text/csv",), 10), 0.5)
+            await pool.wait_ready(10.0)
+            assert {_parent_of(pid) for pid in pool.pids()} == {zygote.process.pid}
+            # The fork server dies: its workers die with it, and the pool goes on with
+            # python -c workers.
+            os.kill(zygote.process.pid, signal.SIGKILL)
+            await asyncio.sleep(0.3)
+            for _ in range(3):
+                reply, _ = await pool.request(job, 30.0)
+                assert isinstance(reply, Answer)
+                assert reply.rows == ALL_TRIPLES
+            await pool.wait_ready(30.0)
+            assert pool._zygote is None or not pool._zygote.alive
+            assert os.getpid() in {_parent_of(pid) for pid in pool.pids()}
         finally:
             await pool.close()
 

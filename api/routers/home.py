@@ -3,7 +3,8 @@
 ``/``: the district ↔ county table (a county without a known partner says "unknown", with the
 sentence that records it when the graph has one), the aggregate pairing levels, counts by class,
 and links to everything else. ``/cq`` lists the competency questions; ``/cq/{name}`` shows one:
-its question, its SPARQL and its answer, run live through the store.
+its question, its SPARQL and its answer, run live through the store. ``/search?q=`` is the
+search box's page (no JavaScript needed), over :func:`kg.search.search`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.deps import SettingsDep, StoreDep
-from api.render import Links, render
+from api.render import Links, period_bound, render
 from api.routers.pages import has_route, not_found_page, page_context, vocabulary_of
 from kg.answers import Answer, answer
-from kg.config import Settings
+from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import Value
 from kg.errors import DataError, UnknownQuery
 from kg.queries import NamedQuery, Term, get_query, load_queries
+from kg.search import MAX_QUERY_CHARS, search
 
 __all__ = ["router"]
 
@@ -39,7 +41,7 @@ class CountyRow:
 
     county: Value
     code: str
-    partners: list[dict[str, Value | None]] = field(default_factory=list)
+    partners: list[dict[str, Value | str | None]] = field(default_factory=list)
     unknowns: dict[str, list[Value]] = field(default_factory=dict)
 
 
@@ -56,6 +58,11 @@ def _v(
         label_zh.value if label_zh is not None else None,
         label_en.value if label_en is not None else None,
     )
+
+
+def _text(row: dict[str, Term], name: str) -> str | None:
+    term = row.get(name)
+    return term.value if term is not None else None
 
 
 def _counties(found: Answer) -> list[CountyRow]:
@@ -77,8 +84,10 @@ def _counties(found: Answer) -> list[CountyRow]:
                     {
                         "pairing": _v(row, "pairing"),
                         "partner": _v(row, "partner", "partnerZh", "partnerEn"),
-                        "start": _v(row, "periodStart"),
-                        "end": _v(row, "periodEnd"),
+                        "start": period_bound(
+                            _text(row, "periodStart"), _text(row, "startPrecision")
+                        ),
+                        "end": period_bound(_text(row, "periodEnd"), _text(row, "endPrecision")),
                         "evidence": _v(row, "evidence"),
                     }
                 )
@@ -214,3 +223,16 @@ async def question(name: str, request: Request, settings: SettingsDep, store: St
 
 def _cell(term: Term | None) -> Value | None:
     return Value(term) if term is not None else None
+
+
+@router.get("/search", include_in_schema=False)
+async def search_page(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
+    """The search box without JavaScript: names in Chinese, pinyin or English (kg.search)."""
+    vocabulary = await vocabulary_of(request, store, settings)
+    links = Links(settings, vocabulary)
+    text = request.query_params.get("q", "").strip()[:MAX_QUERY_CHARS]
+    kind = request.query_params.get("type", "").strip()
+    types = (kind if ":" in kind else ONTOLOGY_NS + kind,) if kind else ()
+    hits = await search(store, text, types=types, limit=50) if text else []
+    context = page_context(request, links, hits=hits, text=text, kind=kind)
+    return render("search.html", context)

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from api.deps import SettingsDep, StoreDep, settings_of
+from kg.catalogue import bind_typed
 from kg.config import Settings
 from kg.errors import BadParameter, NotFound
 from kg.network.analysis import (
@@ -46,7 +47,7 @@ from kg.network.service import (
     resolve_node,
     select_subgraph,
 )
-from kg.queries import bind, get_query
+from kg.queries import get_query
 from kg.store.base import Store
 
 __all__ = ["MAP_CSP", "router"]
@@ -66,7 +67,8 @@ class ErrorBody(BaseModel):
 
 #: Every route here can answer these (see api/errors.py for the mapping).
 ERRORS: Final[dict[int | str, dict[str, Any]]] = {
-    400: {"model": ErrorBody, "description": "A bad parameter (year, lang, measure, …)"},
+    400: {"model": ErrorBody, "description": "A bad parameter (year, lang, …) on a map"},
+    422: {"model": ErrorBody, "description": "A value /api/network refuses (measure, period …)"},
     404: {"model": ErrorBody, "description": "No such entity, map asset or export format"},
     503: {"model": ErrorBody, "description": "The store is busy or the projection timed out"},
 }
@@ -254,7 +256,7 @@ async def query_map(
     if name is not None:
         named = get_query(name, settings.ontology_dir / "queries")
         values = {k: v for k, v in request.query_params.items() if k not in {"name", "lang"}}
-        text = bind(named, values)
+        text = await bind_typed(store, named, values)
         title = named.summary
     else:
         text, title = str(query), "SPARQL"

@@ -15,8 +15,9 @@ from typing import Final
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
+from api.caching import cache_headers, etag, not_modified
 from api.deps import SettingsDep, StoreDep
-from api.render import Links, render
+from api.render import Links, render, templates_signature
 from api.state import context_of
 from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import (
@@ -157,7 +158,15 @@ def _link_header(path: str) -> str:
 @router.get("/id/{path:path}", include_in_schema=False)
 async def resource(path: str, request: Request, settings: SettingsDep, store: StoreDep) -> Response:
     stem, media_type = _choose(path, request.headers.get("accept"))
-    headers = {"Vary": "Accept", "Link": _link_header(stem)}
+    # One answer per data version, resource, format and page code: revalidation is a 304.
+    served = context_of(request).current()
+    version = (await store.info()).version
+    tag = etag(
+        version, "id", stem, media_type, templates_signature(), str(has_route(request, "/maps"))
+    )
+    headers = {**cache_headers(request, tag, served.last_modified()), "Link": _link_header(stem)}
+    if not_modified(request, tag):
+        return Response(status_code=304, headers=headers)
     if media_type != HTML:
         iri = iri_for_path(settings, stem)
         body = await describe_rdf(store, settings, iri, media_type)
@@ -169,7 +178,7 @@ async def resource(path: str, request: Request, settings: SettingsDep, store: St
         iri = iri_for_path(settings, stem)
         d = await describe(store, settings, iri, vocabulary)
     except NotFound as exc:
-        return not_found_page(request, links, exc.message)
+        return not_found_page(request, links, exc.message)  # no ETag: not a representation
     title = " · ".join([*d.labels("zh"), *d.labels("en")]) or links.short(d.iri)
     facts = [f for f in d.facts if f.property not in {RDF_TYPE, _LABEL, _TEXT}]
     texts = [f.value.term.value for f in d.facts if f.property == _TEXT]

@@ -1,13 +1,12 @@
-"""The bare GET on ``/sparql``: the service description, or the HTML query page for a browser."""
+"""The bare GET on ``/sparql``: the service description, or (for a browser) the query page."""
 
 from __future__ import annotations
 
 from typing import Final
 
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from api.pages import query_page
 from api.state import Served
 from api.urls import endpoint_url
 from kg.config import Settings
@@ -36,7 +35,8 @@ async def describe_service(request: Request, settings: Settings, served: Served)
     media_type = choices[0]
     headers = {"Vary": "Accept"}  # CORSMiddleware appends Origin
     if media_type == HTML:
-        return Response(query_page(), media_type="text/html", headers=headers)
+        # The editor lives at /query; a browser opening the endpoint's URL is sent there.
+        return RedirectResponse("/query", status_code=303, headers=headers)
     store = served.store
     info = await store.info()
     endpoint = endpoint_url(request, settings)
@@ -46,7 +46,8 @@ async def describe_service(request: Request, settings: Settings, served: Served)
     if body is None:
         stats = await cache.statistics(store, settings, info)
         base = endpoint.rsplit("/sparql", 1)[0] + "/"
-        has_dump = served.dump is not None
+        # With updates applied the build's file is not the served data: no dump then.
+        has_dump = served.dump is not None and not (served.updates and served.updates.changes)
         features = EndpointFeatures(
             endpoint=endpoint,
             dump_url=base + "dataset.nq" if has_dump else None,

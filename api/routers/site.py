@@ -13,6 +13,7 @@ from starlette.responses import FileResponse, Response
 
 from api.caching import cache_headers, etag, not_modified
 from api.deps import ServedDep, SettingsDep
+from api.schemas import ERROR_RESPONSES
 from kg.config import project_root
 from kg.errors import NotFound
 
@@ -36,7 +37,11 @@ def _converted(source: Path, version: str, target: ox.RdfFormat) -> bytes:
     return data
 
 
-@router.get("/dataset.{ext}", summary="Dump of the served dataset (N-Quads or TriG)")
+@router.get(
+    "/dataset.{ext}",
+    summary="Dump of the served dataset (N-Quads or TriG)",
+    responses={404: ERROR_RESPONSES[404], 406: ERROR_RESPONSES[406], 503: ERROR_RESPONSES[503]},
+)
 async def dataset(ext: str, request: Request, settings: SettingsDep, served: ServedDep) -> Response:
     if ext not in DUMP_FORMATS:
         raise NotFound(
@@ -81,7 +86,15 @@ def _endpoint_doc() -> bytes | None:
         return None
 
 
-@router.get("/docs/endpoint", summary="The endpoint documentation (Markdown)")
+@router.get(
+    "/docs/endpoint",
+    summary="The endpoint documentation (Markdown)",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/markdown": {"schema": {"type": "string"}}}},
+        404: ERROR_RESPONSES[404],
+    },
+)
 async def endpoint_doc() -> Response:
     doc = _endpoint_doc()
     if doc is None:

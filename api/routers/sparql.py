@@ -24,7 +24,7 @@ from api.state import AppContext, Served, context_of
 from api.urls import endpoint_url, public_base
 from kg.config import Settings
 from kg.errors import BadParameter, UpdateNotAllowed, UpdateUnauthorized
-from kg.sparql.negotiation import SPARQL_JSON, negotiate
+from kg.sparql.negotiation import SPARQL_JSON, TURTLE, n3_requested, negotiate
 from kg.store.base import QueryRequest, QueryResult, StoreInfo
 
 __all__ = ["LIMITS_DOC", "cache_control", "etag_for", "router", "sparql"]
@@ -64,15 +64,18 @@ def _render(
     result: QueryResult,
     headers: dict[str, str],
     base_url: str,
+    n3: bool = False,
 ) -> Response:
     body = result.body
+    # Turtle is N3: a client that asked for N3 gets it under the name it knows.
+    media_type = "text/n3" if n3 and result.media_type == TURTLE else result.media_type
     if result.rows is not None:
         headers["X-KG-Rows"] = str(result.rows)
     if result.truncated:
         headers["X-KG-Truncated"] = "true"
         if result.media_type == SPARQL_JSON:
             body = _with_link(body, base_url)
-    return Response(body, media_type=result.media_type, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 async def _update(request: Request, op: Operation, ctx: AppContext) -> Response:
@@ -116,9 +119,11 @@ async def _query(request: Request, op: Operation, settings: Settings, served: Se
             # The protocol lets the service define the base IRI; ours is the endpoint's URL,
             # so relative IRIs such as <s> resolve instead of failing to parse.
             base_iri=endpoint_url(request, settings),
+            client=request.client.host if request.client else None,
         )
     )
-    return _render(result, headers, public_base(request, settings))
+    n3 = n3_requested(request.headers.get("accept"), op.format)
+    return _render(result, headers, public_base(request, settings), n3)
 
 
 async def sparql(request: Request) -> Response:

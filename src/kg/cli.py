@@ -26,6 +26,7 @@ import pyoxigraph as ox
 
 from kg import __version__
 from kg.build import build, find_current, read_manifest
+from kg.catalogue import bind_typed
 from kg.config import Settings, get_settings, setting_errors
 from kg.errors import BadParameter, BuildError, DataError, KgError, ValidationError
 from kg.export import FORMATS, PREFIXES, export, export_file
@@ -34,7 +35,6 @@ from kg.queries import (
     NamedQuery,
     Param,
     Term,
-    bind,
     get_query,
     load_queries,
     parse_solutions,
@@ -266,8 +266,17 @@ def _query(args: argparse.Namespace, settings: Settings) -> int:
     text = _query_text(args, settings)
     if args.endpoint:
         settings = settings.model_copy(update={"store": "remote", "remote_url": args.endpoint})
-    request = QueryRequest(query=text, accept=QUERY_FORMATS[args.format], timeout=args.timeout)
-    result = asyncio.run(_with_store(settings, lambda store: store.query(request)))
+
+    async def run(store: Store) -> QueryResult:
+        query = text
+        if args.name:
+            # iri parameters take ids, codes and names too (kg.catalogue.bind_typed).
+            named = get_query(args.name, _queries_dir(settings))
+            query = await bind_typed(store, named, _params(args.param))
+        request = QueryRequest(query=query, accept=QUERY_FORMATS[args.format], timeout=args.timeout)
+        return await store.query(request)
+
+    result = asyncio.run(_with_store(settings, run))
     _print_result(result, args.format, _Compactor(settings.base_iri))
     return EXIT_OK
 
@@ -277,7 +286,9 @@ def _query_text(args: argparse.Namespace, settings: Settings) -> str:
         raise BadParameter("--param only goes with --name")
     if args.name:
         named = get_query(args.name, _queries_dir(settings))
-        return bind(named, _params(args.param))
+        for name in _params(args.param):
+            named.param(name)  # an unknown name fails before any store is opened
+        return ""  # bound once the store is open (names and ids resolve against it)
     if args.file:
         return Path(args.file).read_text(encoding="utf-8")
     if args.text:
@@ -422,13 +433,15 @@ def _query_map(args: argparse.Namespace, settings: Settings) -> int:
 
     if bool(args.name) == bool(args.file):
         raise BadParameter("kg map query needs --name NAME or -f FILE")
-    if args.name:
-        named = get_query(args.name, _queries_dir(settings))
-        text, title = bind(named, _params(args.param)), named.summary
-    else:
-        text, title = Path(args.file).read_text(encoding="utf-8"), str(args.file)
+    named = get_query(args.name, _queries_dir(settings)) if args.name else None
+    title = named.summary if named else str(args.file)
 
     async def work(store: Store) -> Any:
+        # iri parameters take ids, codes and names, as in `kg query --name`.
+        if named is not None:
+            text = await bind_typed(store, named, _params(args.param))
+        else:
+            text = Path(args.file).read_text(encoding="utf-8")
         known = await NetworkCache(_queries_dir(settings)).graph(store)
         return await graph_from_query(store, text, known)
 

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(64, ge=4, description="Deepest bracket nesting accepted.")
     max_result_rows: int = Field(100_000, ge=1)
     allow_service: bool = Field(False, description="Allow SERVICE (federated queries).")
+    allow_unisolated: bool = Field(
+        False,
+        description=(
+            "Start even when query workers cannot leave the network namespace (unshare "
+            "refused): the guard alone then keeps SERVICE and LOAD out, SERVICE refused "
+            "whatever allow_service says. Off: such a server refuses to start."
+        ),
+    )
     allow_remote_from: bool = Field(
         False,
         description=(
@@ -87,6 +95,62 @@ class Settings(BaseSettings):
         None, description="Enables SPARQL Update behind `Authorization: Bearer <token>`."
     )
     cache_entries: int = Field(1024, ge=0, description="Result cache size (0 disables it).")
+    cache_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description="Total bytes of answers the result cache holds per HTTP process (0: none).",
+    )
+    max_value_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        le=15 * 1024 * 1024,
+        description=(
+            "Longest solution (one TSV line, in practice one literal) an answer may carry; "
+            "longer is a 413 in every format. Below the engine parsers' 16 MiB per value."
+        ),
+    )
+    worker_memory_mb: int = Field(
+        512,
+        ge=0,
+        description=(
+            "Anonymous memory (MiB) one query worker may hold; a query past it is stopped "
+            "(503 query_memory) and the worker replaced. 0: no limit."
+        ),
+    )
+    light_budget: float = Field(
+        0.3,
+        gt=0,
+        description=(
+            "Seconds a query runs as a short one; past it, it counts against heavy_queries "
+            "and its worker drops to the lowest CPU priority (the heavy lane). With the lane "
+            "full, a query that has used this much CPU time is stopped (503 overloaded)."
+        ),
+    )
+    heavy_queries: int = Field(
+        8,
+        ge=1,
+        description=(
+            "Long-running queries per HTTP process at once (the heavy lane), each on a worker "
+            "of its own besides the query_workers; one more is stopped at light_budget with "
+            "503 overloaded."
+        ),
+    )
+    client_concurrency: int = Field(
+        8, ge=1, description="Queries one client (remote address) may have running or queued."
+    )
+    client_penalty: float = Field(
+        5.0,
+        ge=0,
+        description=(
+            "Seconds a client waits (429) after one of its queries was stopped at its deadline, "
+            "its memory limit or because the heavy lane was full. 0: no wait."
+        ),
+    )
+    query_queue: int = Field(
+        64,
+        ge=0,
+        description="Queries waiting for a free worker per HTTP process; more get 429.",
+    )
     http_cache_max_age: int = Field(
         300, ge=0, description="Cache-Control max-age (seconds) of query answers; ETags revalidate."
     )

@@ -8,6 +8,7 @@ Every value comes from a named query under ``ontology/queries/pages/`` run throu
   every sentence it is stated in (a claim may cite several);
 - ``page-incoming``: the other statements naming it;
 - ``page-statement-sources``: sentences stating its plain relations (``rdf:Statement`` nodes);
+- ``page-sentence-statements``: for a sentence, the plain relations it states;
 - ``page-graph``: the same as RDF, for Turtle, JSON-LD and N-Triples.
 
 The ontology's terms (labels, definitions, hierarchy) are read once per store version by
@@ -39,6 +40,7 @@ __all__ = [
     "Description",
     "Fact",
     "Link",
+    "Stated",
     "TermInfo",
     "Value",
     "Vocabulary",
@@ -123,6 +125,16 @@ class Link:
     subject: Value
     property: str
     graph: str | None = None
+
+
+@dataclass(frozen=True)
+class Stated:
+    """A plain relation a sentence states (an ``rdf:Statement`` citing it)."""
+
+    subject: Value
+    property: str
+    value: Value
+    evidence: str | None = None
 
 
 @dataclass
@@ -228,6 +240,8 @@ class Description:
     incoming: list[Link]
     #: (property, value IRI or lexical form) → sentences stating that plain relation.
     statement_sources: dict[tuple[str, str], list[Value]]
+    #: For a sentence: the plain relations it states.
+    stated_here: list[Stated] = field(default_factory=list)
 
     @property
     def types(self) -> list[str]:
@@ -335,11 +349,12 @@ async def describe(
 ) -> Description:
     """What the graph says about ``iri``; NotFound when it says nothing at all."""
     params = {"entity": iri}
-    facts_rows, claim_rows, incoming_rows, source_rows = await asyncio.gather(
+    facts_rows, claim_rows, incoming_rows, source_rows, stated_rows = await asyncio.gather(
         _rows(store, settings, "page-facts", params),
         _rows(store, settings, "page-claims", params),
         _rows(store, settings, "page-incoming", params),
         _rows(store, settings, "page-statement-sources", params),
+        _rows(store, settings, "page-sentence-statements", params),
     )
     if not facts_rows and not incoming_rows:
         raise NotFound(f"kg has no statement about <{iri}>")
@@ -389,12 +404,22 @@ async def describe(
         sentence = Value(row["sentence"], text=_text(row, "text"))
         sources.setdefault((row["property"].value, row["value"].value), []).append(sentence)
 
+    stated = [
+        Stated(
+            Value(row["subject"], _text(row, "subjectZh")),
+            row["property"].value,
+            Value(row["value"], _text(row, "valueZh")),
+            _text(row, "evidence"),
+        )
+        for row in stated_rows
+    ]
     return Description(
         iri,
         list(facts.values()),
         sorted(claims.values(), key=lambda c: (c.kind, _key(c.node))),
         list(incoming.values()),
         sources,
+        stated,
     )
 
 

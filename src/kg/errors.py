@@ -16,21 +16,35 @@ them to exit codes. Nothing in the core knows about HTTP.
     │   │   └── UpdateUnauthorized  updates are enabled, but the bearer token is missing or wrong
     │   ├── UnsupportedQuery      valid SPARQL the engine cannot evaluate (unknown function)
     │   ├── NotAcceptable         no format the client accepts can express the answer
+    │   │   └── XmlUnsafeResult   the answer holds characters XML 1.0 cannot carry (NUL …)
+    │   ├── ResultTooLarge        one value or the whole answer is over the size cap
     │   ├── UnsupportedMediaType  a body in a media type / charset the operation does not take
     │   ├── UnknownQuery          a named query that does not exist
     │   └── BadParameter          a named-query parameter or protocol parameter is invalid
     ├── QueryTimeout              the query ran past its deadline and was stopped
+    ├── QueryMemoryExceeded       the query needed more memory than a worker may use; stopped
+    ├── TooManyRequests           admission control: this client or the queue is full (429)
     ├── NotFound                  no such entity / resource
     └── StoreError                the store is unavailable or failed (not the user's fault)
+        ├── WorkerCrashed         the engine crashed on this query; the worker was replaced
         └── StoreUnavailable      the store is busy, starting, or the remote endpoint is down
+            ├── WorkerKilled      the worker was killed from outside mid-query (replaced)
+            └── Overloaded        every slot for long-running queries is taken
+
+Every class has a stable ``code``; :data:`ERROR_CODES` maps code → class, and is the one table
+the query workers and the server share (a worker reports a failure by code, the server raises
+the class: :func:`error_from_code`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
 
 __all__ = [
+    "ERROR_CODES",
     "BadParameter",
     "BuildError",
     "DataError",
@@ -39,19 +53,27 @@ __all__ = [
     "KgError",
     "NotAcceptable",
     "NotFound",
+    "Overloaded",
     "QueryError",
+    "QueryMemoryExceeded",
     "QuerySyntaxError",
     "QueryTimeout",
     "QueryTooComplex",
     "QueryTooLarge",
+    "ResultTooLarge",
     "StoreError",
     "StoreUnavailable",
+    "TooManyRequests",
     "UnknownQuery",
     "UnsupportedMediaType",
     "UnsupportedQuery",
     "UpdateNotAllowed",
     "UpdateUnauthorized",
     "ValidationError",
+    "WorkerCrashed",
+    "WorkerKilled",
+    "XmlUnsafeResult",
+    "error_from_code",
 ]
 
 
@@ -159,6 +181,19 @@ class UnsupportedMediaType(QueryError):
     code = "unsupported_media_type"
 
 
+class XmlUnsafeResult(NotAcceptable):
+    """The answer holds a character XML 1.0 cannot carry, not even escaped (NUL, most C0
+    controls, U+FFFE, U+FFFF): refused in SPARQL XML and RDF/XML rather than sent malformed."""
+
+    code = "xml_unsafe_result"
+
+
+class ResultTooLarge(QueryError):
+    """One value, or the serialised answer, is over the size the endpoint serves."""
+
+    code = "result_too_large"
+
+
 class UnknownQuery(QueryError):
     code = "unknown_query"
 
@@ -189,3 +224,65 @@ class StoreError(KgError):
 
 class StoreUnavailable(StoreError):
     code = "store_unavailable"
+
+
+class QueryMemoryExceeded(KgError):
+    """The query grew its worker past ``worker_memory_mb``; it was stopped, the worker replaced."""
+
+    code = "query_memory"
+
+
+class TooManyRequests(KgError):
+    """Admission control refused the query now; ``retry_after`` seconds is a fair wait."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class WorkerCrashed(StoreError):
+    """The query engine crashed on this query (a native fault); the worker was replaced."""
+
+    code = "worker_crashed"
+
+
+class WorkerKilled(StoreUnavailable):
+    """The worker was killed from outside (not by kg) while it ran the query; retry later."""
+
+    code = "worker_killed"
+
+
+class Overloaded(StoreUnavailable):
+    """Every slot for long-running queries is taken: this one was stopped at its short budget."""
+
+    code = "overloaded"
+
+
+def _codes() -> dict[str, type[KgError]]:
+    table: dict[str, type[KgError]] = {}
+    pending: list[type[KgError]] = [KgError]
+    while pending:
+        cls = pending.pop()
+        table.setdefault(cls.code, cls)
+        pending.extend(cls.__subclasses__())
+    return table
+
+
+#: Every error code → its class (worker and server share it; codes are unique).
+ERROR_CODES: Final[Mapping[str, type[KgError]]] = MappingProxyType(_codes())
+
+
+def error_from_code(code: str, message: str, offered: Sequence[str] = ()) -> KgError:
+    """The error a worker reported by ``code``; an unknown code is a StoreError."""
+    cls = ERROR_CODES.get(code, StoreError)
+    if issubclass(cls, NotAcceptable):
+        return cls(message, offered)
+    if issubclass(cls, QueryTimeout):
+        return cls(message, 0.0)
+    if issubclass(cls, TooManyRequests):
+        return cls(message)
+    if issubclass(cls, DataError | ValidationError) or cls is KgError:
+        return StoreError(message)
+    return cls(message)

@@ -16,6 +16,13 @@ Values are never pasted into the query body: :func:`bind` checks each one agains
 appends a trailing ``VALUES`` block of escaped terms, which every SPARQL 1.1 engine understands.
 The variable must therefore occur in a pattern of the query (a trailing ``VALUES`` joins with
 the solutions; a variable seen only inside a ``FILTER`` would not be bound there).
+
+A query whose header says ``#+ bind: inline`` gets the same block as the first element of its
+outermost ``WHERE {`` group instead. The answer is the same for a query whose parameters occur
+in its required patterns (a join is a join), and engines start from the bound values: Oxigraph
+does not push a trailing ``VALUES`` into a ``UNION`` or past ``OPTIONAL``s, so a lookup of one
+party took 120 ms at 100k quads instead of 1 ms. Use it only when each parameter occurs in a
+required pattern and no aggregate or sub-select sits between (the REST API's queries do).
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _LANG = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$")
 # C0 controls other than tab/newline/return, and DEL: no legitimate parameter holds them.
+_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 _BAD_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 _JSON_RESULTS = "application/sparql-results+json"
@@ -313,8 +321,26 @@ def bind(query: NamedQuery, values: Mapping[str, str | int]) -> str:
     if not names:
         return query.text
     variables = " ".join(f"?{n}" for n in names)
+    block = f"VALUES ({variables}) {{ ({' '.join(terms)}) }}"
+    if query.meta.get("bind") == "inline":
+        match = _WHERE.search(query.text, _body_start(query.text))
+        if match is None:
+            raise QueryError(f"query {query.name!r} says '#+ bind: inline' but has no WHERE {{")
+        # Joined first inside the group: engines use it to start from the bound values.
+        return f"{query.text[: match.end()]}\n  {block}\n{query.text[match.end() :]}"
     # A newline first: the query may end in a comment.
-    return f"{query.text.rstrip()}\nVALUES ({variables}) {{ ({' '.join(terms)}) }}\n"
+    return f"{query.text.rstrip()}\n{block}\n"
+
+
+def _body_start(text: str) -> int:
+    """Offset of the first line that is not a comment or blank (the header ends there)."""
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return offset
+        offset += len(line)
+    return offset
 
 
 def example_value(param: Param) -> str:

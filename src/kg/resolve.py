@@ -71,9 +71,13 @@ def expand(text: str, base: str | None = None) -> str | None:
 
 
 def compact(iri: str, base: str | None = None) -> str:
-    """The ``id:`` form of a data IRI (other IRIs are returned as they are)."""
+    """The ``id:`` form of a data IRI, ``gq:`` of an ontology term (others: as they are)."""
     prefix = (base or _base()) + "id/"
-    return "id:" + iri[len(prefix) :] if iri.startswith(prefix) else iri
+    if iri.startswith(prefix):
+        return "id:" + iri[len(prefix) :]
+    if iri.startswith(GQ) and _CURIE.match("gq:" + iri[len(GQ) :]):
+        return "gq:" + iri[len(GQ) :]
+    return iri
 
 
 def expand_type(text: str) -> str:
@@ -137,6 +141,8 @@ async def resolve(store: Store, text: str, *, types: Sequence[str] = ()) -> Reso
                 f"{text[:80]!r} is not an id (id:kind/slug, e.g. id:division/522731)"
             )
         return await _by_iri(store, expanded, "id", wanted, text)
+    if expanded is not None:  # gq:Term, an ontology term
+        return await _by_iri(store, expanded, "iri", wanted, text)
     if text.startswith(("http://", "https://", "urn:")):
         return await _by_iri(store, text, "iri", wanted, text)
     index = await index_for(store)

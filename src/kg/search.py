@@ -22,7 +22,7 @@ import itertools
 import re
 import unicodedata
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final, Literal
@@ -67,6 +67,11 @@ _LEVELS: Final = (
 )
 _NOT_A_DIVISION: Final = len(_LEVELS)
 _DROP: Final = re.compile(r"[\s'’‘`\-_.,·・()()、,。:;\"“”/]+")
+# 惠水县 is called 惠水, Huishui County Huishui: short forms of division names are names too.
+_ZH_SUFFIX: Final = re.compile(r"^(.{2,}?)(?:县|区|市|州|省|镇|乡|街道|村|社区)$")
+_EN_SUFFIX: Final = re.compile(
+    r"^(.{2,}?)\s+(?:county|district|city|prefecture|province|town|township|subdistrict)$", re.I
+)
 _TONE_DIGITS: Final = re.compile(r"(?<=[a-z])[1-5]")
 # 黔南布依族苗族自治州 is called 黔南州, 三都水族自治县 三都县: the ethnic names drop out.
 _AUTONOMOUS: Final = re.compile(
@@ -172,9 +177,16 @@ class _Builder:
 class SearchIndex:
     """Keys → entries, with exact, prefix and substring lookup."""
 
-    def __init__(self, entries: Sequence[Entry], keys: Iterable[tuple[str, int, bool]]) -> None:
+    def __init__(
+        self,
+        entries: Sequence[Entry],
+        keys: Iterable[tuple[str, int, bool]],
+        terms: Sequence[Entry] = (),
+    ) -> None:
         self.entries: tuple[Entry, ...] = tuple(entries)
         self.by_iri: dict[str, Entry] = {e.iri: e for e in self.entries}
+        #: Labelled resources outside the data (ontology terms, concepts): for display only.
+        self.terms: dict[str, Entry] = {e.iri: e for e in terms}
         self.by_code: dict[str, Entry] = {e.code: e for e in self.entries if e.code}
         # key -> [(entry position, weak)]; weak keys (initials) never count as exact names.
         postings: dict[str, set[tuple[int, bool]]] = {}
@@ -183,6 +195,18 @@ class SearchIndex:
                 postings.setdefault(key, set()).add((pos, weak))
         self._postings = {k: tuple(sorted(v)) for k, v in postings.items()}
         self._sorted = sorted(self._postings)
+        # Substrings through a gram index (each key's characters and character pairs → key
+        # numbers): a lookup intersects the postings of the query's rarest pair instead of
+        # scanning every key.
+        grams: dict[str, list[int]] = {}
+        for number, key in enumerate(self._sorted):
+            for gram in {*key, *(key[i : i + 2] for i in range(len(key) - 1))}:
+                grams.setdefault(gram, []).append(number)
+        self._grams = grams
+
+    def describe(self, iri: str) -> Entry | None:
+        """The entry of a data entity or an ontology term, for its labels."""
+        return self.by_iri.get(iri) or self.terms.get(iri)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -201,7 +225,10 @@ class SearchIndex:
             for pos, weak in self._postings[key]:
                 if wanted and not wanted.intersection(self.entries[pos].types):
                     continue
-                effective = 1 if weak and tier < 3 else (2 if weak else tier)
+                # Initials (hsx → 惠水县) are weak: one tier down, never a substring match.
+                if weak and tier == 1:
+                    continue
+                effective = tier - 1 if weak else tier
                 old = best.get(pos)
                 if old is None or (effective, -len(key)) > (old[0], -len(old[1])):
                     best[pos] = (effective, key)
@@ -215,12 +242,22 @@ class SearchIndex:
             if key != query:
                 offer(key, 2)
         if substring and len(best) < limit and (len(query) >= 2 or _CJK.match(query)):
-            for key in self._sorted:
-                if query in key and not key.startswith(query):
+            for key in self._containing(query):
+                if not key.startswith(query):
                     offer(key, 1)
         hits = [self._hit(pos, tier, key, query) for pos, (tier, key) in best.items()]
         hits.sort(key=lambda h: (-_TIER[h.match], h.entry.level, len(h.key), h.entry.iri))
         return hits[:limit]
+
+    def _containing(self, query: str) -> Iterator[str]:
+        """Keys that contain ``query``, from the postings of its rarest character pair."""
+        grams = {query[i : i + 2] for i in range(len(query) - 1)} or {query}
+        postings = [self._grams.get(g, []) for g in grams]
+        rarest = min(postings, key=len)
+        for number in rarest:
+            key = self._sorted[number]
+            if query in key:
+                yield key
 
     def _hit(self, pos: int, tier: int, key: str, query: str) -> Hit:
         kind: MatchKind = "exact" if tier == 3 else "prefix" if tier == 2 else "substring"
@@ -231,12 +268,13 @@ class SearchIndex:
 
 
 def build_index(rows: Iterable[Mapping[str, Term]], base: str) -> SearchIndex:
-    """The index over the rows of ``search-index.rq``; only entities under ``{base}id/``."""
+    """The index over the rows of ``search-index.rq``; entities under ``{base}id/`` are searched,
+    other labelled resources (ontology terms) only described."""
     prefix = base + "id/"
     b = _Builder()
     for row in rows:
         entity = row.get("entity")
-        if not isinstance(entity, ox.NamedNode) or not entity.value.startswith(prefix):
+        if not isinstance(entity, ox.NamedNode):
             continue
         iri = entity.value
         label, kind, cls, code = (
@@ -254,6 +292,7 @@ def build_index(rows: Iterable[Mapping[str, Term]], base: str) -> SearchIndex:
         if isinstance(code, ox.Literal):
             b.codes[iri] = code.value
     entries: list[Entry] = []
+    terms: list[Entry] = []
     keys: list[tuple[str, int, bool]] = []
     for iri in sorted(b.labels):
         labels = b.labels[iri]
@@ -270,10 +309,16 @@ def build_index(rows: Iterable[Mapping[str, Term]], base: str) -> SearchIndex:
             code=b.codes.get(iri),
             level=_level(types),
         )
+        if not iri.startswith(prefix):
+            terms.append(entry)  # ontology terms: labels for display, not searched
+            continue
         pos = len(entries)
         entries.append(entry)
         texts = {x.value for x in labels}
         texts.update(f"{m[1]}{m[2]}" for t in list(texts) if (m := _AUTONOMOUS.match(t)))
+        if entry.level != _NOT_A_DIVISION:
+            for pattern in (_ZH_SUFFIX, _EN_SUFFIX):
+                texts.update(m[1] for t in list(texts) if (m := pattern.match(t)))
         for text in sorted(texts):
             keys.append((fold(text), pos, False))
             spellings, initials = _readings(text)
@@ -281,7 +326,7 @@ def build_index(rows: Iterable[Mapping[str, Term]], base: str) -> SearchIndex:
             keys.extend((i, pos, True) for i in initials if len(i) >= 2)
         if entry.code:
             keys.append((entry.code, pos, False))
-    return SearchIndex(entries, keys)
+    return SearchIndex(entries, keys, terms)
 
 
 # One index per open store (dropped with it). Two requests racing on a new version may both

@@ -15,10 +15,9 @@ import pytest
 from api.app import create_app
 from fastapi.testclient import TestClient
 
-from kg.build import build
-from kg.config import Settings
 from tests.conftest import mini_settings
 from tests.fixtures.memory_store import MemoryStore
+from tests.support.real_data import build_real_data
 
 BASE = "https://w3id.org/gq-kg/"
 
@@ -26,9 +25,7 @@ BASE = "https://w3id.org/gq-kg/"
 @pytest.fixture(scope="session")
 def real_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project's data, built once: the folder holding dataset.nq, store/ and manifest."""
-    var = tmp_path_factory.mktemp("real") / "var"
-    result = build(Settings(var_dir=var), log=lambda _: None)
-    return result.path
+    return build_real_data(tmp_path_factory.mktemp("real") / "var")
 
 
 @pytest.fixture(scope="session")

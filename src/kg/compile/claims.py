@@ -109,6 +109,19 @@ def emit_pairing(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
         level = None
     if helper is not None and helper == recipient:
         ctx.problem(row, "helper and recipient are the same")
+    missing = [
+        row.get(column)[:4]
+        for column in ("period_start", "period_end")
+        if row.get(column) and row.get(column)[:4] not in row.get("quote")
+    ]
+    if row.get("evidence").lower() == "stated" and missing:
+        # The rule of the reference pairings (kg.compile.reference.grade_problem) for the
+        # article's: a stated period is one the quote gives.
+        ctx.problem(
+            row,
+            f"evidence: a stated pairing's quote must give its period; {', '.join(missing)} "
+            "not in the quote: grade it inferred and give the rule",
+        )
     if not ctx.claim(graph, node, row) or helper is None or recipient is None or level is None:
         return
     graph.add((node, RDF.type, GQ.Pairing))

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Final
 
 from kg.errors import BadParameter, NotAcceptable
-from kg.store.base import ResultKind
+from kg.sparql.types import ResultKind
 
 __all__ = [
     "ALIASES",
@@ -40,6 +40,8 @@ __all__ = [
     "MediaRange",
     "NotAcceptable",
     "format_to_accept",
+    "merge_formats",
+    "n3_requested",
     "negotiate",
     "parse_accept",
     "rank",
@@ -90,6 +92,8 @@ ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "application/turtle": (TURTLE,),
     "text/n3": (TURTLE,),
     "text/rdf+n3": (TURTLE,),
+    "application/n3": (TURTLE,),
+    "application/x-json+ld": (JSON_LD,),
     "text/x-nquads": (N_QUADS,),
     "application/x-trig": (TRIG,),
     "text/tsv": (TSV,),
@@ -122,7 +126,13 @@ FORMAT_NAMES: Final[Mapping[str, tuple[str, ...]]] = {
     "rdfxml": (RDF_XML,),
     "rdf/xml": (RDF_XML,),
     "rdf": (RDF_XML,),
+    "rdf+xml": (RDF_XML,),  # SPARQLWrapper's RDFXML
+    # Turtle is valid N3: an N3 client gets Turtle, labelled text/n3 (see n3_requested).
+    "n3": (TURTLE,),
 }
+
+#: Names and media types by which a client asks for N3.
+N3_NAMES: Final = frozenset({"n3", "text/n3", "text/rdf+n3", "application/n3"})
 
 
 @dataclass(frozen=True)
@@ -205,11 +215,7 @@ def rank(accept: str | None, offered: Sequence[str]) -> tuple[str, ...]:
     return tuple(item[3] for item in scored)
 
 
-def format_to_accept(value: str) -> tuple[str, ...]:
-    """The media types a ``format``/``output`` parameter value stands for.
-
-    Raises BadParameter for a value that is neither a known name nor a media type we offer.
-    """
+def _one_format(value: str) -> tuple[str, ...]:
     name = value.strip().lower()
     if name in FORMAT_NAMES:
         return FORMAT_NAMES[name]
@@ -220,6 +226,55 @@ def format_to_accept(value: str) -> tuple[str, ...]:
         return ALIASES[essence]
     known = ", ".join(sorted(FORMAT_NAMES))
     raise BadParameter(f"unknown result format {value!r}; use one of: {known} (or a media type)")
+
+
+def format_to_accept(value: str) -> tuple[str, ...]:
+    """The media types a ``format``/``output`` parameter value stands for.
+
+    A comma-separated list (what SPARQLWrapper copies from its Accept header) stands for all of
+    its members. Raises BadParameter for a value that is neither a known name nor a media type
+    we offer.
+    """
+    seen: dict[str, None] = {}
+    for part in value.split(","):
+        if part.strip():
+            for media_type in _one_format(part):
+                seen.setdefault(media_type, None)
+    if not seen:
+        raise BadParameter("empty result format")
+    return tuple(seen)
+
+
+def merge_formats(values: Sequence[str]) -> str | None:
+    """One ``format`` value for several ``format``/``output`` values that agree.
+
+    SPARQLWrapper sends ``format=tsv&format=text/tab-separated-values&output=tsv…``: each value
+    is resolved to media types and the answer is what they all allow (empty values are
+    skipped). Values that allow nothing in common are a BadParameter.
+    """
+    given = [v for v in values if v.strip()]
+    if len({v.strip().lower() for v in given}) <= 1:
+        return given[0] if given else None  # one value (maybe repeated): kept as written
+    common = list(format_to_accept(given[0]))
+    for value in given[1:]:
+        allowed = set(format_to_accept(value))
+        common = [m for m in common if m in allowed]
+    if not common:
+        shown = ", ".join(repr(v) for v in given)
+        raise BadParameter(f"the result formats {shown} disagree; give one format")
+    return ",".join(common)
+
+
+def n3_requested(accept: str | None, fmt: str | None) -> bool:
+    """Whether the client asked for N3 by name (``format=n3``) or first in its Accept header."""
+    if fmt is not None and fmt.strip():
+        return any(p.strip().lower().split(";")[0].strip() in N3_NAMES for p in fmt.split(","))
+    ranges = [r for r in parse_accept(accept) if r.q > 0]
+    if not ranges:
+        return False
+    best = max(r.q for r in ranges)
+    first = next(r for r in ranges if r.q == best)
+    return first.essence in N3_NAMES
 
 
 def _offered_for(kinds: Iterable[ResultKind]) -> tuple[str, ...]:

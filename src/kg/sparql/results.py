@@ -8,18 +8,30 @@ is lossless for RDF terms, so the answer is the same as a direct serialisation, 
 
 ASK has no standard CSV/TSV form: asking for one raises
 :class:`kg.errors.NotAcceptable` (the API answers 406).
+
+Two rules keep every format well-formed:
+
+- **Value size.** A solution whose TSV line is longer than ``max_value_bytes`` (one huge
+  literal, in practice) is refused in every format with :class:`kg.errors.ResultTooLarge`
+  (the API answers 413), instead of failing in some formats only: the engine's parsers stop
+  at 16 MiB per value, so the cap must stay below that.
+- **XML 1.0 characters.** XML 1.0 cannot carry NUL, most C0 controls, U+FFFE or U+FFFF, not
+  even as character references. An answer holding one is refused in SPARQL XML and RDF/XML
+  with :class:`kg.errors.XmlUnsafeResult` (406, naming the formats that can carry it: JSON,
+  CSV/TSV, Turtle, N-Triples …); nothing is silently altered.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
 import pyoxigraph as ox
 
-from kg.errors import NotAcceptable
+from kg.errors import NotAcceptable, ResultTooLarge, XmlUnsafeResult
 from kg.sparql.negotiation import (
     CSV,
     JSON_LD,
@@ -33,11 +45,12 @@ from kg.sparql.negotiation import (
     TSV,
     TURTLE,
 )
-from kg.store.base import QueryResult, ResultKind
+from kg.sparql.types import QueryResult, ResultKind
 
 __all__ = [
     "BOOLEAN_MEDIA_TYPES",
     "GRAPH_MEDIA_TYPES",
+    "MAX_VALUE_BYTES",
     "SOLUTION_MEDIA_TYPES",
     "choose_media_type",
     "serialize_boolean",
@@ -88,6 +101,37 @@ _KIND_NAMES: Final[Mapping[ResultKind, str]] = {
 }
 _QUAD_FORMATS: Final = frozenset({N_QUADS, TRIG})
 
+#: Default cap on one solution's TSV line (below the engine parsers' 16 MiB per value).
+MAX_VALUE_BYTES: Final = 8 * 1024 * 1024
+#: Characters XML 1.0 forbids outright (as UTF-8 bytes); surrogates cannot occur in UTF-8.
+_XML_FORBIDDEN: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+_XML_TYPES: Final = frozenset({SPARQL_XML, RDF_XML})
+
+
+def _check_xml(body: bytes, media_type: str, kind: ResultKind) -> None:
+    """Refuse an XML answer that would carry a character XML 1.0 cannot (see module doc)."""
+    if media_type not in _XML_TYPES:
+        return
+    found = _XML_FORBIDDEN.search(body)
+    if found is None:
+        return
+    char = found.group().decode("utf-8", "replace")
+    offered = tuple(m for m in OFFERED[kind] if m not in _XML_TYPES)
+    raise XmlUnsafeResult(
+        f"the answer holds the character U+{ord(char):04X}, which XML 1.0 cannot carry (not "
+        f"even escaped), so it cannot be sent as {media_type}; ask for one of: "
+        f"{', '.join(offered)}",
+        offered,
+    )
+
+
+def _too_large(limit: int) -> ResultTooLarge:
+    return ResultTooLarge(
+        f"a solution of this answer holds a value over the size cap of {limit} bytes "
+        "(setting max_value_bytes, KG_MAX_VALUE_BYTES); select a shorter value, e.g. with "
+        "SUBSTR or STRLEN"
+    )
+
 
 def choose_media_type(kind: ResultKind, accept: Sequence[str]) -> str:
     """The first of ``accept`` (canonical types, ``*/*`` or ``type/*``) that ``kind`` offers.
@@ -122,17 +166,36 @@ class _Full(Exception):
 
 
 class _LineCapWriter:
-    """A binary sink keeping at most ``limit`` complete lines."""
+    """A binary sink keeping at most ``limit`` complete lines, each at most ``line_bytes``."""
 
-    __slots__ = ("buffer", "limit", "lines", "truncated")
+    __slots__ = ("buffer", "limit", "line_bytes", "line_start", "lines", "truncated")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, line_bytes: int = 0) -> None:
         self.buffer = bytearray()
         self.limit = limit
+        self.line_bytes = line_bytes
+        self.line_start = 0  # offset in buffer of the line being written
         self.lines = 0
         self.truncated = False
 
+    def _check_line(self, chunk: bytes) -> None:
+        """ResultTooLarge when the line being written grows past ``line_bytes``."""
+        last = chunk.rfind(b"\n")
+        if last >= 0:
+            # The longest complete line ends in this chunk; check each (rare: a long value).
+            start = self.line_start - len(self.buffer)
+            position = 0
+            while (end := chunk.find(b"\n", position)) >= 0:
+                if end - start > self.line_bytes:
+                    raise _too_large(self.line_bytes)
+                start, position = end + 1, end + 1
+            self.line_start = len(self.buffer) + last + 1
+        elif len(self.buffer) + len(chunk) - self.line_start > self.line_bytes:
+            raise _too_large(self.line_bytes)
+
     def write(self, chunk: bytes) -> int:
+        if self.line_bytes:
+            self._check_line(chunk)
         count = chunk.count(b"\n")
         if self.lines + count < self.limit:
             self.buffer += chunk
@@ -199,6 +262,8 @@ def serialize_solutions(
     media_type: str,
     max_rows: int,
     rerun: Callable[[], Any] | None = None,
+    *,
+    max_value_bytes: int = MAX_VALUE_BYTES,
 ) -> QueryResult:
     """Write SELECT ``solutions`` (pyoxigraph QuerySolutions) as ``media_type``, capped.
 
@@ -217,15 +282,20 @@ def serialize_solutions(
         else:
             body = bytes(direct.buffer)
             rows = _count_rows(body, media_type)
-            if rows <= max_rows:
+            # No value can be over the cap when the whole answer is not (else: checked below).
+            if rows <= max_rows and len(body) <= max_value_bytes:
+                _check_xml(body, media_type, "solutions")
                 return QueryResult(body, media_type, "solutions", rows=rows, truncated=False)
             solutions = ox.parse_query_results(body, fmt)
-    return _capped_through_tsv(solutions, media_type, max_rows)
+    return _capped_through_tsv(solutions, media_type, max_rows, max_value_bytes)
 
 
-def _capped_through_tsv(solutions: Any, media_type: str, max_rows: int) -> QueryResult:
+def _capped_through_tsv(
+    solutions: Any, media_type: str, max_rows: int, max_value_bytes: int
+) -> QueryResult:
     fmt = SOLUTION_MEDIA_TYPES[media_type]
-    sink = _LineCapWriter(max_rows + 1)  # the header line, then one line per solution
+    # The header line, then one line per solution.
+    sink = _LineCapWriter(max_rows + 1, max_value_bytes)
     with contextlib.suppress(_Full):
         solutions.serialize(sink, format=ox.QueryResultsFormat.TSV)
     tsv = bytes(sink.buffer)
@@ -233,8 +303,12 @@ def _capped_through_tsv(solutions: Any, media_type: str, max_rows: int) -> Query
     if media_type == TSV:
         body = tsv
     else:
-        parsed = ox.parse_query_results(tsv, ox.QueryResultsFormat.TSV)
-        body = parsed.serialize(format=fmt) or b""
+        try:
+            parsed = ox.parse_query_results(tsv, ox.QueryResultsFormat.TSV)
+            body = parsed.serialize(format=fmt) or b""
+        except MemoryError:  # the parser's own 16 MiB cap per value (max_value_bytes above it)
+            raise _too_large(max_value_bytes) from None
+        _check_xml(body, media_type, "solutions")
     return QueryResult(body, media_type, "solutions", rows=rows, truncated=sink.truncated)
 
 
@@ -283,6 +357,7 @@ def serialize_graph(
             body = None  # a prefix pyoxigraph will not write: plain IRIs then
     if body is None:
         body = ox.serialize(data, format=fmt)
+    _check_xml(body or b"", media_type, "graph")
     return QueryResult(body or b"", media_type, "graph", rows=len(kept), truncated=truncated)
 
 
@@ -292,6 +367,8 @@ def serialize_result(
     max_rows: int,
     prefixes: Mapping[str, str] | None = None,
     rerun: Callable[[], Any] | None = None,
+    *,
+    max_value_bytes: int = MAX_VALUE_BYTES,
 ) -> QueryResult:
     """Serialise whatever pyoxigraph returned for a query (boolean, solutions or triples).
 
@@ -302,5 +379,7 @@ def serialize_result(
         return serialize_boolean(bool(result), choose_media_type("boolean", accept))
     if isinstance(result, ox.QuerySolutions):
         media_type = choose_media_type("solutions", accept)
-        return serialize_solutions(result, media_type, max_rows, rerun)
+        return serialize_solutions(
+            result, media_type, max_rows, rerun, max_value_bytes=max_value_bytes
+        )
     return serialize_graph(result, choose_media_type("graph", accept), max_rows, prefixes)

@@ -18,7 +18,7 @@ import pyoxigraph as ox
 from kg.config import ONTOLOGY_NS, Settings
 from kg.queries import get_query, select
 from kg.sparql.negotiation import MEDIA_TYPE_FORMATS, OFFERED
-from kg.store.base import Store
+from kg.sparql.types import Store
 
 __all__ = [
     "DESCRIPTION_MEDIA_TYPES",

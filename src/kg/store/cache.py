@@ -1,8 +1,11 @@
-"""A small LRU of query answers in front of any store.
+"""A small LRU of query answers in front of any store, bounded in entries AND total bytes.
 
 Keyed by (store version, query text, dataset, accept, max_rows, base IRI): an identical query
 on unchanged data is answered from memory, and a new build or an update (a new version) makes
 every old entry unreachable. Concurrent identical queries share one computation.
+
+An entry costs its answer's bytes plus its key's texts plus a fixed overhead; least recently
+used entries go until the total is within ``total_bytes`` (setting cache_bytes).
 """
 
 from __future__ import annotations
@@ -19,16 +22,38 @@ _Key = tuple[object, ...]
 
 #: Answers bigger than this are not kept (they would push out many small ones).
 MAX_ENTRY_BYTES: Final = 4 * 1024 * 1024
+#: Total bytes held by default (Settings.cache_bytes).
+TOTAL_BYTES: Final = 64 * 1024 * 1024
+#: What an entry costs besides its texts and body: the key tuple, result object, LRU links.
+ENTRY_OVERHEAD: Final = 512
+
+
+def _cost(key: _Key, result: QueryResult) -> int:
+    texts = sum(len(part) for part in key if isinstance(part, str))
+    graphs = sum(len(g) for part in key if isinstance(part, tuple) for g in part)
+    return len(result.body) + texts + graphs + ENTRY_OVERHEAD
 
 
 class CachedStore:
-    """Wrap ``inner`` with an LRU of at most ``entries`` answers (0 disables the cache)."""
+    """Wrap ``inner`` with an LRU of at most ``entries`` answers and ``total_bytes`` (either 0
+    disables the cache)."""
 
-    def __init__(self, inner: Store, entries: int, max_entry_bytes: int = MAX_ENTRY_BYTES) -> None:
+    def __init__(
+        self,
+        inner: Store,
+        entries: int,
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
+        *,
+        total_bytes: int = TOTAL_BYTES,
+    ) -> None:
         self.inner = inner
-        self.entries = entries
-        self.max_entry_bytes = max_entry_bytes
-        self._lru: OrderedDict[_Key, QueryResult] = OrderedDict()
+        self.entries = entries if total_bytes > 0 else 0
+        self.total_bytes = total_bytes
+        # One answer never takes more than a quarter of the cache.
+        self.max_entry_bytes = min(max_entry_bytes, total_bytes // 4)
+        #: Bytes held now (see _cost).
+        self.bytes = 0
+        self._lru: OrderedDict[_Key, tuple[QueryResult, int]] = OrderedDict()
         self._running: dict[_Key, asyncio.Task[QueryResult]] = {}
         self.hits = 0
         self.misses = 0
@@ -37,8 +62,12 @@ class CachedStore:
         await self.inner.start()
 
     async def close(self) -> None:
-        self._lru.clear()
+        self._clear()
         await self.inner.close()
+
+    def _clear(self) -> None:
+        self._lru.clear()
+        self.bytes = 0
 
     async def info(self) -> StoreInfo:
         return await self.inner.info()
@@ -60,7 +89,7 @@ class CachedStore:
         if cached is not None:
             self._lru.move_to_end(key)
             self.hits += 1
-            return cached
+            return cached[0]
         task = self._running.get(key)
         if task is None:
             self.misses += 1
@@ -77,16 +106,19 @@ class CachedStore:
             result = await self.inner.query(request)
         finally:
             self._running.pop(key, None)
-        if len(result.body) <= self.max_entry_bytes:
-            self._lru[key] = result
-            if len(self._lru) > self.entries:
-                self._lru.popitem(last=False)
+        if len(result.body) <= self.max_entry_bytes and key not in self._lru:
+            cost = _cost(key, result)
+            self._lru[key] = (result, cost)
+            self.bytes += cost
+            while len(self._lru) > self.entries or self.bytes > self.total_bytes:
+                _, (_, freed) = self._lru.popitem(last=False)
+                self.bytes -= freed
         return result
 
     async def update(self, update: str, timeout: float | None = None) -> None:
         await self.inner.update(update, timeout)
         # The version changes with the update; dropping old entries frees their memory now.
-        self._lru.clear()
+        self._clear()
 
     def __getattr__(self, name: str) -> object:
         # Diagnostics of the inner store (e.g. its worker pool) stay reachable.

@@ -19,32 +19,24 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import pyoxigraph as ox
 
 from kg.config import Settings
-from kg.errors import (
-    BadParameter,
-    NotAcceptable,
-    QuerySyntaxError,
-    StoreError,
-    StoreUnavailable,
-    UnsupportedQuery,
-    UpdateNotAllowed,
-)
-from kg.sparql import guard
-from kg.sparql.results import choose_media_type
-from kg.store.base import QueryRequest, QueryResult, ResultKind, StoreInfo
+from kg.errors import StoreError, StoreUnavailable, UpdateNotAllowed, error_from_code
+from kg.sparql.types import QueryRequest, QueryResult, ResultKind, StoreInfo
+from kg.store import isolation
+from kg.store.isolation import Isolation
+from kg.store.messages import Answer, Done, Failure, GraphsJob, QueryJob, Reply, UpdateJob
+from kg.store.prepare import prepare_query, prepare_update
 from kg.store.workers import WorkerConfig, WorkerPool
 
 __all__ = ["EmbeddedStore", "build_version"]
 
-_KINDS: dict[str, ResultKind] = {
-    "SELECT": "solutions",
-    "ASK": "boolean",
-    "CONSTRUCT": "graph",
-    "DESCRIBE": "graph",
+_RESULT_KINDS: dict[str, ResultKind] = {
+    "boolean": "boolean",
+    "solutions": "solutions",
+    "graph": "graph",
 }
 
 
@@ -68,18 +60,12 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _raise_error(header: dict[str, Any]) -> None:
-    error = header.get("error")
-    message = str(header.get("message", "the query failed"))
-    if error == "syntax":
-        raise QuerySyntaxError(message)
-    if error == "not_acceptable":
-        raise NotAcceptable(message, header.get("offered") or ())
-    if error == "bad_parameter":
-        raise BadParameter(message)
-    if error == "unsupported":
-        raise UnsupportedQuery(message)
-    raise StoreError(message)
+def _check(reply: Reply) -> None:
+    """Raise the error a worker reported (by its code in kg.errors.ERROR_CODES)."""
+    if isinstance(reply, Failure):
+        raise error_from_code(reply.code, reply.message, reply.offered)
+    if not isinstance(reply, Answer | Done):
+        raise StoreError(f"a query worker answered {reply!r}")
 
 
 class EmbeddedStore:
@@ -93,6 +79,8 @@ class EmbeddedStore:
         self._engine = ""
         self._writable = bool(settings.update_token)
         self._mode = ""
+        #: SERVICE passes the guard only when allowed and the workers may use the network.
+        self._service_allowed = False
 
     def _source(self) -> Path:
         """The dataset file (store=memory) or store folder to open; StoreUnavailable if missing."""
@@ -115,19 +103,27 @@ class EmbeddedStore:
     def _configure(self) -> tuple[WorkerConfig, int]:
         settings = self.settings
         isolate = not settings.allow_service
+        memory = settings.worker_memory_mb
         source = self._source()
         if settings.store == "memory":
             self._version = build_version(source.parent) or _file_digest(source)
             self._mode = "memory"
-            config = WorkerConfig("memory", dataset_file=str(source), isolate_network=isolate)
+            config = WorkerConfig(
+                "memory", dataset_file=str(source), isolate_network=isolate, memory_mb=memory
+            )
             return config, settings.query_workers
         self._version = build_version(source.parent) or _file_digest_of_folder(source)
         if self._writable:
             # RocksDB allows one writer: queries and updates share a single read-write worker.
             self._mode = "on-disk, read-write"
-            return WorkerConfig("read-write", path=str(source), isolate_network=isolate), 1
+            config = WorkerConfig(
+                "read-write", path=str(source), isolate_network=isolate, memory_mb=memory
+            )
+            return config, 1
         self._mode = "on-disk, read-only"
-        config = WorkerConfig("read-only", path=str(source), isolate_network=isolate)
+        config = WorkerConfig(
+            "read-only", path=str(source), isolate_network=isolate, memory_mb=memory
+        )
         return config, settings.query_workers
 
     def check(self) -> None:
@@ -136,10 +132,34 @@ class EmbeddedStore:
         self._source()
 
     async def start(self) -> None:
-        """Spawn the workers and learn the store's named graphs."""
+        """Spawn the workers and learn the store's named graphs. StoreUnavailable when the
+        workers should leave the network and cannot, unless ``allow_unisolated``."""
         config, size = self._configure()
-        pool = WorkerPool(config, size)
+        settings = self.settings
+        # The read-write store has one process (one RocksDB writer): no second lane there.
+        lanes = config.mode != "read-write"
+        pool = WorkerPool(
+            config,
+            size,
+            light_budget=settings.light_budget if lanes else None,
+            heavy_slots=settings.heavy_queries,
+            queue_limit=settings.query_queue,
+            client_limit=settings.client_concurrency,
+            client_penalty=settings.client_penalty,
+        )
         await pool.start()
+        if config.isolate_network:
+            try:
+                isolated = isolation.require(
+                    Isolation.from_detail(pool.network_status), self.settings
+                )
+            except StoreUnavailable:
+                await pool.close()
+                raise
+            # Not isolated (allowed by the setting): the guard alone keeps SERVICE out.
+            self._service_allowed = self.settings.allow_service and isolated
+        else:
+            self._service_allowed = self.settings.allow_service
         self._pool = pool
         self._engine = f"pyoxigraph {ox.__version__} ({self._mode}, {size} worker processes)"
         await self._refresh_graphs()
@@ -157,9 +177,8 @@ class EmbeddedStore:
         return self._pool
 
     async def _refresh_graphs(self) -> None:
-        header, body = await self.pool.request({"op": "graphs"}, self.settings.query_timeout)
-        if not header.get("ok"):
-            _raise_error(header)
+        reply, body = await self.pool.request(GraphsJob(), self.settings.query_timeout)
+        _check(reply)
         self._graphs = tuple(json.loads(body))
 
     async def info(self) -> StoreInfo:
@@ -169,51 +188,35 @@ class EmbeddedStore:
     async def query(self, request: QueryRequest) -> QueryResult:
         """Guard the query, then run it in a worker under its deadline."""
         settings = self.settings
-        shape = guard.check(
-            request.query,
+        # pyoxigraph never fetches a graph name: an unknown graph is just empty.
+        prepared = await prepare_query(
+            request,
             settings,
             self._graphs,
-            default_graph_uris=request.default_graph_uris,
-            named_graph_uris=request.named_graph_uris,
-            base_iri=request.base_iri,
-            # pyoxigraph never fetches a graph name: an unknown graph is just empty.
             refuse_unknown_graphs=False,
+            allow_service=self._service_allowed,
         )
-        if shape.is_update:
-            raise QuerySyntaxError("this is a SPARQL Update, not a query: send it as an update")
-        kind = _KINDS.get(shape.form or "")
-        if kind is not None:
-            choose_media_type(kind, request.accept)  # refuse early, without a round trip
+        shape = prepared.shape
         protocol_dataset = bool(request.default_graph_uris or request.named_graph_uris)
-        max_rows = settings.max_result_rows
-        if request.max_rows is not None:
-            max_rows = min(max(request.max_rows, 0), max_rows)
-        timeout = request.timeout if request.timeout is not None else settings.query_timeout
-        message: dict[str, Any] = {
-            "op": "query",
-            "query": request.query,
-            "accept": list(request.accept),
-            "default_graphs": list(request.default_graph_uris),
-            "named_graphs": list(request.named_graph_uris),
+        job = QueryJob(
+            query=request.query,
+            accept=tuple(request.accept),
+            max_rows=prepared.max_rows,
+            default_graphs=tuple(request.default_graph_uris),
+            named_graphs=tuple(request.named_graph_uris),
             # pyoxigraph's union flag would override a FROM clause: only without one.
-            "union": settings.union_default_graph and not shape.has_dataset,
-            "base_iri": request.base_iri,
-            "max_rows": max_rows,
-        }
-        if protocol_dataset:
-            message["union"] = False
-        if kind == "graph" and shape.prefixes:
-            message["prefixes"] = dict(shape.prefixes)
-        header, body = await self.pool.request(message, timeout)
-        if not header.get("ok"):
-            _raise_error(header)
-        return QueryResult(
-            body,
-            header["media_type"],
-            header["kind"],
-            rows=header.get("rows"),
-            truncated=bool(header.get("truncated")),
+            union=settings.union_default_graph and not shape.has_dataset and not protocol_dataset,
+            base_iri=request.base_iri,
+            prefixes=tuple(shape.prefixes.items()) if prepared.kind == "graph" else (),
+            max_value_bytes=prepared.max_value_bytes,
         )
+        reply, body = await self.pool.request(job, prepared.timeout, client=request.client)
+        _check(reply)
+        assert isinstance(reply, Answer)  # _check let only an answer through
+        kind = _RESULT_KINDS.get(reply.kind)
+        if kind is None:
+            raise StoreError(f"a query worker answered an unknown kind {reply.kind!r}")
+        return QueryResult(body, reply.media_type, kind, rows=reply.rows, truncated=reply.truncated)
 
     async def update(self, update: str, timeout: float | None = None) -> None:
         """Apply a SPARQL Update (only when ``update_token`` is set)."""
@@ -222,18 +225,17 @@ class EmbeddedStore:
                 "this store is read-only: SPARQL Update is disabled (set update_token, "
                 "KG_UPDATE_TOKEN, to enable it)"
             )
-        shape = guard.check(update, self.settings, self._graphs)
-        if shape.form is not None and not shape.is_update:
-            raise QuerySyntaxError("this is a query, not a SPARQL Update")
-        deadline = timeout if timeout is not None else self.settings.query_timeout
-        message = {"op": "update", "update": update}
+        default = await prepare_update(
+            update, self.settings, self._graphs, allow_service=self._service_allowed
+        )
+        deadline = timeout if timeout is not None else default
+        job = UpdateJob(update)
         pool = self.pool
         if pool.config.mode == "memory":
-            header, _ = await pool.broadcast(message, deadline)
+            reply, _ = await pool.broadcast(job, deadline)
         else:
-            header, _ = await pool.request(message, deadline)
-        if not header.get("ok"):
-            _raise_error(header)
+            reply, _ = await pool.request(job, deadline)
+        _check(reply)
         self._version = hashlib.sha256(f"{self._version}\n{update}".encode()).hexdigest()[:16]
         await self._refresh_graphs()
 

@@ -34,8 +34,8 @@ def follows_builds(settings: Settings) -> bool:
 
 
 def _cached(settings: Settings, inner: Store) -> Store:
-    if settings.cache_entries > 0:
-        return CachedStore(inner, settings.cache_entries)
+    if settings.cache_entries > 0 and settings.cache_bytes > 0:
+        return CachedStore(inner, settings.cache_entries, total_bytes=settings.cache_bytes)
     return inner
 
 
@@ -86,8 +86,12 @@ async def open_store(settings: Settings) -> Store:
 
 def check_store(settings: Settings) -> None:
     """Raise StoreUnavailable now, with a clear message, when the embedded store cannot open
-    (no build yet, no dataset file). A remote endpoint is checked when the store starts."""
+    (no build yet, no dataset file) or its workers cannot leave the network (unless
+    ``allow_unisolated``). A remote endpoint is checked when the store starts."""
     if settings.store != "remote":
         from kg.store.embedded import EmbeddedStore  # noqa: PLC0415
+        from kg.store.isolation import probe, require  # noqa: PLC0415
 
         EmbeddedStore(settings).check()
+        if not settings.allow_service:
+            require(probe(), settings)

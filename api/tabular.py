@@ -1,0 +1,93 @@
+"""JSON or CSV for the REST API: the format negotiation and the flattening of answer models.
+
+``?format=csv`` (or ``json``) wins; otherwise the Accept header chooses between
+``application/json`` and ``text/csv``; anything else (a browser's ``text/html``) gets JSON.
+A CSV row is one record of the answer's list, nested fields joined by dots
+(``helper.label``), lists (citations) joined with `` | `` so one cell holds every sentence.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kg.sparql.negotiation import rank
+
+__all__ = ["CSV_RESPONSES", "Format", "flatten", "render", "to_csv", "wants_csv"]
+
+Format = Literal["json", "csv"]
+_JSON: Final = "application/json"
+_CSV: Final = "text/csv"
+_JOIN: Final = " | "
+
+#: OpenAPI: every tabular route also answers text/csv.
+CSV_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "content": {_CSV: {"schema": {"type": "string"}}},
+        "description": "JSON by default; CSV with ?format=csv or Accept: text/csv",
+    }
+}
+
+
+def wants_csv(request: Request, fmt: Format | None) -> bool:
+    if fmt is not None:
+        return fmt == "csv"
+    choices = rank(request.headers.get("accept"), (_JSON, _CSV))
+    return bool(choices) and choices[0] == _CSV
+
+
+def _cells(prefix: str, value: object, out: dict[str, list[str]]) -> None:
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            _cells(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _cells(prefix, item, out)
+        if not value:
+            out.setdefault(prefix, [])
+    elif value is not None:
+        out.setdefault(prefix, []).append(str(value))
+    else:
+        out.setdefault(prefix, [])
+
+
+def flatten(record: Mapping[str, object]) -> dict[str, str]:
+    """One answer record as CSV cells (dotted names; list values joined by `` | ``)."""
+    cells: dict[str, list[str]] = {}
+    _cells("", record, cells)
+    return {k: _JOIN.join(v) for k, v in cells.items()}
+
+
+def to_csv(records: Iterable[Mapping[str, object]], columns: Sequence[str] = ()) -> bytes:
+    rows = [flatten(r) for r in records]
+    header = list(columns)
+    for row in rows:
+        header.extend(k for k in row if k not in header)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def render(
+    request: Request,
+    model: BaseModel,
+    records: Sequence[BaseModel | Mapping[str, object]],
+    fmt: Format | None,
+    columns: Sequence[str] = (),
+) -> Response:
+    """``model`` as JSON, or ``records`` (its list) as CSV."""
+    headers = {"Vary": "Accept"}
+    if wants_csv(request, fmt):
+        dumped = [r.model_dump(mode="json") if isinstance(r, BaseModel) else r for r in records]
+        return Response(
+            to_csv(dumped, columns), media_type="text/csv; charset=utf-8", headers=headers
+        )
+    return Response(model.model_dump_json().encode("utf-8"), media_type=_JSON, headers=headers)

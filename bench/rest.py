@@ -1,0 +1,162 @@
+"""REST API latency on the synthetic network: /api/pairings for one party, /api/search, an entity.
+
+    python -m bench.rest --triples 100000 1000000
+
+For each size: generate the network (:mod:`bench.generate`), start ``kg`` under uvicorn on
+127.0.0.1 (store=memory, answer cache off: every request runs its queries), build the search
+index with one warm-up request, then send ``--requests`` sequential requests per route, each for
+another district (so nothing repeats), and record p50/p95/max in milliseconds. Results go to
+``bench/results/<date>-rest.{json,md}``. The machine is shared: timings are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+from bench.generate import generate, load_meta
+from bench.servers import ServerSpec, start_server, stop_server
+
+__all__ = ["main", "measure"]
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _time(client: httpx.Client, url: str) -> float:
+    began = time.perf_counter()
+    response = client.get(url)
+    elapsed = (time.perf_counter() - began) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"{url}: HTTP {response.status_code}: {response.text[:300]}")
+    return elapsed
+
+
+def measure(triples: int, requests: int, work: Path) -> dict[str, object]:
+    """Generate (or reuse) a network of about ``triples`` quads and time the routes on it."""
+    data = work / f"data-{triples}-s42" / "dataset.nq"
+    meta = load_meta(data) or generate(data, triples, 42)
+    districts = [d for d in meta.districts if "/id/" in d]
+    spec = ServerSpec(
+        name=f"kg-rest-{triples}",
+        description="kg (uvicorn, store=memory, no answer cache)",
+        argv=[
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--no-access-log",
+        ],
+        query_path="/sparql",
+        env={
+            "KG_STORE": "memory",
+            "KG_DATASET_FILE": str(meta.path),
+            "KG_CACHE_ENTRIES": "0",
+            "KG_QUERY_WORKERS": "1",
+            "KG_BASE_IRI": meta.base_iri,
+            "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
+        },
+    )
+    server = start_server(spec, work / "logs", timeout=900)
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=120) as client:
+            began = time.perf_counter()
+            first = client.get("/api/entities/" + quote(districts[0], safe=""))
+            index_seconds = time.perf_counter() - began  # includes building the search index
+            first.raise_for_status()
+            labels = [first.json()["entity"]]
+            for district in districts[1 : min(len(districts), 20)]:
+                labels.append(
+                    client.get("/api/entities/" + quote(district, safe="")).json()["entity"]
+                )
+            timings: dict[str, list[float]] = {"pairings": [], "search": [], "entity": []}
+            for i in range(requests):
+                district = districts[i % len(districts)]
+                label = labels[i % len(labels)]
+                party = quote(district, safe="")
+                timings["pairings"].append(_time(client, f"/api/pairings?party={party}"))
+                name = label["label"] if i % 2 == 0 else label["label_en"]
+                timings["search"].append(_time(client, f"/api/search?q={quote(name)}"))
+                timings["entity"].append(_time(client, f"/api/entities/{party}"))
+    finally:
+        stop_server(server)
+    return {
+        "triples": meta.triples,
+        "districts": len(districts),
+        "start_seconds": round(server.start_seconds, 1),
+        "first_request_seconds": round(index_seconds, 2),
+        "requests": requests,
+        "routes": {
+            route: {
+                "p50_ms": round(statistics.median(values), 2),
+                "p95_ms": round(_percentile(values, 0.95), 2),
+                "max_ms": round(max(values), 2),
+            }
+            for route, values in timings.items()
+        },
+    }
+
+
+def _markdown(runs: list[dict[str, object]], when: str) -> str:
+    lines = [
+        f"# REST API latency ({when})",
+        "",
+        "Sequential requests, each for another district; store=memory, answer cache off. The",
+        "machine is shared with other jobs (2 cores): figures are noisy, compare sizes, not runs.",
+        "",
+        "| quads | route | p50 ms | p95 ms | max ms |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for run in runs:
+        routes = run["routes"]
+        assert isinstance(routes, dict)
+        for route, figures in routes.items():
+            lines.append(
+                f"| {run['triples']:,} | {route} | {figures['p50_ms']} | {figures['p95_ms']} "
+                f"| {figures['max_ms']} |"
+            )
+    lines.append("")
+    for run in runs:
+        lines.append(
+            f"- {run['triples']:,} quads: server up in {run['start_seconds']} s, first request "
+            f"(builds the search index) {run['first_request_seconds']} s."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.rest", description=__doc__)
+    parser.add_argument("--triples", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--work", type=Path, default=Path("var/bench"))
+    args = parser.parse_args(argv)
+    runs = [measure(t, args.requests, args.work) for t in args.triples]
+    when = datetime.now(UTC).strftime("%Y-%m-%d")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{when}-rest.json").write_text(json.dumps(runs, indent=1) + "\n", encoding="utf-8")
+    (RESULTS / f"{when}-rest.md").write_text(_markdown(runs, when), encoding="utf-8")
+    print(_markdown(runs, when))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

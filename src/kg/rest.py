@@ -1,0 +1,473 @@
+"""The REST API's answers, computed from named queries (``ontology/queries/api/``).
+
+Each function takes the store and the user's values as typed (names, codes, ``id:`` forms),
+resolves them (:mod:`kg.resolve`), runs one or two named queries with the values bound, and
+returns a model of :mod:`kg.models`. Labels come from the search index of the same store
+version; citations are grouped per claim (:mod:`kg.cite`). Filters a trailing ``VALUES``
+cannot express (a year, an evidence grade) are applied here, after the query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Final, Literal
+
+import pyoxigraph as ox
+
+from kg.catalogue import bind_typed
+from kg.cite import citations, evidence, group_rows, literal, make_ref, period, ref_of
+from kg.errors import BadParameter, NotFound
+from kg.models import (
+    EntityAnswer,
+    EntityList,
+    Fact,
+    NamedQueryResult,
+    PairingsAnswer,
+    PairingSummary,
+    PairingSummaryAnswer,
+    PairingView,
+    Period,
+    Ref,
+    SearchAnswer,
+    SearchHitView,
+    StatisticsAnswer,
+    StatisticView,
+    UnknownPartner,
+)
+from kg.queries import Term, bind, get_query, select
+from kg.resolve import expand_type, resolve
+from kg.search import GQ, MAX_LIMIT, SearchIndex, fold, index_for
+from kg.store.base import QueryRequest, Store
+
+__all__ = [
+    "EVIDENCE",
+    "MAX_PAGE",
+    "entity_facts",
+    "list_entities",
+    "list_pairings",
+    "pairing_summary",
+    "resolve_level",
+    "run_catalogue_query",
+    "search_entities",
+    "statistics",
+]
+
+EVIDENCE: Final = ("stated", "inferred")
+MAX_PAGE: Final = 500
+_JSON_RESULTS: Final = "application/sparql-results+json"
+_YEAR: Final = re.compile(r"^(-?[0-9]{4})")
+_RDF_TYPE: Final = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_UNKNOWN_NOTE: Final = "no source known to kg names a partner"
+
+
+def _base() -> str:
+    from kg.config import get_settings  # noqa: PLC0415
+
+    return get_settings().base_iri
+
+
+async def _ref(store: Store, text: str, name: str, index: SearchIndex, base: str) -> Ref:
+    try:
+        resolved = await resolve(store, text)
+    except BadParameter as exc:
+        raise BadParameter(f"parameter {name!r}: {exc.message}") from None
+    except NotFound as exc:
+        raise NotFound(f"parameter {name!r}: {exc.message}") from None
+    return make_ref(resolved.iri, index, base)
+
+
+def resolve_level(text: str, index: SearchIndex, base: str) -> Ref:
+    """A pairing level by IRI, ``gq:`` form, local name or label (``district-county``,
+    ``DistrictToCounty``, ``school↔school``, ``区县结对``…); BadParameter listing the known ones."""
+    levels = [e for e in index.terms.values() if GQ + "PairingLevel" in e.types]
+    wanted = fold(text).replace("to", "")
+    for entry in levels:
+        local = entry.iri.removeprefix(GQ)
+        names = {entry.iri, "gq:" + local, local, entry.label_zh or "", entry.label_en or ""}
+        if text in names or wanted in {fold(n).replace("to", "") for n in names if n}:
+            return make_ref(entry.iri, index, base)
+    known = ", ".join(sorted(e.iri.removeprefix(GQ) for e in levels))
+    raise BadParameter(f"parameter 'level': unknown pairing level {text[:80]!r} (known: {known})")
+
+
+def _year_of(value: str | None) -> int | None:
+    match = _YEAR.match(value or "")
+    return int(match[1]) if match else None
+
+
+def _active_in(period: Period, year: int) -> bool:
+    """Active in ``year``: started by its end and not ended before it (unknown start: no)."""
+    start, end = _year_of(period.start), _year_of(period.end)
+    return start is not None and start <= year and (end is None or end >= year)
+
+
+def _pairing(rows: Sequence[Mapping[str, Term]], index: SearchIndex, base: str) -> PairingView:
+    row = rows[0]
+    iri = literal(row, "pairing") or ""
+    return PairingView(
+        iri=iri,
+        id=make_ref(iri, index, base).id,
+        level=ref_of(row, "level", index, base) or make_ref(GQ + "PairingLevel", index, base),
+        helper=ref_of(row, "helper", index, base) or make_ref(iri, index, base),
+        recipient=ref_of(row, "recipient", index, base) or make_ref(iri, index, base),
+        period=period(row),
+        relation_text=literal(row, "relationText"),
+        evidence=evidence(row),
+        rule=literal(row, "rule"),
+        citations=citations(rows),
+    )
+
+
+async def list_pairings(
+    store: Store,
+    *,
+    party: str | None = None,
+    helper: str | None = None,
+    recipient: str | None = None,
+    level: str | None = None,
+    year: int | None = None,
+    evidence_grade: str | None = None,
+) -> PairingsAnswer:
+    """Pairings matching every filter given; "unknown" status (with the citations that record
+    the gap, when the graph has them) when none does."""
+    base = _base()
+    index = await index_for(store)
+    filters: dict[str, Ref | str | int] = {}
+    refs: dict[str, Ref] = {}
+    for name, text in (("party", party), ("helper", helper), ("recipient", recipient)):
+        if text is not None:
+            refs[name] = filters[name] = await _ref(store, text, name, index, base)
+    level_ref = resolve_level(level, index, base) if level is not None else None
+    if level_ref is not None:
+        filters["level"] = level_ref
+    if year is not None:
+        if not 1900 <= year <= 2100:
+            raise BadParameter("parameter 'year': a year between 1900 and 2100")
+        filters["year"] = year
+    if evidence_grade is not None:
+        if evidence_grade not in EVIDENCE:
+            raise BadParameter(f"parameter 'evidence': one of {', '.join(EVIDENCE)}")
+        filters["evidence"] = evidence_grade
+    values = {k: r.iri for k, r in refs.items() if k != "party"}
+    if level_ref is not None:
+        values["level"] = level_ref.iri
+    if "party" in refs:
+        text = bind(get_query("api-party-pairings"), {"party": refs["party"].iri})
+    else:
+        text = bind(get_query("api-pairings"), values)
+    answer = await select(store, text)
+    pairings = [_pairing(rows, index, base) for rows in group_rows(answer.rows, "pairing").values()]
+    if "party" in refs:  # the other filters, on the party's pairings
+        pairings = [
+            p
+            for p in pairings
+            if all(getattr(p, k).iri == v for k, v in values.items() if k != "level")
+            and (level_ref is None or p.level.iri == level_ref.iri)
+        ]
+    if year is not None:
+        pairings = [p for p in pairings if _active_in(p.period, year)]
+    if evidence_grade is not None:
+        pairings = [p for p in pairings if p.evidence == evidence_grade]
+    pairings.sort(
+        key=lambda p: (p.helper.label or "", p.recipient.label or "", p.period.start or "", p.iri)
+    )
+    if pairings:
+        return PairingsAnswer(
+            status="known", filters=filters, count=len(pairings), pairings=pairings
+        )
+    unknown = await _unknowns(store, refs, level_ref, index, base)
+    return PairingsAnswer(status="unknown", filters=filters, count=0, pairings=[], unknown=unknown)
+
+
+async def _unknowns(
+    store: Store, refs: Mapping[str, Ref], level: Ref | None, index: SearchIndex, base: str
+) -> list[UnknownPartner]:
+    party = refs.get("party") or refs.get("recipient") or refs.get("helper")
+    if party is None:
+        return []
+    answer = await select(store, bind(get_query("api-no-known-partner"), {"party": party.iri}))
+    found: list[UnknownPartner] = []
+    for rows in group_rows(answer.rows, "claim").values():
+        row_level = ref_of(rows[0], "level", index, base)
+        if level is not None and row_level is not None and row_level.iri != level.iri:
+            continue
+        found.append(
+            UnknownPartner(
+                party=party,
+                level=row_level,
+                evidence=evidence(rows[0]),
+                note=f"{_UNKNOWN_NOTE} of {party.label or party.id}",
+                citations=citations(rows),
+            )
+        )
+    if not found:  # the graph records no search: still unknown, and said so
+        found.append(
+            UnknownPartner(
+                party=party,
+                level=level,
+                note=f"{_UNKNOWN_NOTE} of {party.label or party.id} matching these filters",
+                citations=[],
+            )
+        )
+    return found
+
+
+def _count(row: Mapping[str, Term], name: str) -> int | None:
+    value = literal(row, name)
+    try:
+        return int(float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def pairing_summary(store: Store) -> PairingSummaryAnswer:
+    """The aggregate pairings (282 schools ↔ 328 schools, 76 ↔ 76 hospitals …)."""
+    base = _base()
+    index = await index_for(store)
+    answer = await select(store, bind(get_query("api-pairing-summary"), {}))
+    levels: list[PairingSummary] = []
+    for iri, rows in group_rows(answer.rows, "pairing").items():
+        row = rows[0]
+        levels.append(
+            PairingSummary(
+                iri=iri,
+                id=make_ref(iri, index, base).id,
+                level=ref_of(row, "level", index, base) or make_ref(iri, index, base),
+                helper=ref_of(row, "helper", index, base) or make_ref(iri, index, base),
+                helper_count=_count(row, "helperCount"),
+                recipient=ref_of(row, "recipient", index, base) or make_ref(iri, index, base),
+                recipient_count=_count(row, "recipientCount"),
+                relation_text=literal(row, "relationText"),
+                evidence=evidence(row),
+                citations=citations(rows),
+            )
+        )
+    levels.sort(key=lambda s: (s.level.iri, s.iri))
+    return PairingSummaryAnswer(count=len(levels), levels=levels)
+
+
+def _number(value: str | None) -> float | int | str:
+    if value is None:
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+async def statistics(
+    store: Store,
+    *,
+    measure: str | None = None,
+    subject: str | None = None,
+    unit: str | None = None,
+    year: int | None = None,
+) -> StatisticsAnswer:
+    """Statistics filtered by measure, subject, unit (each resolved) and the year of the period."""
+    base = _base()
+    index = await index_for(store)
+    filters: dict[str, Ref | str | int] = {}
+    values: dict[str, str] = {}
+    for name, text in (("measure", measure), ("subject", subject), ("unit", unit)):
+        if text is None:
+            continue
+        if name == "unit" and not text.startswith(("http", "id:")):
+            ref = make_ref(expand_type(text), index, base)  # gq:PersonTime, PersonTime
+            if index.describe(ref.iri) is None:
+                raise NotFound(f"parameter 'unit': no unit {text[:80]!r}")
+        else:
+            ref = await _ref(store, text, name, index, base)
+        filters[name] = ref
+        values[name] = ref.iri
+    if year is not None:
+        if not 1900 <= year <= 2100:
+            raise BadParameter("parameter 'year': a year between 1900 and 2100")
+        filters["year"] = year
+    answer = await select(store, bind(get_query("api-statistics"), {}))
+    found: list[StatisticView] = []
+    for iri, rows in group_rows(answer.rows, "statistic").items():
+        row = rows[0]
+        if any(literal(row, name) != wanted for name, wanted in values.items()):
+            continue
+        when = period(row)
+        if year is not None and not _active_in(when, year):
+            continue
+        found.append(
+            StatisticView(
+                iri=iri,
+                id=make_ref(iri, index, base).id,
+                measure=ref_of(row, "measure", index, base),
+                subject=ref_of(row, "subject", index, base),
+                value=_number(literal(row, "value")),
+                unit=ref_of(row, "unit", index, base),
+                period=when,
+                original_text=literal(row, "originalText"),
+                evidence=evidence(row),
+                citations=citations(rows),
+            )
+        )
+    found.sort(key=lambda s: s.iri)
+    return StatisticsAnswer(filters=filters, count=len(found), statistics=found)
+
+
+async def entity_facts(store: Store, text: str) -> EntityAnswer:
+    """One entity (by IRI, id, code or name) with every fact about it, both directions."""
+    base = _base()
+    index = await index_for(store)
+    resolved = await resolve(store, text)
+    answer = await select(store, bind(get_query("api-entity-facts"), {"entity": resolved.iri}))
+    if not answer.rows:
+        raise NotFound(f"no resource {text[:80]!r} in the graph")
+    groups: dict[tuple[str, ...], list[Mapping[str, Term]]] = {}
+    for row in answer.rows:
+        value = row.get("value")
+        key = (
+            literal(row, "direction") or "",
+            literal(row, "property") or "",
+            repr(value),
+            literal(row, "graph") or "",
+        )
+        groups.setdefault(key, []).append(row)
+    facts: list[Fact] = []
+    types: list[Ref] = []
+    for rows in groups.values():
+        row = rows[0]
+        value = row.get("value")
+        direction: Literal["out", "in"] = "in" if literal(row, "direction") == "in" else "out"
+        prop = ref_of(row, "property", index, base)
+        if prop is None:
+            continue
+        shown: Ref | str
+        datatype = language = None
+        if isinstance(value, ox.NamedNode):
+            shown = make_ref(value.value, index, base)
+            if shown.label is None and (text_of := literal(row, "valueText")):
+                shown = shown.model_copy(update={"label": text_of})  # a sentence: its text
+            if direction == "out" and prop.iri == _RDF_TYPE:
+                types.append(shown)
+        elif isinstance(value, ox.Literal):
+            shown, language = value.value, value.language
+            datatype = None if language else value.datatype.value
+        elif value is not None:
+            shown = f"_:{value.value}"
+        else:
+            continue
+        facts.append(
+            Fact(
+                direction=direction,
+                property=prop,
+                value=shown,
+                datatype=datatype,
+                language=language,
+                graph=literal(row, "graph"),
+                evidence=evidence(row),
+                citations=citations(rows),
+            )
+        )
+    entry = index.by_iri.get(resolved.iri)
+    return EntityAnswer(
+        entity=make_ref(resolved.iri, index, base),
+        types=types,
+        alt_labels=list(entry.alt_labels) if entry else [],
+        facts=facts,
+    )
+
+
+async def list_entities(
+    store: Store,
+    *,
+    type_: str | None = None,
+    q: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> EntityList:
+    """Entities (of a class, optionally matching a name), sorted by id, one page."""
+    if not 0 <= offset <= 10_000_000 or not 1 <= limit <= MAX_PAGE:
+        raise BadParameter(f"offset >= 0 and 1 <= limit <= {MAX_PAGE}")
+    base = _base()
+    index = await index_for(store)
+    types = [expand_type(type_)] if type_ else []
+    if q:
+        chosen = [h.entry for h in index.lookup(q, types=types, limit=MAX_LIMIT)]
+    else:
+        chosen = [e for e in index.entries if not types or set(types) & e.types]
+        chosen.sort(key=lambda e: e.iri)
+    page = chosen[offset : offset + limit]
+    return EntityList(
+        total=len(chosen),
+        offset=offset,
+        limit=limit,
+        entities=[make_ref(e.iri, index, base) for e in page],
+    )
+
+
+async def search_entities(
+    store: Store, text: str, *, type_: str | None = None, limit: int = 10
+) -> SearchAnswer:
+    """Ranked search hits as an answer model (see :mod:`kg.search`)."""
+    if not text.strip():
+        raise BadParameter("parameter 'q': give a name, pinyin, English name or code")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadParameter(f"parameter 'limit': between 1 and {MAX_LIMIT}")
+    base = _base()
+    index = await index_for(store)
+    types = [expand_type(type_)] if type_ else []
+    hits = index.lookup(text, types=types, limit=limit)
+    return SearchAnswer(
+        query=text,
+        count=len(hits),
+        hits=[
+            SearchHitView(
+                entity=make_ref(h.entry.iri, index, base),
+                types=sorted(h.entry.types),
+                match=h.match,
+                score=h.score,
+            )
+            for h in hits
+        ],
+    )
+
+
+async def run_catalogue_query(
+    store: Store, name: str, values: Mapping[str, str]
+) -> NamedQueryResult:
+    """A named query (SELECT or ASK) run with user-typed values; IRIs described as Refs.
+
+    An ASK answers one row ``{"boolean": "true"|"false"}``.
+    """
+    base = _base()
+    index = await index_for(store)
+    query = get_query(name)
+    text = await bind_typed(store, query, values)
+    result = await store.query(QueryRequest(query=text, accept=(_JSON_RESULTS,)))
+    parsed = ox.parse_query_results(result.body, format=ox.QueryResultsFormat.JSON)
+    if isinstance(parsed, ox.QueryBoolean):
+        flag = "true" if bool(parsed) else "false"
+        return NamedQueryResult(
+            query=name,
+            params=dict(values),
+            variables=["boolean"],
+            count=1,
+            rows=[{"boolean": flag}],
+        )
+    variables = [v.value for v in parsed.variables]
+    rows: list[dict[str, Ref | str | None]] = []
+    for solution in parsed:
+        out: dict[str, Ref | str | None] = {}
+        for var in variables:
+            term = solution[var]
+            if isinstance(term, ox.NamedNode):
+                out[var] = make_ref(term.value, index, base)
+            else:
+                out[var] = None if term is None else term.value
+        rows.append(out)
+    return NamedQueryResult(
+        query=name,
+        params=dict(values),
+        variables=variables,
+        count=len(rows),
+        rows=rows,
+        truncated=result.truncated,
+    )

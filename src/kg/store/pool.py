@@ -1,0 +1,902 @@
+"""A pool of killable query worker processes (:mod:`kg.store.child`), with admission control.
+
+pyoxigraph cannot be interrupted from Python: a running query holds its thread in native code.
+So every query runs in a worker process; at the deadline the worker is SIGKILLed and replaced
+in the background while the other workers keep serving. A native crash costs one worker, never
+the server. The server side reads each worker's socket with a permanent ``loop.add_reader`` and
+never blocks the event loop; end of file on the socket is how it learns that a worker died.
+
+Admission (see docs/stores.md):
+
+- **Two lanes.** The pool holds ``size + heavy_slots`` workers. Every query starts on any
+  idle one; one still running after ``light_budget`` seconds (wall time) is *promoted* to the
+  heavy lane:
+  it keeps its worker, whose CPU priority drops to nice 19 (it only gets the CPU that other
+  queries leave), and it counts against ``heavy_slots``. When all slots are taken, the next
+  query to use its budget in CPU time is stopped (Overloaded, 503); CPU time, so that a
+  short query slowed down by a busy machine is not mistaken for a long one (unless callers
+  are waiting and it has held its worker for four budgets: then the machine is overloaded
+  and shedding it is the fair choice). So at most
+  ``heavy_slots`` workers are ever held by long queries and ``size`` more serve short ones,
+  without waiting for a process to start. When its query ends, a promoted worker goes back to
+  normal priority (with CAP_SYS_NICE) or, unprivileged, is retired and replaced.
+- **Bounded waiting.** At most ``queue_limit`` callers wait for a worker, at most
+  ``client_limit`` queries per client run or wait; beyond either: TooManyRequests (429). A
+  client whose query was stopped (deadline, memory, heavy lane full) waits ``client_penalty``
+  seconds before the next is admitted (429 meanwhile): a runaway cannot be resent at once.
+- **Memory.** While a worker is busy, a watchdog reads its anonymous memory from
+  ``/proc/<pid>/statm`` every ``_WATCH_INTERVAL`` s; past ``memory_mb`` the query is stopped
+  (QueryMemoryExceeded) and the worker replaced. RLIMIT_DATA in the child is the backstop.
+- **Truthful crashes.** A worker's stderr is read by the pool (and logged); a worker that dies
+  mid-query is reported by what happened: killed from outside (WorkerKilled, 503), out of
+  memory (QueryMemoryExceeded), stack overflow (QueryTooComplex, 400), else WorkerCrashed (500).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import mmap
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import IO, Any, Final, Protocol
+
+from kg.errors import (
+    KgError,
+    Overloaded,
+    QueryMemoryExceeded,
+    QueryTimeout,
+    QueryTooComplex,
+    StoreUnavailable,
+    TooManyRequests,
+    WorkerCrashed,
+    WorkerKilled,
+)
+from kg.store.child import IDLE, PARSING
+from kg.store.messages import (
+    Done,
+    Failure,
+    Inbox,
+    InitJob,
+    Job,
+    NotReady,
+    Ready,
+    Reply,
+    UpdateJob,
+    WorkerConfig,
+    decode_reply,
+    encode_request,
+)
+from kg.store.zygote import ForkServer
+
+__all__ = ["WorkerPool"]
+
+log = logging.getLogger("kg.store.workers")
+
+_CHILD_CODE: Final = (
+    "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
+    "from kg.store.child import child_main; child_main(int(sys.argv[2]), int(sys.argv[3]))"
+)
+#: With the heavy lane full and callers waiting, a query holding a worker for this many light
+#: budgets (wall time) is stopped even before it used a budget of CPU (the machine is overloaded).
+_OVERLOAD_AGE: Final = 4.0
+#: A worker start slower than this is logged (replacements should take a fraction of it).
+_SLOW_START: Final = 2.0
+#: Seconds between two looks at the memory of busy workers.
+_WATCH_INTERVAL: Final = 0.05
+#: Bytes of a worker's stderr kept to explain its death.
+_STDERR_TAIL: Final = 4096
+_PAGE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+Answered = tuple[Reply, bytes]
+
+
+class _Process(Protocol):
+    """What the pool needs of a worker process (subprocess.Popen or a forked one)."""
+
+    pid: int
+    stderr: IO[bytes] | None
+
+    def kill(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+class _Gone(Exception):
+    """The worker's socket closed: the process exited."""
+
+
+class _Stopped(Exception):
+    """The pool stopped the worker on purpose (``reason``: memory, overloaded)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Worker:
+    __slots__ = (
+        "busy",
+        "cell",
+        "cpu_start",
+        "dead",
+        "future",
+        "heavy",
+        "inbox",
+        "memory",
+        "placed",
+        "process",
+        "sock",
+        "started",
+        "stderr",
+        "stopped",
+    )
+
+    def __init__(self, process: _Process, sock: socket.socket, cell: mmap.mmap):
+        self.process = process
+        self.sock = sock
+        self.cell = cell
+        self.inbox = Inbox()
+        self.future: asyncio.Future[Answered] | None = None
+        self.dead = False
+        self.busy = False
+        #: Promoted to the heavy lane (retired when its query ends).
+        self.heavy = False
+        #: Why the pool stopped it, if it did.
+        self.stopped = ""
+        #: Peak anonymous memory seen by the watchdog (bytes).
+        self.memory = 0
+        self.stderr = bytearray()
+        #: Started and placed in the pool.
+        self.placed = False
+        #: The worker's CPU seconds when its current job started (for the light budget).
+        self.cpu_start = 0.0
+        #: When its current job started (loop time).
+        self.started = 0.0
+
+    @property
+    def where(self) -> int:
+        try:
+            return self.cell[0]
+        except ValueError:  # the map is closed
+            return IDLE
+
+
+def _state_fd() -> int:
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("kg-worker-state")
+    else:  # pragma: no cover - not Linux
+        with tempfile.TemporaryFile() as handle:
+            fd = os.dup(handle.fileno())
+    os.ftruncate(fd, mmap.PAGESIZE)
+    return fd
+
+
+_TICK: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used, seconds; 0.0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+        # Fields after the command name (which may hold spaces) start after the last ')'.
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def anonymous_memory(pid: int) -> int:
+    """Resident memory not backed by files (resident - shared pages), bytes; 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            fields = handle.read().split()
+        return (int(fields[1]) - int(fields[2])) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class WorkerPool:
+    """``size`` light worker processes; :meth:`request` runs one job under a deadline.
+
+    ``light_budget`` None turns the lanes off (every query stays on its worker until its
+    deadline: the read-write store, where only one process may open the store).
+    """
+
+    def __init__(
+        self,
+        config: WorkerConfig,
+        size: int,
+        *,
+        light_budget: float | None = None,
+        heavy_slots: int = 4,
+        queue_limit: int | None = None,
+        client_limit: int | None = None,
+        client_penalty: float = 0.0,
+        fork_server: bool = True,
+    ) -> None:
+        self.config = config
+        #: Workers for short queries; with lanes, heavy_slots more (the heavy lane's).
+        self.light_size = size
+        self.size = size + (heavy_slots if light_budget is not None else 0)
+        self.light_budget = light_budget
+        #: Start workers by forking a warm zygote (see kg.store.zygote); None: python -c each.
+        self._zygote: ForkServer | None = ForkServer() if fork_server else None
+        self.heavy_slots = heavy_slots
+        self.queue_limit = queue_limit
+        self.client_limit = client_limit
+        #: Idle light workers, and the callers waiting for one (a worker goes straight to one).
+        self._idle: deque[_Worker] = deque()
+        self._waiters: deque[asyncio.Future[_Worker]] = deque()
+        self._workers: set[_Worker] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._clients: Counter[str] = Counter()
+        #: Seconds a client waits after one of its queries was stopped (deadline, heavy lane
+        #: full, memory); until when each such client waits.
+        self.client_penalty = client_penalty
+        self._penalised: dict[str, float] = {}
+        self._closed = False
+        self._watching: asyncio.TimerHandle | None = None
+        #: Updates applied since start (memory mode): replayed by every new worker.
+        self.update_log: list[str] = []
+        self._update_lock = asyncio.Lock()
+        #: How the last worker fared leaving the network ("isolated", "not isolated: …").
+        self.network_status = ""
+        #: Called after a replacement worker joined the pool (tests, metrics).
+        self.on_replaced: Callable[[], None] | None = None
+        self.replacements = 0
+        #: Queries in the heavy lane now, and promoted so far.
+        self.heavy = 0
+        self.promotions = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every worker; raises StoreUnavailable if one cannot open the store."""
+        if self._zygote is not None:
+            try:
+                await self._zygote.start()
+            except (OSError, TimeoutError) as exc:
+                log.warning("no fork server for query workers (%s): python -c each", exc)
+                await self._zygote.close()
+                self._zygote = None
+        spawned = await asyncio.gather(
+            *(self._spawn() for _ in range(self.size)), return_exceptions=True
+        )
+        for item in spawned:
+            if isinstance(item, _Worker):
+                item.placed = True
+                self._release(item)
+        for item in spawned:
+            if isinstance(item, BaseException):
+                await self.close()
+                raise item
+
+    async def close(self) -> None:
+        """Stop every worker (end of file on its socket ends it; stragglers are killed)."""
+        self._closed = True
+        if self._watching is not None:
+            self._watching.cancel()
+        # Callers waiting for a worker or for an answer fail now, not at their deadline.
+        pending: list[asyncio.Future[Any]] = [*self._waiters]
+        pending += (w.future for w in self._workers if w.future is not None)
+        self._waiters.clear()
+        for future in pending:
+            if not future.done():
+                future.set_exception(StoreUnavailable("the store is closed"))
+        for task in list(self._tasks):
+            task.cancel()
+        workers = list(self._workers)
+        for worker in workers:
+            self._forget(worker)
+            worker.future = None
+            worker.sock.close()
+        await asyncio.gather(*(asyncio.to_thread(_reap, w.process, 2.0) for w in workers))
+        if self._zygote is not None:
+            await self._zygote.close()
+
+    async def _spawn(self) -> _Worker:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        parent, child = socket.socketpair()
+        state_fd = _state_fd()
+        process: _Process
+        try:
+            cell = mmap.mmap(state_fd, 1)
+            process = await self._start_process(child.fileno(), state_fd)
+        finally:
+            child.close()
+            os.close(state_fd)
+        parent.setblocking(False)
+        worker = _Worker(process, parent, cell)
+        self._workers.add(worker)
+        loop.add_reader(parent.fileno(), self._readable, worker)
+        if process.stderr is not None:
+            os.set_blocking(process.stderr.fileno(), False)
+            loop.add_reader(process.stderr.fileno(), self._read_stderr, worker)
+        init = InitJob(self.config, tuple(self.update_log))
+        try:
+            reply, _ = await self._exchange(worker, init, self.config.start_timeout)
+        except (TimeoutError, _Gone) as exc:
+            self._kill(worker)
+            code = await asyncio.to_thread(_reap, process, 1.0)
+            what = (
+                f"did not start within {self.config.start_timeout:.0f} s"
+                if isinstance(exc, TimeoutError)
+                else "exited while starting"
+            )
+            raise StoreUnavailable(
+                f"a query worker {what} (exit code {code}; {_tail(worker) or 'no error output'})"
+            ) from None
+        if not isinstance(reply, Ready):
+            self._kill(worker)
+            why = reply.error if isinstance(reply, NotReady) else repr(reply)
+            raise StoreUnavailable(f"a query worker could not open the store: {why}")
+        if reply.network != self.network_status:
+            self.network_status = reply.network
+            level = logging.INFO if reply.network.startswith("isolated") else logging.WARNING
+            log.log(level, "query workers: network %s", reply.network)
+        applied = reply.applied
+        while applied < len(self.update_log):
+            # Updates that were applied while this worker was starting.
+            update = UpdateJob(self.update_log[applied])
+            answer, _ = await self._exchange(worker, update, self.config.start_timeout)
+            if not isinstance(answer, Done):
+                self._kill(worker)
+                raise StoreUnavailable(f"a new worker could not replay an update: {answer}")
+            applied += 1
+        took = loop.time() - began
+        if took > _SLOW_START:
+            log.warning("a query worker took %.1f s to start (a busy machine?)", took)
+        return worker
+
+    async def _start_process(self, socket_fd: int, state_fd: int) -> _Process:
+        """A new worker process holding ``socket_fd`` and ``state_fd``: forked by the zygote
+        when it runs, else ``python -c``."""
+        zygote = self._zygote
+        if zygote is not None and zygote.alive:
+            read_end, write_end = os.pipe()
+            try:
+                forked = await zygote.spawn((socket_fd, state_fd, write_end))
+            except OSError as exc:
+                os.close(read_end)
+                log.warning("the fork server failed (%s): python -c for new workers", exc)
+                self._zygote = None
+            else:
+                forked.stderr = os.fdopen(read_end, "rb", buffering=0)
+                return forked
+            finally:
+                os.close(write_end)
+        command = [sys.executable, "-c", _CHILD_CODE, json.dumps(sys.path)]
+        command += [str(socket_fd), str(state_fd)]
+        # Started from the loop's own thread: PR_SET_PDEATHSIG fires when the thread that
+        # started a child ends, and executor threads may end before the server does.
+        return subprocess.Popen(
+            command,
+            pass_fds=(socket_fd, state_fd),
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def _read_stderr(self, worker: _Worker) -> None:
+        """A worker's error output: logged, and its tail kept to explain a crash."""
+        stream = worker.process.stderr
+        if stream is None:
+            return
+        try:
+            data = os.read(stream.fileno(), 65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(stream.fileno())
+            return
+        worker.stderr += data
+        del worker.stderr[:-_STDERR_TAIL]
+        for line in data.decode("utf-8", "replace").splitlines():
+            if line.strip():
+                log.warning("query worker %d: %s", worker.process.pid, line[:500])
+
+    def _readable(self, worker: _Worker) -> None:
+        """The permanent reader: a reply's bytes, or end of file when the worker died."""
+        inbox = worker.inbox
+        try:
+            count = inbox.receive(worker.sock)
+            if count == 0:
+                self._on_eof(worker)
+                return
+            while (frame := inbox.take()) is not None:
+                tag, header, body = frame
+                reply = decode_reply(tag, header), body
+                future, worker.future = worker.future, None
+                if future is None:
+                    raise ValueError("a reply to no request")
+                if not future.done():
+                    future.set_result(reply)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (ValueError, UnicodeDecodeError) as exc:
+            # Not what a worker sends: replace it; the caller sees it as a worker that died.
+            log.error("a query worker sent a malformed message (%s); replacing it", exc)
+            self._discard(worker)
+            self._on_eof(worker)
+        except OSError:
+            self._on_eof(worker)
+
+    def _on_eof(self, worker: _Worker) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(worker.sock.fileno())
+        future, worker.future = worker.future, None
+        if future is not None and not future.done():
+            future.set_exception(_Gone())
+        elif not worker.busy or future is not None:
+            # Died while idle, or while its caller was gone or past its deadline: replace it.
+            self._discard(worker)
+
+    def _forget(self, worker: _Worker) -> None:
+        if not worker.dead and worker.heavy:
+            self.heavy -= 1
+        worker.dead = True
+        self._workers.discard(worker)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(Exception):
+            loop.remove_reader(worker.sock.fileno())
+        if worker.process.stderr is not None:
+            with contextlib.suppress(Exception):
+                loop.remove_reader(worker.process.stderr.fileno())
+
+    def _kill(self, worker: _Worker) -> None:
+        self._forget(worker)
+        with contextlib.suppress(OSError):
+            worker.process.kill()
+        worker.sock.close()
+        self._background(asyncio.to_thread(_reap, worker.process, 5.0))
+
+    def _discard(self, worker: _Worker) -> None:
+        """Kill ``worker`` and start its replacement in the background (a heavy worker was
+        replaced when it was promoted)."""
+        if worker.dead:
+            return
+        self._kill(worker)
+        if not self._closed:
+            self._background(self._replace())
+
+    def _place(self, worker: _Worker) -> None:
+        """A started worker joins the pool (or goes, if the pool closed meanwhile)."""
+        worker.placed = True
+        if self._closed:
+            self._kill(worker)
+            return
+        self.replacements += 1
+        self._release(worker)
+        if self.on_replaced is not None:
+            self.on_replaced()
+
+    async def _replace(self) -> None:
+        delay = 0.1
+        while not self._closed:
+            try:
+                worker = await self._spawn()
+            except StoreUnavailable as exc:
+                log.error("could not start a query worker (retrying): %s", exc.message)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self._place(worker)
+            return
+
+    def _background(self, awaitable: Any) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- lanes and the memory watchdog ------------------------------------------------------
+
+    def _promote(self, worker: _Worker, budget: float) -> None:
+        """``worker``'s query outlived the light budget (wall time): to the heavy lane.
+
+        With a free heavy slot it moves at once (nice 19: a short query that was only slow
+        because the machine is busy finishes a little later, nothing worse). With every slot
+        taken, only a query that has really used ``budget`` seconds of CPU is stopped
+        (Overloaded); one that has not is looked at again shortly.
+        """
+        future = worker.future
+        if worker.dead or future is None or future.done():
+            return
+        if self.heavy >= self.heavy_slots:
+            loop = asyncio.get_running_loop()
+            used = cpu_seconds(worker.process.pid) - worker.cpu_start
+            age = loop.time() - worker.started
+            # A query that used its CPU budget is a long one; so is one that held its worker
+            # for several budgets while others wait for a worker (an overloaded machine).
+            if used >= budget or (age >= _OVERLOAD_AGE * budget and self._waiters):
+                future.set_exception(_Stopped("overloaded"))
+                return
+            wait = max(min(budget - used, budget), 0.05)
+            loop.call_later(wait, self._promote_if_same, worker, future, budget)
+            return
+        worker.heavy = True
+        self.heavy += 1
+        self.promotions += 1
+        with contextlib.suppress(OSError):
+            # Lowest CPU priority: it only gets what the light lane leaves. Irreversible for an
+            # unprivileged process, which is why the worker is retired after this query.
+            os.setpriority(os.PRIO_PROCESS, worker.process.pid, 19)
+
+    def _promote_if_same(
+        self, worker: _Worker, future: asyncio.Future[Answered], budget: float
+    ) -> None:
+        if worker.future is future:
+            self._promote(worker, budget)
+
+    def _watch(self) -> None:
+        """The memory watchdog's tick (runs while any worker is busy)."""
+        self._watching = None
+        limit = self.config.memory_mb * 1024 * 1024
+        busy = [w for w in self._workers if w.busy and not w.dead]
+        for worker in busy:
+            used = anonymous_memory(worker.process.pid)
+            worker.memory = max(worker.memory, used)
+            future = worker.future
+            if used > limit and future is not None and not future.done():
+                worker.stopped = "memory"
+                future.set_exception(_Stopped("memory"))
+        if busy and not self._closed:
+            self._arm_watchdog()
+
+    def _arm_watchdog(self) -> None:
+        if self.config.memory_mb > 0 and self._watching is None and not self._closed:
+            self._watching = asyncio.get_running_loop().call_later(_WATCH_INTERVAL, self._watch)
+
+    # -- one exchange -----------------------------------------------------------------------
+
+    async def _exchange(
+        self, worker: _Worker, job: Job, timeout: float, *, budget: float | None = None
+    ) -> Answered:
+        loop = asyncio.get_running_loop()
+        head = encode_request(job)
+        future: asyncio.Future[Answered] = loop.create_future()
+        worker.future = future
+        try:
+            sent = worker.sock.send(head)
+            if sent < len(head):
+                await loop.sock_sendall(worker.sock, head[sent:])
+        except OSError:
+            worker.future = None
+            raise _Gone() from None
+        timer = loop.call_later(max(timeout, 0.0), _expire, future)
+        promote = None
+        if budget is not None and budget < timeout:
+            worker.cpu_start = cpu_seconds(worker.process.pid)
+            worker.started = loop.time()
+            promote = loop.call_later(budget, self._promote, worker, budget)
+        self._arm_watchdog()
+        try:
+            return await future
+        finally:
+            timer.cancel()
+            if promote is not None:
+                promote.cancel()
+
+    async def _acquire(self, deadline: float, timeout: float) -> _Worker:
+        while True:
+            if self._closed:
+                raise StoreUnavailable("the store is closed")
+            if self._idle:
+                worker = self._idle.popleft()
+            else:
+                if self.queue_limit is not None and len(self._waiters) >= self.queue_limit:
+                    raise TooManyRequests(
+                        f"{len(self._waiters)} queries are already waiting for a worker "
+                        "(setting query_queue); try again in a moment",
+                        1.0,
+                    )
+                try:
+                    worker = await self._wait_idle(deadline)
+                except TimeoutError:
+                    live = [w for w in self._workers if not w.dead]
+                    starting = sum(1 for w in live if not w.placed)
+                    raise QueryTimeout(
+                        f"no query worker became free within {timeout:g} s ({len(live)} "
+                        f"workers: {self.heavy} in the heavy lane, {starting} starting, "
+                        f"{len(self._waiters)} queries waiting; settings query_workers, "
+                        "heavy_queries, query_timeout)",
+                        timeout,
+                    ) from None
+            if worker.dead:
+                continue
+            worker.busy = True
+            return worker
+
+    async def _wait_idle(self, deadline: float) -> _Worker:
+        """Wait for :meth:`_release` to hand over a worker; TimeoutError at the deadline."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[_Worker] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_at(deadline, _expire, waiter)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._release(waiter.result())  # handed over just as the caller went away
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+        finally:
+            timer.cancel()
+
+    def _release(self, worker: _Worker) -> None:
+        worker.busy = False
+        if worker.dead:
+            return
+        if worker.heavy:
+            try:
+                # Back to normal priority: allowed with CAP_SYS_NICE (root, as in CI).
+                os.setpriority(os.PRIO_PROCESS, worker.process.pid, 0)
+            except OSError:
+                # Unprivileged, a process cannot raise its priority again: retire it.
+                self._discard(worker)
+                return
+            worker.heavy = False
+            self.heavy -= 1
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self._idle.append(worker)
+
+    async def request(self, job: Job, timeout: float, *, client: str | None = None) -> Answered:
+        """Run ``job`` on one idle worker and return its (reply, body).
+
+        Raises TooManyRequests (admission), QueryTimeout (the worker was killed at the
+        deadline and is being replaced), Overloaded, QueryMemoryExceeded, WorkerKilled,
+        WorkerCrashed, QueryTooComplex (a crash from deep nesting), StoreUnavailable.
+        """
+        if client is not None and self._penalised:
+            self._check_penalty(client)
+        if client is not None and self.client_limit is not None:
+            if self._clients[client] >= self.client_limit:
+                raise TooManyRequests(
+                    f"this client already has {self._clients[client]} queries running or "
+                    "waiting (setting client_concurrency); send the next when one is answered",
+                    1.0,
+                )
+            self._clients[client] += 1
+        try:
+            if self._update_lock.locked():
+                async with self._update_lock:
+                    pass  # no query sees half of a broadcast update
+            return await self._request(job, timeout, retry=True)
+        except (QueryTimeout, Overloaded, QueryMemoryExceeded) as exc:
+            if client is not None and self.client_penalty > 0 and not _waited(exc):
+                self._penalise(client)
+            raise
+        finally:
+            if client is not None and self.client_limit is not None:
+                self._clients[client] -= 1
+                if self._clients[client] <= 0:
+                    del self._clients[client]
+
+    def _check_penalty(self, client: str) -> None:
+        now = asyncio.get_running_loop().time()
+        until = self._penalised.get(client)
+        if until is None:
+            return
+        if until <= now:
+            del self._penalised[client]
+            return
+        raise TooManyRequests(
+            "this client's last query was stopped (deadline, memory, or too many long "
+            f"queries); it may send the next in {until - now:.1f} s (setting client_penalty)",
+            until - now,
+        )
+
+    def _penalise(self, client: str) -> None:
+        now = asyncio.get_running_loop().time()
+        if len(self._penalised) > 10_000:  # bounded: forget those whose wait is over
+            self._penalised = {c: u for c, u in self._penalised.items() if u > now}
+        self._penalised[client] = now + self.client_penalty
+
+    async def _request(self, job: Job, timeout: float, *, retry: bool) -> Answered:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        worker = await self._acquire(deadline, timeout)
+        try:
+            reply = await self._exchange(
+                worker, job, deadline - loop.time(), budget=self.light_budget
+            )
+        except TimeoutError:
+            self._discard(worker)
+            raise QueryTimeout(
+                f"the query ran past its deadline of {timeout:g} s and was stopped "
+                "(setting query_timeout, KG_QUERY_TIMEOUT)",
+                timeout,
+            ) from None
+        except _Stopped as stop:
+            self._discard(worker)
+            raise self._stop_error(stop.reason, worker) from None
+        except _Gone:
+            where = worker.where
+            self._discard(worker)
+            if where == IDLE and retry:
+                # It died before it started on this request (killed from outside): try again.
+                remaining = max(deadline - loop.time(), 0.001)
+                return await self._request(job, remaining, retry=False)
+            code = await asyncio.to_thread(_reap, worker.process, 1.0)
+            self._read_stderr(worker)
+            raise _crash_error(worker, where, code, self.config.memory_mb) from None
+        except asyncio.CancelledError:
+            self._settle(worker, deadline - loop.time())
+            raise
+        self._release(worker)
+        return reply
+
+    def _stop_error(self, reason: str, worker: _Worker) -> KgError:
+        if reason == "memory":
+            return QueryMemoryExceeded(
+                f"the query exceeded the memory limit of {self.config.memory_mb} MiB per "
+                f"query worker (it held {worker.memory // (1024 * 1024)} MiB) and was stopped; "
+                "the worker was replaced (setting worker_memory_mb, KG_WORKER_MEMORY_MB)"
+            )
+        return Overloaded(
+            f"the query ran longer than {self.light_budget:g} s while all {self.heavy_slots} "
+            "slots for long-running queries were taken, so it was stopped; try again later "
+            "(settings light_budget, heavy_queries)"
+        )
+
+    def _settle(self, worker: _Worker, remaining: float) -> None:
+        """The caller went away: free ``worker`` now if it has answered, else once it has.
+
+        Runs in the caller's cancellation, before any other callback: a reply that the reader
+        saw meanwhile was dropped (its future was cancelled) and ``worker.future`` cleared.
+        """
+        if worker.dead:
+            return
+        if worker.future is None:
+            self._release(worker)
+            return
+        future: asyncio.Future[Answered] = asyncio.get_running_loop().create_future()
+        worker.future = future
+        self._background(self._drain(worker, future, remaining))
+
+    async def _drain(
+        self, worker: _Worker, future: asyncio.Future[Answered], remaining: float
+    ) -> None:
+        timer = asyncio.get_running_loop().call_later(max(remaining, 0.0), _expire, future)
+        try:
+            await future
+        except (TimeoutError, _Gone, _Stopped, StoreUnavailable):
+            self._discard(worker)
+            return
+        finally:
+            timer.cancel()
+        self._release(worker)
+
+    async def broadcast(self, job: UpdateJob, timeout: float) -> Answered:
+        """Apply an update to every worker (memory mode) with no query in between.
+
+        The first worker's answer decides: an error there is the caller's, and no worker has
+        changed. A later worker that fails is replaced (a new worker replays the log).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with self._update_lock:
+            taken: list[_Worker] = []
+            try:
+                while len(taken) < self.size:
+                    taken.append(await self._acquire(deadline, timeout))
+                first, rest = taken[0], taken[1:]
+                try:
+                    reply = await self._exchange(first, job, deadline - loop.time())
+                except TimeoutError:
+                    taken.remove(first)
+                    self._discard(first)
+                    raise QueryTimeout(
+                        f"the update ran past its deadline of {timeout:g} s and was stopped",
+                        timeout,
+                    ) from None
+                except (_Gone, _Stopped):
+                    where = first.where
+                    taken.remove(first)
+                    self._discard(first)
+                    raise _crash_error(first, where, None, self.config.memory_mb) from None
+                if isinstance(reply[0], Failure):
+                    return reply
+                self.update_log.append(job.update)
+                results = await asyncio.gather(
+                    *(self._exchange(w, job, max(deadline - loop.time(), 1.0)) for w in rest),
+                    return_exceptions=True,
+                )
+                for worker, result in zip(rest, results, strict=True):
+                    if isinstance(result, BaseException) or not isinstance(result[0], Done):
+                        taken.remove(worker)
+                        self._discard(worker)
+                return reply
+            finally:
+                for worker in taken:
+                    self._settle(worker, deadline - loop.time())
+
+    # -- for tests and diagnostics ----------------------------------------------------------
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        return sorted(w.process.pid for w in self._workers if not w.dead)
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until ``size`` live workers are idle (after replacements)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self._idle_light()) < self.size:
+            if loop.time() > deadline:
+                raise StoreUnavailable("the worker pool did not recover in time")
+            await asyncio.sleep(0.02)
+
+    def _idle_light(self) -> list[_Worker]:
+        return [w for w in self._idle if not w.dead and not w.busy]
+
+
+def _waited(error: KgError) -> bool:
+    """A timeout that came from waiting for a worker, not from the query itself."""
+    return isinstance(error, QueryTimeout) and error.message.startswith("no query worker")
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
+def _reap(process: _Process, grace: float) -> int | None:
+    try:
+        return process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        try:
+            return process.wait(5.0)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def _tail(worker: _Worker) -> str:
+    return bytes(worker.stderr).decode("utf-8", "replace").strip()[-500:]
+
+
+def _crash_error(worker: _Worker, where: int, exitcode: int | None, memory_mb: int) -> KgError:
+    """What a worker's death mid-query means, from its exit status and its last words."""
+    how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit {exitcode}"
+    said = _tail(worker)
+    if (
+        "memory allocation of" in said
+        or "MemoryError" in said
+        or (memory_mb and worker.memory > memory_mb * 1024 * 1024 * 3 // 4)
+    ):
+        return QueryMemoryExceeded(
+            f"the query exceeded the memory limit of {memory_mb} MiB per query worker ({how}); "
+            "the worker was replaced (setting worker_memory_mb, KG_WORKER_MEMORY_MB)"
+        )
+    if exitcode in (-signal.SIGKILL, -signal.SIGTERM):
+        return WorkerKilled(
+            f"the query worker was killed from outside ({how}) while it ran this query "
+            "(by an operator or the system's out-of-memory killer); it was replaced: try again"
+        )
+    if "overflowed its stack" in said or (where == PARSING and exitcode == -signal.SIGSEGV):
+        return QueryTooComplex(
+            f"the query engine ran out of stack ({how}) on this query: it is nested or chained "
+            "too deeply. The worker was replaced."
+        )
+    return WorkerCrashed(
+        f"the query engine crashed ({how}) while running this query; the worker was replaced"
+        + (f". Its last words: {said[-200:]}" if said else "")
+    )

@@ -1,0 +1,121 @@
+"""/reconcile with the messages OpenRefine 3.x sends (manifest GET, form-encoded batches)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
+
+# What OpenRefine 3.x posts when a column is reconciled against a type with one extra column.
+OPENREFINE_BATCH = {
+    "q0": {"query": "惠水县", "type": "gq:County", "type_strict": "should"},
+    "q1": {"query": "luodian", "type": "gq:County", "type_strict": "should"},
+    "q2": {"query": "海珠", "type": "gq:UrbanDistrict", "type_strict": "should"},
+    "q3": {
+        "query": "Huishui",
+        "type": "gq:County",
+        "properties": [{"pid": "gq:divisionCode", "v": "522731"}],
+        "type_strict": "should",
+    },
+    "q4": {"query": "惠水縣", "type_strict": "should"},
+    "q5": {"query": "no such place", "type": "gq:County", "type_strict": "should"},
+}
+
+
+def test_manifest(api: TestClient) -> None:
+    manifest = api.get("/reconcile").json()
+    assert manifest["versions"] == ["0.2"]
+    assert manifest["identifierSpace"] == "https://w3id.org/gq-kg/id/"
+    assert "{{id}}" in manifest["preview"]["url"]
+    assert "{{id}}" in manifest["view"]["url"]
+    assert set(manifest["suggest"]) == {"entity", "type", "property"}
+    view = manifest["view"]["url"].replace("{{id}}", "division/522731")
+    assert api.get(view.replace("http://testserver", "")).status_code == 200
+
+
+def _check_batch(answer: dict[str, Any]) -> None:
+    assert set(answer) == set(OPENREFINE_BATCH)
+    for key in ("q0", "q1", "q2", "q3", "q4"):
+        top = answer[key]["result"][0]
+        assert top["match"] is True, (key, top)
+        assert top["score"] == 100.0
+    assert answer["q0"]["result"][0]["id"] == "division/522731"
+    assert answer["q1"]["result"][0]["id"] == "division/522728"
+    assert answer["q2"]["result"][0]["id"] == "division/440105"
+    assert answer["q3"]["result"][0]["id"] == "division/522731"
+    assert answer["q4"]["result"][0]["id"] == "division/522731"
+    assert answer["q5"]["result"] == []
+    types = {t["id"] for t in answer["q0"]["result"][0]["type"]}
+    assert "gq:County" in types
+
+
+def test_batch_as_openrefine_posts_it(api: TestClient) -> None:
+    body = urlencode({"queries": json.dumps(OPENREFINE_BATCH, ensure_ascii=False)})
+    response = api.post("/reconcile", content=body.encode(), headers=FORM)
+    assert response.status_code == 200, response.text
+    _check_batch(response.json())
+
+
+def test_batch_by_get(api: TestClient) -> None:
+    response = api.get("/reconcile", params={"queries": json.dumps(OPENREFINE_BATCH)})
+    assert response.status_code == 200
+    _check_batch(response.json())
+
+
+def test_partial_names_are_candidates_not_matches(api: TestClient) -> None:
+    answer = api.get(
+        "/reconcile", params={"queries": json.dumps({"q": {"query": "学校", "limit": 5}})}
+    ).json()
+    results = answer["q"]["result"]
+    assert len(results) == 5
+    assert not any(r["match"] for r in results)
+    assert all(0 < r["score"] < 100 for r in results)
+
+
+def test_a_code_that_disagrees_lowers_the_score(api: TestClient) -> None:
+    query = {"q": {"query": "惠水县", "properties": [{"pid": "gq:divisionCode", "v": "440111"}]}}
+    top = api.get("/reconcile", params={"queries": json.dumps(query)}).json()["q"]["result"][0]
+    assert top["score"] < 100
+
+
+def test_preview_escapes(api: TestClient) -> None:
+    response = api.get("/reconcile/preview", params={"id": "division/522731"})
+    assert response.status_code == 200
+    assert "惠水县" in response.text
+    assert "Huishui County" in response.text
+    assert api.get("/reconcile/preview", params={"id": "<script>"}).status_code == 404
+
+
+def test_suggest(api: TestClient) -> None:
+    entities = api.get("/reconcile/suggest/entity", params={"prefix": "luo"}).json()["result"]
+    assert entities[0]["id"] == "division/522728"
+    types = api.get("/reconcile/suggest/type", params={"prefix": "Coun"}).json()["result"]
+    assert {"gq:County", "gq:CountyLevelCity"} <= {t["id"] for t in types}
+    props = api.get("/reconcile/suggest/property", params={"prefix": "code"}).json()["result"]
+    assert props[0]["id"] == "gq:divisionCode"
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"callback": "jQuery123"}, "JSONP"),
+        ({"queries": "{not json"}, "not JSON"),
+        ({"queries": "[1, 2]"}, "JSON object"),
+        ({"queries": json.dumps({"q": {"query": "x", "limit": 10_000}})}, "limit"),
+        ({"queries": json.dumps({f"q{i}": "x" for i in range(500)})}, "at most"),
+    ],
+)
+def test_bad_batches_are_422(api: TestClient, params: dict[str, str], needle: str) -> None:
+    response = api.get("/reconcile", params=params)
+    assert response.status_code == 422, response.text
+    assert needle in response.json()["error"]["message"]
+
+
+def test_post_without_queries_is_422(api: TestClient) -> None:
+    response = api.post("/reconcile", content=b"other=1", headers=FORM)
+    assert response.status_code == 422

@@ -1,0 +1,198 @@
+"""The REST API over the real data, through HTTP (TestClient): answers, CSV, errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+
+BASE = "https://w3id.org/gq-kg/"
+HUISHUI = BASE + "id/division/522731"
+
+
+@pytest.mark.parametrize("party", ["惠水县", "惠水", "huishui", "Huishui County", "522731"])
+def test_pairings_of_a_party_by_any_name(api: TestClient, party: str) -> None:
+    response = api.get("/api/pairings", params={"party": party})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "known"
+    assert body["filters"]["party"]["iri"] == HUISHUI
+    helpers = {p["helper"]["label"] for p in body["pairings"]}
+    assert {"荔湾区", "南沙区"} <= helpers  # 2021- and 2017-2020 (data/reference/pairings.csv)
+    for pairing in body["pairings"]:
+        assert pairing["recipient"]["iri"] == HUISHUI
+        assert pairing["recipient"]["label_en"] == "Huishui County"
+        assert pairing["evidence"] in {"stated", "inferred"}
+        assert pairing["citations"], pairing["iri"]
+        assert all(c["text"] and c["document"] for c in pairing["citations"])
+
+
+def test_pairings_filters_combine(api: TestClient) -> None:
+    body = api.get(
+        "/api/pairings",
+        params={"helper": "白云区", "recipient": "luodian", "level": "district-county"},
+    ).json()
+    assert body["status"] == "known"
+    assert {(p["helper"]["code"], p["recipient"]["code"]) for p in body["pairings"]} == {
+        ("440111", "522728")
+    }
+    # 白云区 paired with 平塘县 2016-2020 and again from 2021 (both inferred).
+    ended = api.get(
+        "/api/pairings", params={"helper": "440111", "recipient": "平塘县", "year": 2018}
+    ).json()
+    assert [p["period"]["end"] for p in ended["pairings"]] == ["2020-12-31"]
+    assert [p["period"]["end_precision"] for p in ended["pairings"]] == ["year"]
+    inferred = api.get("/api/pairings", params={"party": "平塘", "evidence": "inferred"}).json()
+    assert inferred["pairings"]
+    assert all(p["evidence"] == "inferred" for p in inferred["pairings"])
+
+
+def test_no_known_partner_is_unknown_not_empty(api: TestClient) -> None:
+    body = api.get(
+        "/api/pairings", params={"recipient": "福泉市", "level": "DistrictToCounty"}
+    ).json()
+    assert body["status"] == "unknown"
+    assert body["pairings"] == []
+    (unknown,) = body["unknown"]
+    assert unknown["party"]["code"] == "522702"
+    assert "no source known to kg names a partner" in unknown["note"]
+
+
+def test_recorded_unknown_cites_its_source(api: TestClient) -> None:
+    # data/reference/unknown-partners.csv: no source known to kg names 长顺县's partner district.
+    body = api.get("/api/pairings", params={"party": "changshun", "level": "DistrictToCounty"})
+    answer = body.json()
+    assert answer["status"] == "unknown"
+    (unknown,) = answer["unknown"]
+    assert unknown["party"]["label"] == "长顺县"
+    assert unknown["level"]["id"] == "gq:DistrictToCounty"
+    assert unknown["citations"]
+    assert all(c["text"] for c in unknown["citations"])
+
+
+def test_pairings_csv(api: TestClient) -> None:
+    for response in (
+        api.get("/api/pairings", params={"party": "罗甸", "format": "csv"}),
+        api.get("/api/pairings", params={"party": "罗甸"}, headers={"Accept": "text/csv"}),
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        assert rows
+        assert {r["recipient.label"] for r in rows} == {"罗甸县"}
+        assert all(r["citations.text"] for r in rows)
+
+
+def test_summary_has_the_aggregate_levels(api: TestClient) -> None:
+    body = api.get("/api/pairings/summary").json()
+    counts = {(s["helper_count"], s["recipient_count"]) for s in body["levels"]}
+    assert {(282, 328), (76, 76), (54, 52), (4, 10)} <= counts
+    schools = next(s for s in body["levels"] if s["helper_count"] == 282)
+    assert "广州282所学校结对帮扶黔南328所学校" in schools["citations"][0]["text"]
+
+
+def test_entity_facts_both_directions(api: TestClient) -> None:
+    for path in ("division/522731", "id:division/522731", "522731", "惠水县"):
+        response = api.get(f"/api/entities/{path}")
+        assert response.status_code == 200, (path, response.text)
+    body = response.json()
+    assert body["entity"]["iri"] == HUISHUI
+    assert "gq:County" in {t["id"] for t in body["types"]}
+    directions = {f["direction"] for f in body["facts"]}
+    assert directions == {"in", "out"}
+    labels = {f["value"] for f in body["facts"] if f["property"]["id"] == "rdfs:label"} | {
+        f["value"] for f in body["facts"] if f["property"]["iri"].endswith("#label")
+    }
+    assert {"惠水县", "Huishui County"} <= labels
+    assert api.get("/api/entities/division/999999").status_code == 404
+    assert api.get("/api/entities/no such place at all").status_code == 404
+
+
+def test_entity_list_and_pages(api: TestClient) -> None:
+    counties = api.get("/api/entities", params={"type": "County", "limit": 500}).json()
+    codes = {e["code"] for e in counties["entities"]}
+    assert "522731" in codes
+    assert counties["total"] == len(counties["entities"])
+    page = api.get("/api/entities", params={"type": "gq:County", "offset": 2, "limit": 2}).json()
+    assert page["entities"] == counties["entities"][2:4]
+    assert api.get("/api/entities", params={"limit": 0}).status_code == 422
+
+
+def test_statistics_filters(api: TestClient) -> None:
+    body = api.get("/api/statistics", params={"unit": "PersonTime"}).json()
+    assert body["count"] > 0
+    assert {s["unit"]["id"] for s in body["statistics"]} == {"gq:PersonTime"}
+    visits = next(s for s in body["statistics"] if s["value"] == 1279)
+    assert visits["original_text"] == "1279人次"
+    assert visits["citations"][0]["text"]
+    assert api.get("/api/statistics", params={"year": 1990}).json()["count"] == 0
+
+
+def test_search_route(api: TestClient) -> None:
+    body = api.get("/api/search", params={"q": "海珠", "limit": 3}).json()
+    assert body["hits"][0]["entity"]["label"] == "海珠区"
+    assert len(body["hits"]) <= 3
+    typed = api.get("/api/search", params={"q": "罗甸", "type": "County"}).json()
+    assert [h["entity"]["code"] for h in typed["hits"]] == ["522728"]
+
+
+def test_query_catalogue(api: TestClient) -> None:
+    listing = api.get("/api/queries").json()
+    names = {q["name"] for q in listing["queries"]}
+    assert {"pairings", "cq01-district-county-pairings", "api-pairings"} <= names
+    # The fix for `--param helper=id:division/440111` silently matching nothing:
+    for helper in ("id:division/440111", "440111", "白云区", BASE + "id/division/440111"):
+        answer = api.get("/api/queries/pairings", params={"helper": helper}).json()
+        assert answer["count"] > 0, helper
+        assert {r["helper"]["code"] for r in answer["rows"]} == {"440111"}
+    ask = api.get("/api/queries/cq33-ask-changshun-partner").json()
+    assert ask["variables"] == ["boolean"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "needle"),
+    [
+        ("/api/queries/nope", 404, "no named query"),
+        ("/api/queries/pairings?helpr=x", 422, "no parameter 'helpr'"),
+        ("/api/queries/pairings?helper=a&helper=b", 422, "more than once"),
+        ("/api/pairings?level=sideways", 422, "level"),
+        ("/api/pairings?year=abc", 422, "year"),
+        ("/api/pairings?evidence=rumour", 422, "evidence"),
+        ("/api/pairings?party=学校", 422, "ambiguous"),
+        ("/api/search?q=", 422, "q"),
+        ("/api/search?q=x&limit=1000", 422, "limit"),
+        ("/api/pairings?format=xml", 422, "format"),
+    ],
+)
+def test_bad_input_is_a_readable_4xx(api: TestClient, url: str, status: int, needle: str) -> None:
+    response = api.get(url)
+    assert response.status_code == status, response.text
+    assert needle in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '"} UNION { ?s ?p ?o } #',
+        "<script>alert(1)</script>",
+        "\\u0022; DROP ALL",
+        "SELECT * WHERE { ?s ?p ?o }",
+        "惠" * 2_000 + "x" * 8_000,  # 10 k characters
+        "id:division/522731> } ; DELETE {",
+    ],
+)
+def test_hostile_strings_are_inert(api: TestClient, hostile: str) -> None:
+    for url, name in (
+        ("/api/pairings", "party"),
+        ("/api/search", "q"),
+        ("/api/statistics", "subject"),
+        ("/api/queries/pairings", "helper"),
+        ("/api/entities", "q"),
+    ):
+        response = api.get(url, params={name: hostile})
+        assert response.status_code in {200, 404, 422}, (url, response.text)
+        if response.status_code != 200:
+            assert response.json()["error"]["status"] == response.status_code
+    assert api.get(f"/api/entities/{hostile[:400]}").status_code in {404, 422}

@@ -1,0 +1,89 @@
+"""The guard's work grows linearly with the text, up to the request body cap (1 MB).
+
+A complexity check, not a speed goal (speed goals live in bench/): for each adversarial
+pattern the guard reads texts of 4 KB, 16 KB, 64 KB, 256 KB and 1 MB, and the CPU time of each
+step must stay under 12 times that of the step before (linear is 4; quadratic is 16, and the
+former guard's lexer made 16 KB of ``a.`` after ``#service`` take over a second, 64 KB 22 s).
+CPU time of this process (best of two) rather than wall time, so a loaded machine slows the
+test down without failing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+
+from kg.errors import KgError
+from kg.sparql.guard import _shape
+
+SIZES = (4_000, 16_000, 64_000, 256_000, 1_000_000)
+#: t(4n) / t(n) above this is not linear (the timer floor keeps tiny times from counting).
+MAX_RATIO = 12
+FLOOR = 0.002
+#: Seconds of CPU for 1 MB: generous, so a loaded machine passes (typical: 0.05 to 0.6 s).
+MAX_SECONDS_PER_MB = 2.0
+
+#: Heads that sent the former guard to its slow lexer (any mention of service, load, from,
+#: using or ``\\u``), or that put the run inside a group.
+HEADS = ("SELECT * { } #service 1\n", "SELECT * FROM <http://a/> { ")
+
+PATTERNS = [
+    "a.",
+    "a:",
+    "?a",
+    '"',
+    '"\\',
+    "'''",
+    "<",
+    "<a",
+    "\\u0041",
+    "\\u0027",
+    "#\n",
+    "1.",
+    "1e",
+    "1.1.",
+    "{",
+    "{}",
+    "(",
+    "[ ",
+    "1SERVICE ",
+    "trueFROM ",
+    "a a ",
+    "ex:a. ",
+    "_:a.",
+    "@a-",
+    "{ FROM ",
+    "select ",
+    "PREFIX a: <b> ",
+]
+
+
+def _cpu(text: str) -> float:
+    return min(_one(text) for _ in range(2))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("pattern", "head"), [(p, HEADS[i % len(HEADS)]) for i, p in enumerate(PATTERNS)]
+)
+def test_guard_work_grows_linearly(pattern: str, head: str) -> None:
+    previous = None
+    times = []
+    for size in SIZES:
+        text = head + pattern * ((size - len(head)) // len(pattern))
+        # The largest text once: its bound is absolute, not a ratio.
+        spent = _cpu(text) if size < SIZES[-1] else _one(text)
+        times.append(spent)
+        if previous is not None:
+            assert spent < MAX_RATIO * max(previous, FLOOR), (size, times)
+        previous = spent
+    assert times[-1] < MAX_SECONDS_PER_MB, times
+
+
+def _one(text: str) -> float:
+    start = time.process_time()
+    with contextlib.suppress(KgError):  # refusing is fine: the time it took is what counts
+        _shape(text, None)
+    return time.process_time() - start
