@@ -15,7 +15,7 @@ from weakref import WeakKeyDictionary
 import networkx as nx
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from api.deps import SettingsDep, StoreDep, settings_of
 from kg.catalogue import bind_typed
@@ -65,12 +65,20 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+def _error(description: str) -> dict[str, Any]:
+    # "model" registers the schema; the explicit JSON content keeps the error's media type
+    # right on routes whose own answers are HTML (FastAPI would otherwise document text/html).
+    json_body = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+    return {"model": ErrorBody, "description": description, "content": {_JSON: json_body}}
+
+
+_JSON: Final = "application/json"
 #: Every route here can answer these (see api/errors.py for the mapping).
 ERRORS: Final[dict[int | str, dict[str, Any]]] = {
-    400: {"model": ErrorBody, "description": "A bad parameter (year, lang, …) on a map"},
-    422: {"model": ErrorBody, "description": "A value /api/network refuses (measure, period …)"},
-    404: {"model": ErrorBody, "description": "No such entity, map asset or export format"},
-    503: {"model": ErrorBody, "description": "The store is busy or the projection timed out"},
+    400: _error("A bad parameter (year, lang, …) on a map"),
+    404: _error("No such entity, map asset or export format"),
+    422: _error("A value /api/network refuses (measure, period …)"),
+    503: _error("The store is busy or the projection timed out"),
 }
 
 router = APIRouter(responses=ERRORS)
@@ -160,7 +168,11 @@ async def _map(request: Request, store: Store, base_iri: str, map_request: MapRe
     return response
 
 
-@router.get("/maps/pairings", summary="Map: districts ↔ counties and every other pairing")
+@router.get(
+    "/maps/pairings",
+    summary="Map: districts ↔ counties and every other pairing",
+    response_class=HTMLResponse,
+)
 async def pairings_map(
     *,
     request: Request,
@@ -174,7 +186,9 @@ async def pairings_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/network", summary="Map: the whole cooperation network")
+@router.get(
+    "/maps/network", summary="Map: the whole cooperation network", response_class=HTMLResponse
+)
 async def network_map(
     *,
     request: Request,
@@ -199,7 +213,7 @@ async def network_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/geo", summary="Map: entities at their coordinates")
+@router.get("/maps/geo", summary="Map: entities at their coordinates", response_class=HTMLResponse)
 async def geo_map(
     *,
     request: Request,
@@ -213,7 +227,11 @@ async def geo_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/entity/{entity:path}", summary="Map: an entity's neighbourhood")
+@router.get(
+    "/maps/entity/{entity:path}",
+    summary="Map: an entity's neighbourhood",
+    response_class=HTMLResponse,
+)
 async def entity_map(
     entity: str,
     *,
@@ -237,7 +255,11 @@ async def entity_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/query", summary="Map: the answer of a named query or of your own query")
+@router.get(
+    "/maps/query",
+    summary="Map: the answer of a named query or of your own query",
+    response_class=HTMLResponse,
+)
 async def query_map(
     request: Request,
     *,
@@ -358,7 +380,12 @@ async def network_periods(
     return compare_periods(graph, spans, level=level)
 
 
-@router.get("/export/network.{fmt}", summary="The network as GEXF, GraphML or node-link JSON")
+@router.get(
+    "/export/network.{fmt}",
+    summary="The network as GEXF, GraphML or node-link JSON",
+    response_class=Response,
+    responses={200: {"content": {media: {} for media in NETWORK_FORMATS.values()}}},
+)
 async def network_export(
     fmt: str, request: Request, store: StoreDep, settings: SettingsDep, year: Year = None
 ) -> Response:
