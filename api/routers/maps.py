@@ -9,15 +9,15 @@ allows scripts from this origin only: the map's data sits in a JSON block, never
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 from weakref import WeakKeyDictionary
 
 import networkx as nx
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import SettingsDep, StoreDep, settings_of
+from api.schemas import ERROR_RESPONSES
 from kg.catalogue import bind_typed
 from kg.config import Settings
 from kg.errors import BadParameter, NotFound
@@ -53,35 +53,8 @@ from kg.store.base import Store
 __all__ = ["MAP_CSP", "router"]
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    status: int
-
-
-class ErrorBody(BaseModel):
-    """The one JSON error shape of kg (api/errors.py)."""
-
-    error: ErrorDetail
-
-
-def _error(description: str) -> dict[str, Any]:
-    # "model" registers the schema; the explicit JSON content keeps the error's media type
-    # right on routes whose own answers are HTML (FastAPI would otherwise document text/html).
-    json_body = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
-    return {"model": ErrorBody, "description": description, "content": {_JSON: json_body}}
-
-
-_JSON: Final = "application/json"
-#: Every route here can answer these (see api/errors.py for the mapping).
-ERRORS: Final[dict[int | str, dict[str, Any]]] = {
-    400: _error("A bad parameter (year, lang, …) on a map"),
-    404: _error("No such entity, map asset or export format"),
-    422: _error("A value /api/network refuses (measure, period …)"),
-    503: _error("The store is busy or the projection timed out"),
-}
-
-router = APIRouter(responses=ERRORS)
+# The errors every kg API route may answer, in the one JSON shape (api/schemas.py).
+router = APIRouter(responses=ERROR_RESPONSES)
 
 #: Scripts and styles from this origin only; vis-network draws its icons from data: URLs;
 #: the map may be framed by kg's own entity pages.
