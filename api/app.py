@@ -22,7 +22,18 @@ from starlette.staticfiles import StaticFiles
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.render import STATIC_DIR
-from api.routers import apidocs, health, home, maps, pages, query, reconcile, rest, site, sparql
+from api.routers import (
+    apidocs,
+    health,
+    home,
+    maps,
+    pages,
+    query,
+    reconcile,
+    rest,
+    site,
+    sparql,
+)
 from api.state import AppContext, Served
 from kg.config import Settings, get_settings
 from kg.store.base import Store
@@ -110,7 +121,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(reconcile.router)
     app.include_router(query.router)
     app.include_router(apidocs.router)
-    app.include_router(maps.router)
     # Before /static: the npm packages' files (api/web/node_modules, installed by `make setup`).
     app.mount(
         "/static/vendor/yasgui",
@@ -122,5 +132,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         StaticFiles(directory=apidocs.SWAGGER_UI_DIST, check_dir=False),
         name="vendor-swagger-ui",
     )
+    app.include_router(maps.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

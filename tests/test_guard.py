@@ -204,6 +204,21 @@ def test_keywords_glued_to_other_tokens_are_seen(text: str) -> None:
         check(text, settings(), GRAPHS)
 
 
+def test_a_string_hidden_by_the_iri_reading_is_refused() -> None:
+    """To pyoxigraph, "'>'" is a string after "FILTER(?a<?b)"; to the IRI reading the "'"
+    after ">" would open a string hiding SERVICE: such a text is refused."""
+    text = "SELECT * { ?s ?p ?o FILTER(?o<?b)'>' ?p ?o . SERVICE <http://x/> {} # ' }"
+    with pytest.raises(QuerySyntaxError):
+        check(text, settings(allow_service=False), GRAPHS)
+
+
+def test_nesting_in_the_comparison_reading_counts() -> None:
+    text = "SELECT * { ?s ?p ?o FILTER(?o<?b)" + "(" * 20 + "#>\n}"
+    assert inspect(text).depth >= 21
+    # Balanced brackets in IRIs do not add up.
+    assert inspect("SELECT * { " + "?s ?p <http://a/(b)> . " * 100 + "}").depth == 2
+
+
 def test_load_glued_to_what_precedes_it_is_seen() -> None:
     assert inspect("CLEAR ALL ;LOAD<http://x/d.ttl>").load
     assert inspect("INSERT DATA { <a:x> <a:y> 1 };load <http://x/d.ttl>").load

@@ -40,10 +40,10 @@ def test_negative_capacity_is_refused() -> None:
 
 
 def test_the_guard_cache_holds_a_bounded_number_of_bytes() -> None:
-    """Forty distinct 1 MB queries: the former count-bounded cache kept all of them."""
+    """Two dozen distinct 1 MB queries: the former count-bounded cache kept all of them."""
     guard._cache.clear()
     body = "ASK { } # " + "x" * 1_000_000
-    texts = [f"{body}{n}" for n in range(40)]
+    texts = [f"{body}{n}" for n in range(24)]
     for text in texts:
         assert guard.inspect(text).form == "ASK"
     assert guard._cache.size <= guard.CACHE_BYTES

@@ -434,16 +434,16 @@ def _query_map(args: argparse.Namespace, settings: Settings) -> int:
     if bool(args.name) == bool(args.file):
         raise BadParameter("kg map query needs --name NAME or -f FILE")
     named = get_query(args.name, _queries_dir(settings)) if args.name else None
-    title = named.summary if named else str(args.file)
+    if named is not None:
+        title = named.summary
+    else:
+        text, title = Path(args.file).read_text(encoding="utf-8"), str(args.file)
 
     async def work(store: Store) -> Any:
-        # iri parameters take ids, codes and names, as in `kg query --name`.
-        if named is not None:
-            text = await bind_typed(store, named, _params(args.param))
-        else:
-            text = Path(args.file).read_text(encoding="utf-8")
+        # iri parameters take ids, codes and names too, as for kg query.
+        query = text if named is None else await bind_typed(store, named, _params(args.param))
         known = await NetworkCache(_queries_dir(settings)).graph(store)
-        return await graph_from_query(store, text, known)
+        return await graph_from_query(store, query, known)
 
     graph = asyncio.run(_with_store(settings, work))
     options = MapOptions(kind="query", title=title, lang=args.lang, self_contained=True)

@@ -139,7 +139,7 @@ def server_settings(var_dir: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def build_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The project's data built once (``kg build``) into a temporary var folder."""
     settings = server_settings(tmp_path_factory.mktemp("browser-build") / "var")
@@ -147,26 +147,26 @@ def build_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def serve() -> Callable[[Settings], AbstractContextManager[str]]:
     """Start a server for any Settings: ``with serve(settings) as url: ...``."""
     return run_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(build_settings: Settings) -> Iterator[str]:
     """The API over the real build, at http://127.0.0.1:<port>."""
     with run_server(build_settings) as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps` (Debian's chromium package)")

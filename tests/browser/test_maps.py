@@ -40,12 +40,12 @@ MAPS = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def real_graph(build_settings: Settings) -> nx.MultiDiGraph:
     return load(build_settings.var_dir / "current" / "dataset.nq")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hostile_server(
     tmp_path_factory: pytest.TempPathFactory,
     serve: Callable[[Settings], AbstractContextManager[str]],

@@ -150,16 +150,19 @@ class _Reader:
             stream.fine = self.expect is not None
         return max(deepest, stream.max_depth)
 
-    def _as_code(self, code: str, depth: int) -> int:
+    def _as_code(self, text: str, depth: int) -> int:
         """The other reading of an IRI with ")" in it: in an expression pyoxigraph reads
         ``FILTER(?a<?b)SERVICE?e#>`` as ``?a < ?b``, the end of the filter, SERVICE, and a
-        comment. Read what follows the ``<`` as code (no ``<`` can occur in it, so this
-        does not recurse); returns its deepest nesting."""
-        other = _Reader(None)
-        deepest = other.read(code, depth)
-        self.service = self.service or other.service
-        self.load = self.load or other.load
-        return deepest
+        comment. What follows the ``<`` counts as code (any "service" in it as SERVICE);
+        returns the deepest nesting it reaches."""
+        code = tokens.as_code(text)
+        upper = code.upper()
+        folded = upper if code.isascii() else code.casefold().upper()
+        if "SERVICE" in upper or "SERVICE" in folded:
+            self.service = True
+        if "LOAD" in upper or "LOAD" in folded:
+            self.load = True
+        return tokens.nesting(code, depth)[1]
 
     def _word(self, word: str, depth: int) -> None:
         upper = word.upper()

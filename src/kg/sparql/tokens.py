@@ -11,8 +11,9 @@ shorter one), or stops at a character that cannot occur inside it (an IRI at the
 a string at its quote or end of line), or raises (a string that never ends: nothing after it
 can be read safely, and the engine refuses it too). No nested quantifier runs over
 overlapping classes, so no input makes the regex engine backtrack more than one token.
-Whitespace and comments are swallowed by the token before them, and a run of brackets is one
-token, so most texts cost one Python step per meaningful token.
+Whitespace and comments are swallowed by the token before them, a run of brackets is one
+token, and a run of tokens the guard need not see (no notable keyword inside, found by one
+pass over the lower-cased text) is one step: Python works per token only where the guard looks.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from typing import Final
 
 from kg.errors import QuerySyntaxError
 
-__all__ = ["Kind", "TokenStream", "decode_escapes", "tokenize", "unescape_iri", "unescape_local"]
+__all__ = [
+    "Kind",
+    "TokenStream",
+    "as_code",
+    "decode_escapes",
+    "nesting",
+    "tokenize",
+    "unescape_iri",
+    "unescape_local",
+]
 
 
 class Kind(enum.Enum):
@@ -60,7 +70,11 @@ _WS: Final = " \t\r\n"
 _Q1 = "'"
 _Q2 = '"'
 _BS = "\\\\"  # a backslash, escaped for the regex
-_IRIREF: Final = "<(?:[^<>" + _Q2 + "{}|^`" + _BS + "\\x00-\\x20]|" + _UCHAR + ")*>"
+_IRI_CHAR: Final = "<>" + _Q2 + "{}|^`" + _BS + "\\x00-\\x20"
+_IRIREF: Final = f"<(?:[^{_IRI_CHAR}]|{_UCHAR})*>"
+#: IRIs that cannot be code to a reader taking "<" for less-than (see the guard): without
+#: ")" (no way out of the expression), or without "(", "[" and "'" (nothing to nest or hide).
+_PLAIN_IRI: Final = f"<(?:[^{_IRI_CHAR})]|{_UCHAR})*>|<(?:[^{_IRI_CHAR}(\\[{_Q1}]|{_UCHAR})*>"
 _PNAME: Final = f"(?:[{_U}][{_CHARS}.]*)?:(?:(?:[{_U}:0-9]|{_PLX})(?:[{_CHARS}.:]|{_PLX})*)?"
 _WORD: Final = f"[{_U}][{_CHARS}.]*"
 
@@ -99,17 +113,17 @@ _FINE: Final = re.compile(
 #: A run of tokens without brackets (nor a string that never ends): what the guard skips in
 #: one step unless a notable word lies inside it.
 _COARSE: Final = re.compile(
-    f"(?P<dull>(?:(?:{_IRIREF}|{_BNODE}|{_PNAME}|{_WORD}|{_STRING}|{_VAR}|{_LANGTAG}|{_NUMBER}"
-    f"|[^{_Q1}{_Q2}{{}}()\\[\\]{_WS}]){_TRAIL})+)|{_FINE.pattern}",
+    f"(?P<dull>(?:(?:{_PLAIN_IRI}|<(?!{_IRIREF[1:]})|{_BNODE}|{_PNAME}|{_WORD}|{_STRING}|{_VAR}"
+    f"|{_LANGTAG}|{_NUMBER}|[^<{_Q1}{_Q2}{{}}()\\[\\]{_WS}]){_TRAIL})+)|{_FINE.pattern}",
     re.DOTALL,
 )
 
 #: The keywords the guard acts on, found anywhere in the text (lower case, so also inside
-#: glued words). A hit inside a name makes the reader look at that name.
+#: glued words; a lookahead, so overlapping ones count too). A hit inside a name makes the
+#: reader look at that name.
 _NOTABLE: Final = re.compile(
-    "s(?:ervice|elect)|lo(?:ad)|f(?:rom)|u(?:sing)|n(?:amed)|p(?:refix)|b(?:ase)"
-    "|a(?:sk|dd)|c(?:onstruct|lear|reate|opy)|d(?:escribe|elete|rop)|i(?:nsert)|m(?:ove)"
-    "|w(?:ith)|\x00"
+    "(?=s(?:ervice|elect)|load|from|using|named|prefix|base"
+    "|a(?:sk|dd)|c(?:onstruct|lear|reate|opy)|d(?:escribe|elete|rop)|insert|move|with|\x00)"
 )
 #: The longest notable keyword: a hit this far before a name may still reach into it.
 _REACH: Final = 9
@@ -123,8 +137,9 @@ _FOLD: Final = str.maketrans(
 )
 
 _ESCAPE: Final = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-_NO_WS: Final = str.maketrans(dict.fromkeys(_WS))
+_NOT_BRACKET: Final = re.compile(r"[^{}()\[\]]+")
 _LOCAL_ESCAPE: Final = re.compile(r"\\([_~.\-!$&'()*+,;=/?#@%])")
+#: Brackets to steps (see :func:`nesting`).
 _BRACKET_STEP: Final = str.maketrans(dict.fromkeys("{([", "\x02") | dict.fromkeys("})]", "\x00"))
 
 
@@ -216,28 +231,46 @@ class TokenStream:
             yield Kind.OTHER, ""
 
     def _brackets(self, run: str) -> None:
-        run = run.translate(_NO_WS) if len(run) > 1 else run
-        if len(run) == 1:
-            if run in "{([":
-                self.depth += 1
-                self.max_depth = max(self.max_depth, self.depth)
-            else:
-                self.depth = max(self.depth - 1, 0)
-            return
-        # C-level passes over a run of brackets: an opening one steps +1, a closing one -1
-        # (bytes 2 and 0, minus one per position), relative to the depth before the run.
-        steps = run.translate(_BRACKET_STEP).encode("latin-1")
-        levels = list(map(operator.sub, itertools.accumulate(steps), range(1, len(steps) + 1)))
-        if self.depth + min(levels) < 0:
-            # More closed than opened (the engine refuses it): clamp at zero, one by one.
-            level = self.depth
-            for bracket in run:
-                level = level + 1 if bracket in "{([" else max(level - 1, 0)
-                self.max_depth = max(self.max_depth, level)
-            self.depth = level
-            return
-        self.max_depth = max(self.max_depth, self.depth + max(levels))
-        self.depth += levels[-1]
+        self.depth, deepest = nesting(run, self.depth)
+        self.max_depth = max(self.max_depth, deepest)
+
+
+def nesting(run: str, depth: int) -> tuple[int, int]:
+    """The nesting after a run of brackets (anything else in it is ignored) that starts
+    ``depth`` deep, and the deepest it reaches; a closing bracket below zero counts as none."""
+    if len(run) == 1:
+        if run in "{([":
+            return depth + 1, depth + 1
+        return (max(depth - 1, 0) if run in "})]" else depth), depth
+    # C-level passes: an opening bracket steps +1, a closing one -1 (bytes 2 and 0, minus one
+    # per position), relative to the depth before the run.
+    steps = _NOT_BRACKET.sub("", run).translate(_BRACKET_STEP).encode("latin-1")
+    if not steps:
+        return depth, depth
+    levels = list(map(operator.sub, itertools.accumulate(steps), range(1, len(steps) + 1)))
+    if depth + min(levels) >= 0:
+        return depth + levels[-1], max(depth, depth + max(levels))
+    # More closed than opened (the engine refuses it): clamp at zero, one by one.
+    level = deepest = depth
+    for step in steps:
+        level = level + 1 if step == 2 else max(level - 1, 0)
+        deepest = max(deepest, level)
+    return level, deepest
+
+
+_CODE_STRING: Final = re.compile("'''(?:(?:'|'')?[^'])*'''|'[^'\r\n]*'")
+
+
+def as_code(iri_text: str) -> str:
+    """What follows the ``<`` of an IRI, as code to a reader that takes that ``<`` for
+    less-than: without its strings and its comment. An IRI holds no ``<``, ``"``, ``{``, ``}``,
+    backslash (but in ``\\u`` escapes), space or line end, so strings in ``'`` and a comment
+    to the end are all there is to remove; QuerySyntaxError if a string never ends."""
+    if "'" in iri_text:
+        iri_text = _CODE_STRING.sub(" ", iri_text)
+        if "'" in iri_text:
+            raise QuerySyntaxError("a string in an IRI-like comparison never ends")
+    return iri_text.partition("#")[0]
 
 
 def tokenize(text: str, depth: int = 0) -> TokenStream:
