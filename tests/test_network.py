@@ -392,6 +392,10 @@ def test_maps_index_and_entity_pages_paths(api: TestClient) -> None:
     framed = api.get("/maps/entity/division/522732")
     assert framed.status_code == 200
     assert "三都水族自治县" in html.unescape(framed.text)
+    # A sentence has a page but is no node of the network: its frame says so, without error.
+    sentence = api.get("/maps/entity/document/gq2023/s/13-1")
+    assert sentence.status_code == 200
+    assert "Not part of the network" in sentence.text
     missing = api.get("/maps/entity/<b>nothing-like-this</b>")
     assert missing.status_code == 404
     assert "<b>" not in missing.text

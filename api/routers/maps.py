@@ -20,7 +20,7 @@ from api.deps import SettingsDep, StoreDep, settings_of
 from api.schemas import ERROR_RESPONSES
 from kg.catalogue import bind_typed
 from kg.config import Settings
-from kg.errors import BadParameter, NotFound
+from kg.errors import BadParameter, KgError, NotFound
 from kg.network.analysis import (
     bipartite,
     centrality,
@@ -220,9 +220,12 @@ async def entity_map(
         node = await resolve_node(store, graph, entity, settings.base_iri)
     except NotFound as exc:
         # Entity pages frame this map: a page that says why reads better there than JSON.
-        page = render_page("关系图 Network map", message=exc.message)
-        response = _html(page)
-        response.status_code = 404
+        # A resource that exists but is no node of the network (a sentence, a claim, a
+        # statistic) gets 200 and says so: every entity page frames this map.
+        exists = await _is_resource(store, entity, settings.base_iri)
+        message = "不在关系网络中 Not part of the network" if exists else exc.message
+        response = _html(render_page("关系图 Network map", message=message))
+        response.status_code = 200 if exists else 404
         return response
     map_request = MapRequest(kind="entity", entity=node, hops=hops, lang=lang or "zh", year=year)
     return await _map(request, store, settings.base_iri, map_request)
@@ -263,6 +266,19 @@ async def query_map(
     response = _html(rendered.html)
     response.headers["X-KG-Nodes"] = str(rendered.nodes)
     return response
+
+
+async def _is_resource(store: Store, text: str, base_iri: str) -> bool:
+    from kg.resolve import resolve  # noqa: PLC0415
+
+    iri = text if text.startswith(("http://", "https://")) else f"{base_iri}id/{text}"
+    if text.startswith("id:"):
+        iri = f"{base_iri}id/{text[3:]}"
+    try:
+        await resolve(store, iri)
+    except KgError:
+        return False
+    return True
 
 
 async def _analysed(
