@@ -365,13 +365,13 @@ def test_map_assets_come_from_the_packages(api: TestClient) -> None:
     assert api.get("/maps/assets/nope.js").status_code == 404
 
 
-# Under /api/ a refused value is 422 (the REST convention, api/errors.py); maps answer 400.
 @pytest.mark.parametrize(
     ("path", "status"),
     [
         ("/maps/pairings?year=twenty", 400),
         ("/maps/network?lang=fr", 400),
         ("/maps/entity/522732?hops=9", 400),
+        # Under /api/ the REST convention: a refused value is 422 (api/errors.py).
         ("/api/network/centrality?measure=pagerank", 422),
         ("/api/network/path?from=黄埔区&to=nowhere", 404),
         ("/api/network/periods?period=2020-2016", 422),
@@ -392,6 +392,10 @@ def test_maps_index_and_entity_pages_paths(api: TestClient) -> None:
     framed = api.get("/maps/entity/division/522732")
     assert framed.status_code == 200
     assert "三都水族自治县" in html.unescape(framed.text)
+    # A sentence has a page but is no node of the network: its frame says so, without error.
+    sentence = api.get("/maps/entity/document/gq2023/s/13-1")
+    assert sentence.status_code == 200
+    assert "Not part of the network" in sentence.text
     missing = api.get("/maps/entity/<b>nothing-like-this</b>")
     assert missing.status_code == 404
     assert "<b>" not in missing.text
@@ -485,7 +489,9 @@ def test_a_named_or_user_query_becomes_a_map(api: TestClient, real: nx.MultiDiGr
         {"query": "ASK { ?s ?p ?o }"},
         {"query": "SELECT nonsense"},
         {},
-        {"name": "network-district-county", "level": "not an iri"},
     ):
         response = api.get("/maps/query", params=bad)
         assert response.status_code == 400, bad
+    # iri parameters are resolved like the REST API's: an unknown name is not found.
+    unknown = {"name": "network-district-county", "level": "no such level"}
+    assert api.get("/maps/query", params=unknown).status_code == 404

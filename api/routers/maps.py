@@ -9,17 +9,18 @@ allows scripts from this origin only: the map's data sits in a JSON block, never
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 from weakref import WeakKeyDictionary
 
 import networkx as nx
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import SettingsDep, StoreDep, settings_of
+from api.schemas import ERROR_RESPONSES
+from kg.catalogue import bind_typed
 from kg.config import Settings
-from kg.errors import BadParameter, NotFound
+from kg.errors import BadParameter, KgError, NotFound
 from kg.network.analysis import (
     bipartite,
     centrality,
@@ -46,41 +47,14 @@ from kg.network.service import (
     resolve_node,
     select_subgraph,
 )
-from kg.queries import bind, get_query
+from kg.queries import get_query
 from kg.store.base import Store
 
 __all__ = ["MAP_CSP", "router"]
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    status: int
-
-
-class ErrorBody(BaseModel):
-    """The one JSON error shape of kg (api/errors.py)."""
-
-    error: ErrorDetail
-
-
-#: Every route here can answer these (see api/errors.py for the mapping).
-#: Errors are JSON even on routes whose answer is HTML: each says so in its own ``content``.
-ERRORS: Final[dict[int | str, dict[str, Any]]] = {
-    status: {
-        "model": ErrorBody,
-        "description": text,
-        "content": {"application/json": {}},
-    }
-    for status, text in (
-        (400, "A bad parameter of a map (year, lang, hops, …)"),
-        (404, "No such entity, map asset or export format"),
-        (422, "A bad parameter of an analysis route under /api/ (the message names it)"),
-        (503, "The store is busy or the projection timed out"),
-    )
-}
-
-router = APIRouter(responses=ERRORS)
+# The errors every kg API route may answer, in the one JSON shape (api/schemas.py).
+router = APIRouter(responses=ERROR_RESPONSES)
 
 #: Scripts and styles from this origin only; vis-network draws its icons from data: URLs;
 #: the map may be framed by kg's own entity pages.
@@ -169,8 +143,8 @@ async def _map(request: Request, store: Store, base_iri: str, map_request: MapRe
 
 @router.get(
     "/maps/pairings",
-    response_class=HTMLResponse,
     summary="Map: districts ↔ counties and every other pairing",
+    response_class=HTMLResponse,
 )
 async def pairings_map(
     *,
@@ -186,7 +160,7 @@ async def pairings_map(
 
 
 @router.get(
-    "/maps/network", response_class=HTMLResponse, summary="Map: the whole cooperation network"
+    "/maps/network", summary="Map: the whole cooperation network", response_class=HTMLResponse
 )
 async def network_map(
     *,
@@ -212,7 +186,7 @@ async def network_map(
     return await _map(request, store, settings.base_iri, map_request)
 
 
-@router.get("/maps/geo", response_class=HTMLResponse, summary="Map: entities at their coordinates")
+@router.get("/maps/geo", summary="Map: entities at their coordinates", response_class=HTMLResponse)
 async def geo_map(
     *,
     request: Request,
@@ -228,8 +202,8 @@ async def geo_map(
 
 @router.get(
     "/maps/entity/{entity:path}",
-    response_class=HTMLResponse,
     summary="Map: an entity's neighbourhood",
+    response_class=HTMLResponse,
 )
 async def entity_map(
     entity: str,
@@ -246,9 +220,12 @@ async def entity_map(
         node = await resolve_node(store, graph, entity, settings.base_iri)
     except NotFound as exc:
         # Entity pages frame this map: a page that says why reads better there than JSON.
-        page = render_page("关系图 Network map", message=exc.message)
-        response = _html(page)
-        response.status_code = 404
+        # A resource that exists but is no node of the network (a sentence, a claim, a
+        # statistic) gets 200 and says so: every entity page frames this map.
+        exists = await _is_resource(store, entity, settings.base_iri)
+        message = "不在关系网络中 Not part of the network" if exists else exc.message
+        response = _html(render_page("关系图 Network map", message=message))
+        response.status_code = 200 if exists else 404
         return response
     map_request = MapRequest(kind="entity", entity=node, hops=hops, lang=lang or "zh", year=year)
     return await _map(request, store, settings.base_iri, map_request)
@@ -256,8 +233,8 @@ async def entity_map(
 
 @router.get(
     "/maps/query",
-    response_class=HTMLResponse,
     summary="Map: the answer of a named query or of your own query",
+    response_class=HTMLResponse,
 )
 async def query_map(
     request: Request,
@@ -277,7 +254,7 @@ async def query_map(
     if name is not None:
         named = get_query(name, settings.ontology_dir / "queries")
         values = {k: v for k, v in request.query_params.items() if k not in {"name", "lang"}}
-        text = bind(named, values)
+        text = await bind_typed(store, named, values)
         title = named.summary
     else:
         text, title = str(query), "SPARQL"
@@ -289,6 +266,19 @@ async def query_map(
     response = _html(rendered.html)
     response.headers["X-KG-Nodes"] = str(rendered.nodes)
     return response
+
+
+async def _is_resource(store: Store, text: str, base_iri: str) -> bool:
+    from kg.resolve import resolve  # noqa: PLC0415
+
+    iri = text if text.startswith(("http://", "https://")) else f"{base_iri}id/{text}"
+    if text.startswith("id:"):
+        iri = f"{base_iri}id/{text[3:]}"
+    try:
+        await resolve(store, iri)
+    except KgError:
+        return False
+    return True
 
 
 async def _analysed(
@@ -381,16 +371,9 @@ async def network_periods(
 
 @router.get(
     "/export/network.{fmt}",
-    response_class=Response,
-    responses={
-        200: {
-            "content": {
-                media: {"schema": {"type": "string"}} for media in NETWORK_FORMATS.values()
-            },
-            "description": "The network file",
-        }
-    },
     summary="The network as GEXF, GraphML or node-link JSON",
+    response_class=Response,
+    responses={200: {"content": {media: {} for media in NETWORK_FORMATS.values()}}},
 )
 async def network_export(
     fmt: str, request: Request, store: StoreDep, settings: SettingsDep, year: Year = None

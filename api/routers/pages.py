@@ -8,6 +8,7 @@ id is a 404: an HTML page for a browser, the JSON error body otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -70,11 +71,19 @@ async def vocabulary_of(request: Request, store: Store, settings: Settings) -> V
 def has_route(request: Request, prefix: str) -> bool:
     """Whether the app serves paths under ``prefix`` (maps and reconciliation come from
     other routers: pages link them only when they are there)."""
-    for route in request.app.router.routes:
-        path = getattr(route, "path", "")
-        if isinstance(path, str) and path.startswith(prefix):
-            return True
-    return False
+    return any(path.startswith(prefix) for path in _route_paths(request.app.router.routes))
+
+
+def _route_paths(routes: Iterable[object]) -> Iterator[str]:
+    # FastAPI keeps an included router as one _IncludedRouter entry (no .path of its own):
+    # look inside it, or no router's path is ever found.
+    for route in routes:
+        path = getattr(route, "path", None)
+        if isinstance(path, str):
+            yield path
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _route_paths(getattr(inner, "routes", ()))
 
 
 @dataclass(frozen=True)

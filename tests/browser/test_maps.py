@@ -181,3 +181,35 @@ def test_self_contained_file_works_offline_and_safely(
 def _collect(message: Any, errors: list[str]) -> None:
     if message.type == "error":
         errors.append(message.text)
+
+
+def test_period_control_hides_edges_of_other_rounds(
+    guarded: GuardedPage, real_graph: nx.MultiDiGraph
+) -> None:
+    from kg.network.project import active_in
+
+    assert guarded.goto("/maps/pairings") == 200
+    _wait_drawn(guarded)
+    guarded.page.select_option("#kg-period", "2016-2020")
+    shown = guarded.page.evaluate(
+        "() => window.kgMap.edges.get({filter: e => !e.hidden}).map(e => e.id)"
+    )
+    expected = {
+        key
+        for _, _, key, d in real_graph.edges(keys=True, data=True)
+        if d["relation"] == "Pairing"
+        and (not (d["start"] or d["end"]) or active_in(d["start"], d["end"], 2016, 2020))
+    }
+    assert set(shown) == expected
+    assert guarded.page.inner_text("#kg-visible-edges") == str(len(expected))
+    guarded.assert_clean()
+
+
+def test_home_and_entity_pages_lead_to_the_maps(guarded: GuardedPage) -> None:
+    assert guarded.goto("/") == 200
+    assert guarded.page.locator("a[href^='/maps']").count() >= 1
+    assert guarded.goto("/id/division/522732") == 200
+    frame = guarded.page.frame_locator("iframe.map")
+    frame.locator('#kg-map[data-ready="true"]').wait_for(state="attached")
+    assert frame.locator("#kg-map").get_attribute("data-node-count") not in (None, "0")
+    guarded.assert_clean()
