@@ -100,4 +100,3 @@ def web_app(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     yield make
     for test_client in opened:
         test_client.__exit__(None, None, None)
-
