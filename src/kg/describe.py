@@ -29,6 +29,7 @@ import pyoxigraph as ox
 
 from kg.config import ONTOLOGY_NS, Settings
 from kg.errors import BadParameter, NotFound, QueryError
+from kg.prefixes import PREFIXES as PREFIX_TABLE
 from kg.queries import Term, bind, get_query, render_term, select
 from kg.store.base import QueryRequest, Store
 
@@ -57,22 +58,8 @@ _RDFS_LABEL: Final = "http://www.w3.org/2000/01/rdf-schema#label"
 _XSD_STRING: Final = "http://www.w3.org/2001/XMLSchema#string"
 _RDF_LANG_STRING: Final = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
-#: Prefixes for Turtle and the JSON-LD ``@context`` (the vocabularies the data uses).
-PREFIXES: Final[Mapping[str, str]] = {
-    "gq": ONTOLOGY_NS,
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "dct": "http://purl.org/dc/terms/",
-    "foaf": "http://xmlns.com/foaf/0.1/",
-    "schema": "https://schema.org/",
-    "org": "http://www.w3.org/ns/org#",
-    "prov": "http://www.w3.org/ns/prov#",
-    "qb": "http://purl.org/linked-data/cube#",
-    "geo": "http://www.w3.org/2003/01/geo/wgs84_pos#",
-}
+#: Prefixes for Turtle and the JSON-LD ``@context``: the one prefix table (kg.prefixes).
+PREFIXES: Final[Mapping[str, str]] = PREFIX_TABLE
 
 ClaimKind = Literal["pairing", "unknown", "statistic", "event", "claim"]
 #: Most specific first: an event is a claim, so the order decides.
