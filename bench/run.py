@@ -35,10 +35,8 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
@@ -50,11 +48,11 @@ from bench.generate import DEFAULT_BASE, GeneratedDataset, generate, load_meta
 from bench.machine import describe_machine, load_average
 from bench.report import CaseResult, RunReport, update_readme, write_report
 from bench.servers import (
-    Memory,
     Server,
     ServerSpec,
     cpu_seconds_of_tree,
     memory_of_tree,
+    sampling_memory,
     start_server,
     stop_server,
     venv_bin,
@@ -354,26 +352,6 @@ def _check_etag(server: Server, text: str, etag: str) -> int:
     return response.status_code
 
 
-@contextmanager
-def _sampling(server: Server) -> Iterator[list[Memory]]:
-    """Samples the server's memory every 0.25 s while the body runs."""
-    samples: list[Memory] = []
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            samples.append(memory_of_tree(server.process.pid))
-            stop.wait(0.25)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield samples
-    finally:
-        stop.set()
-        thread.join()
-
-
 @dataclass(frozen=True)
 class _Load:
     """What wrk sends in one case."""
@@ -450,7 +428,7 @@ def _run_cases(
                         _measure(load, args, args.warmup)
                         wait_idle(server)
                     cpu_before = cpu_seconds_of_tree(server.process.pid)
-                    with _sampling(server) as samples:
+                    with sampling_memory(server.process.pid) as samples:
                         result = _measure(load, args, seconds)
                     cpu_after = cpu_seconds_of_tree(server.process.pid)
                     cpu = sum(t - cpu_before.get(p, 0.0) for p, t in cpu_after.items())

@@ -34,10 +34,8 @@ import random
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +44,14 @@ import httpx
 
 from bench.generate import DEFAULT_BASE, GeneratedDataset, generate, load_meta
 from bench.machine import describe_machine, load_average
-from bench.servers import ServerSpec, memory_of_tree, start_server, stop_server, venv_bin
+from bench.servers import (
+    ServerSpec,
+    memory_of_tree,
+    sampling_memory,
+    start_server,
+    stop_server,
+    venv_bin,
+)
 from kg.config import ONTOLOGY_NS
 from kg.errors import BadParameter
 from kg.queries import NamedQuery, bind, parse_query_file
@@ -287,26 +292,6 @@ def _query_timings(
     return results
 
 
-@contextmanager
-def _sampling(pid: int) -> Iterator[list[tuple[int, int]]]:
-    samples: list[tuple[int, int]] = []
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            memory = memory_of_tree(pid)
-            samples.append((memory.rss, memory.pss))
-            stop.wait(0.5)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield samples
-    finally:
-        stop.set()
-        thread.join()
-
-
 def measure_size(target: int, work: Path, args: argparse.Namespace) -> SizeResult:
     data_path = work / f"data-{target}-s{args.seed}" / "dataset.nq"
     dataset = load_meta(data_path)
@@ -362,12 +347,12 @@ def measure_size(target: int, work: Path, args: argparse.Namespace) -> SizeResul
     server = start_server(spec, work / "logs")
     try:
         result.server_idle_rss_mib = round(memory_of_tree(server.process.pid).rss / 2**20, 1)
-        with _sampling(server.process.pid) as memory:
+        with sampling_memory(server.process.pid, 0.5) as memory:
             result.queries = _query_timings(
                 server.base_url, dataset, args.samples, args.url, args.seed
             )
-        result.server_rss_mib = round(max(m[0] for m in memory) / 2**20, 1)
-        result.server_pss_mib = round(max(m[1] for m in memory) / 2**20, 1)
+        result.server_rss_mib = round(max(m.rss for m in memory) / 2**20, 1)
+        result.server_pss_mib = round(max(m.pss for m in memory) / 2**20, 1)
     finally:
         stop_server(server)
     return result

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ __all__ = [
     "cpu_seconds_of_tree",
     "free_port",
     "memory_of_tree",
+    "sampling_memory",
     "start_server",
     "stop_server",
     "venv_bin",
@@ -119,6 +121,27 @@ def memory_of_tree(pid: int) -> Memory:
         rss += _field_kib(Path(f"/proc/{current}/status"), "VmRSS")
         pss += _field_kib(Path(f"/proc/{current}/smaps_rollup"), "Pss")
     return Memory(rss=rss, pss=pss, processes=count)
+
+
+@contextlib.contextmanager
+def sampling_memory(pid: int, interval: float = 0.25) -> Iterator[list[Memory]]:
+    """Samples the memory of ``pid`` and its descendants every ``interval`` seconds while the
+    body runs; the list fills as it goes."""
+    samples: list[Memory] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            samples.append(memory_of_tree(pid))
+            stop.wait(interval)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join()
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
