@@ -495,3 +495,15 @@ def test_a_named_or_user_query_becomes_a_map(api: TestClient, real: nx.MultiDiGr
     # iri parameters are resolved like the REST API's: an unknown name is not found.
     unknown = {"name": "network-district-county", "level": "no such level"}
     assert api.get("/maps/query", params=unknown).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "param", "status"),
+    [("from=黄埔区&to=", "to", 422), ("from=nowhere-xyz&to=黄埔区", "from", 404)],
+)
+def test_path_errors_name_the_parameter(
+    api: TestClient, query: str, param: str, status: int
+) -> None:
+    response = api.get(f"/api/network/path?{query}")
+    assert response.status_code == status
+    assert f"parameter {param!r}" in response.json()["error"]["message"]

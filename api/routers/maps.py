@@ -333,8 +333,8 @@ async def network_path(
 ) -> PathAnswer:
     """How two entities are connected: shortest paths, each hop with its facts and sentences."""
     graph = await _graph(request, store)
-    first = await resolve_node(store, graph, source, settings.base_iri)
-    second = await resolve_node(store, graph, target, settings.base_iri)
+    first = await resolve_node(store, graph, source, settings.base_iri, param="from")
+    second = await resolve_node(store, graph, target, settings.base_iri, param="to")
     return shortest_paths(graph, first, second, limit)
 
 

@@ -99,10 +99,22 @@ def find_node(graph: nx.MultiDiGraph, text: str, base_iri: str) -> str:
     raise NotFound(f"no entity {text!r} in the network")
 
 
-async def resolve_node(store: Store, graph: nx.MultiDiGraph, text: str, base_iri: str) -> str:
+async def resolve_node(
+    store: Store, graph: nx.MultiDiGraph, text: str, base_iri: str, *, param: str | None = None
+) -> str:
     """The network node ``text`` names, as the REST API reads ids, codes and names
     (:func:`kg.resolve.resolve`: pinyin, traditional characters, English too). NotFound when
-    the entity exists but is not part of the network (a sentence, a statistic)."""
+    the entity exists but is not part of the network (a sentence, a statistic). ``param``: the
+    request parameter ``text`` came from, named in the error messages."""
+    try:
+        return await _resolve_node(store, graph, text, base_iri)
+    except (BadParameter, NotFound) as exc:
+        if param is None:
+            raise
+        raise type(exc)(f"parameter {param!r}: {exc.message}") from None
+
+
+async def _resolve_node(store: Store, graph: nx.MultiDiGraph, text: str, base_iri: str) -> str:
     try:
         return find_node(graph, text, base_iri)  # IRIs, id: forms, codes, exact labels
     except NotFound:
