@@ -77,6 +77,10 @@
     return tab;
   }
 
+  // What the default tab held when the page opened: the examples replace it only if the user
+  // has not started typing meanwhile (the fetch below may resolve after the first keystrokes).
+  const initialQuery = yasgui.getTab().getQuery();
+
   fetch(root.dataset.examples)
     .then((r) => r.json())
     .then((data) => {
@@ -97,9 +101,14 @@
       const chosen = data.examples.find((e) => e.name === wanted);
       if (chosen) {
         openExample(chosen);
-      } else if (yasgui.getTab().getQuery().indexOf("gq:") < 0 && data.examples.length) {
+      } else if (
+        yasgui.getTab().getQuery() === initialQuery &&
+        initialQuery.indexOf("gq:") < 0 &&
+        data.examples.length
+      ) {
         // First visit: the default tab holds YASGUI's sample query; show our first question.
         yasgui.getTab().setQuery(data.examples[0].query);
       }
+      window.kgQueryPageLoaded = true;
     });
 })();

@@ -10,7 +10,7 @@ from urllib.parse import urldefrag, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Route
 
 from kg.config import Settings
 from tests.browser.conftest import GuardedPage, open_guarded, server_settings
@@ -97,6 +97,7 @@ def test_query_editor_runs_a_query_and_links_iris_here(guarded: GuardedPage) -> 
     page = guarded.page
     assert guarded.goto("/query") == 200
     page.wait_for_selector(".yasqe .CodeMirror")
+    page.wait_for_function("() => window.kgQueryPageLoaded")
     # The first competency question is loaded: run it against /sparql.
     assert "gq:" in page.evaluate("() => window.kgYasgui.getTab().getQuery()")
     page.click(".yasqe_queryButton")
@@ -118,7 +119,8 @@ def test_query_editor_autocompletes_locally(guarded: GuardedPage) -> None:
     """Prefixes, the ontology's terms and variables complete with nothing fetched elsewhere."""
     page = guarded.page
     assert guarded.goto("/query") == 200
-    page.wait_for_function("() => window.kgYasgui")
+    # The examples arrive by fetch and fill the first tab; type after that, as a user would.
+    page.wait_for_function("() => window.kgYasgui && window.kgQueryPageLoaded")
     yasqe = "window.kgYasgui.getTab().getYasqe()"
     page.evaluate(f"() => {{ const y = {yasqe}; y.setValue(''); y.focus(); }}")
     page.keyboard.type("PREFIX rdf", delay=30)
@@ -142,6 +144,27 @@ def test_query_editor_autocompletes_locally(guarded: GuardedPage) -> None:
         "() => [...document.querySelectorAll('.CodeMirror-hints li')]"
         ".some(li => li.textContent === '?s')"
     )
+    guarded.assert_clean()
+
+
+def test_query_editor_keeps_what_the_user_typed_before_the_examples_arrive(
+    guarded: GuardedPage,
+) -> None:
+    """The examples come by fetch; when they arrive late they must not replace typed text."""
+    page = guarded.page
+    held: list[Route] = []
+    page.route("**/query/examples.json", lambda route: held.append(route))
+    assert guarded.goto("/query") == 200
+    page.wait_for_function("() => window.kgYasgui")
+    page.wait_for_timeout(200)  # let the page's fetch reach the route
+    assert held, "the page did not ask for its examples"
+    yasqe = "window.kgYasgui.getTab().getYasqe()"
+    page.evaluate(f"() => {{ const y = {yasqe}; y.setValue(''); y.focus(); }}")
+    page.keyboard.type("ASK { ?s ?p ?o }", delay=10)
+    held[0].continue_()
+    page.wait_for_function("() => window.kgQueryPageLoaded")
+    assert page.evaluate("() => window.kgYasgui.getTab().getQuery()") == "ASK { ?s ?p ?o }"
+    assert page.locator("#examples option").count() > 1
     guarded.assert_clean()
 
 
