@@ -153,7 +153,11 @@ def test_query_editor_keeps_what_the_user_typed_before_the_examples_arrive(
     """The examples come by fetch; when they arrive late they must not replace typed text."""
     page = guarded.page
     held: list[Route] = []
-    page.route("**/query/examples.json", lambda route: held.append(route))
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/query/examples.json", hold)
     assert guarded.goto("/query") == 200
     page.wait_for_function("() => window.kgYasgui")
     page.wait_for_timeout(200)  # let the page's fetch reach the route
