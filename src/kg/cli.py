@@ -272,7 +272,7 @@ def _query(args: argparse.Namespace, settings: Settings) -> int:
         if args.name:
             # iri parameters take ids, codes and names too (kg.catalogue.bind_typed).
             named = get_query(args.name, _queries_dir(settings))
-            query = await bind_typed(store, named, _params(args.param))
+            query = await bind_typed(store, named, _params(args.param), base=settings.base_iri)
         request = QueryRequest(query=query, accept=QUERY_FORMATS[args.format], timeout=args.timeout)
         return await store.query(request)
 
@@ -441,7 +441,11 @@ def _query_map(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(store: Store) -> Any:
         # iri parameters take ids, codes and names too, as for kg query.
-        query = text if named is None else await bind_typed(store, named, _params(args.param))
+        query = (
+            text
+            if named is None
+            else await bind_typed(store, named, _params(args.param), base=settings.base_iri)
+        )
         known = await NetworkCache(_queries_dir(settings)).graph(store)
         return await graph_from_query(store, query, known)
 

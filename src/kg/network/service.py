@@ -121,7 +121,7 @@ async def _resolve_node(store: Store, graph: nx.MultiDiGraph, text: str, base_ir
         pass
     from kg.resolve import resolve  # noqa: PLC0415 - builds a search index on first use
 
-    resolved = await resolve(store, text)
+    resolved = await resolve(store, text, base=base_iri)
     if resolved.iri not in graph:
         raise NotFound(f"{text!r} ({resolved.iri}) is not an entity of the network")
     return resolved.iri
