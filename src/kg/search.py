@@ -348,17 +348,18 @@ async def index_for(store: Store, base: str) -> SearchIndex:
     cached = _indexes.get(store)
     if cached is not None and cached[0] == key:
         return cached[1]
-    # Built once per version, so it may take longer than a user's query (and is logged when the
-    # row cap cuts it short: a million-quad build has more label/class rows than the cap).
+    # Built once per version, so it may take longer than a user's query, and it reads every
+    # row: a million-quad build has more label/class rows than the cap on users' answers.
     result = await store.query(
         QueryRequest(
             query=bind(get_query("search-index"), {}),
             accept=("application/sparql-results+json",),
             timeout=INDEX_TIMEOUT,
+            row_cap=False,
         )
     )
-    if result.truncated:
-        log.warning("search index: the row cap cut the index query short; names may be missing")
+    if result.truncated:  # a value over max_value_bytes, say
+        log.warning("search index: the index query's answer was cut short; names may be missing")
     solutions = parse_solutions(result.body)
     # pypinyin over every label takes a while on a big build: off the event loop.
     index = await asyncio.to_thread(build_index, solutions.rows, base)

@@ -25,7 +25,8 @@ def test_rest_api_uses_the_apps_base_iri(tmp_path: Path) -> None:
     dataset = tmp_path / "other.trig"
     mini = MINI.read_text(encoding="utf-8").replace(BASE + "id/", OTHER + "id/")
     # The REST API lists pairings with a level (mini.trig's have none).
-    level = f"<{BASE}graph/article> {{ <{OTHER}id/pairing/haizhu-sandu> gq:level gq:CountyLevel . }}"
+    pairing = f"<{OTHER}id/pairing/haizhu-sandu>"
+    level = f"<{BASE}graph/article> {{ {pairing} gq:level gq:CountyLevel . }}"
     dataset.write_text(f"{mini}\n{level}\n", encoding="utf-8")
     settings = mini_settings(tmp_path, base_iri=OTHER, dataset_file=dataset)
     app = create_app(settings, store=MemoryStore(dataset, settings=settings))

@@ -8,7 +8,8 @@ import pytest
 
 from kg.errors import BadParameter, NotFound
 from kg.resolve import compact, expand, expand_type, resolve
-from kg.search import fold, search
+from kg.search import SearchIndex, fold, index_for, search
+from kg.store.base import QueryRequest, QueryResult
 from tests.fixtures.memory_store import MemoryStore
 
 BASE = "https://w3id.org/gq-kg/"
@@ -140,3 +141,22 @@ def test_fold_and_forms() -> None:
     assert expand_type("County") == "https://w3id.org/gq-kg/ontology#County"
     with pytest.raises(BadParameter):
         expand_type("not a class }")
+
+
+def test_the_search_index_is_complete_under_a_small_row_cap() -> None:
+    """The index query reads every row: the cap on users' answers (KG_MAX_RESULT_ROWS) is far
+    below the label/class rows of a big build, and would silently drop names."""
+    from tests.conftest import MINI
+
+    async def main() -> tuple[QueryResult, SearchIndex, SearchIndex]:
+        capped, free = MemoryStore(MINI, max_rows=2), MemoryStore(MINI)
+        await capped.start()
+        await free.start()
+        user = await capped.query(QueryRequest("SELECT * { ?s ?p ?o }"))
+        return user, await index_for(capped, BASE), await index_for(free, BASE)
+
+    user, index, reference = asyncio.run(main())
+    assert (user.rows, user.truncated) == (2, True)  # the cap still holds for other queries
+    assert len(index.entries) == len(reference.entries) == 5  # the five divisions of mini.trig
+    assert index.by_code.keys() == reference.by_code.keys()
+    assert [h.entry.code for h in index.lookup("长顺")] == ["522729"]
