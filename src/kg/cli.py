@@ -30,7 +30,7 @@ from kg.catalogue import bind_typed
 from kg.config import Settings, get_settings, setting_errors
 from kg.errors import BadParameter, BuildError, DataError, KgError, ValidationError
 from kg.export import FORMATS, PREFIXES, export, export_file
-from kg.network.export import NETWORK_FORMATS
+from kg.network import MAP_KINDS, MEASURES, NETWORK_FORMATS
 from kg.queries import (
     NamedQuery,
     Param,
@@ -384,9 +384,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _add_network_commands(command: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
-    from kg.network.analysis import MEASURES  # noqa: PLC0415
-    from kg.network.service import MAP_KINDS  # noqa: PLC0415
-
     map_cmd = command("map", _map, "write a network map as one self-contained HTML file")
     map_cmd.add_argument("kind", choices=[*MAP_KINDS, "query"])
     map_cmd.add_argument("entity", nargs="?", help="entity map: an IRI, id:…, code or name")
