@@ -23,7 +23,7 @@ from typing import Final, Literal
 
 from kg.errors import BadParameter, NotFound
 from kg.queries import bind, get_query, select
-from kg.search import GQ, MAX_QUERY_CHARS, Entry, fold, index_for
+from kg.search import GQ, MAX_QUERY_CHARS, Entry, entry_for, entry_for_code, fold, index_for
 from kg.store.base import Store
 
 __all__ = ["Resolved", "compact", "expand", "expand_type", "resolve"]
@@ -103,8 +103,7 @@ async def _by_iri(
 ) -> Resolved:
     if _IRI_FORBIDDEN.search(iri) or len(iri) > 2000:
         raise BadParameter(f"{text[:80]!r} is not a valid IRI")
-    index = await index_for(store, base)
-    entry = index.by_iri.get(iri)
+    entry = await entry_for(store, iri, base)
     if entry is not None:
         return _check_types(_from_entry(entry, how, 100.0), types, text)
     # Resources without labels (sentences, claims) are not in the index but are real.
@@ -142,12 +141,12 @@ async def resolve(store: Store, text: str, *, base: str, types: Sequence[str] = 
         return await _by_iri(store, expanded, "iri", wanted, text, base=base)
     if text.startswith(("http://", "https://", "urn:")):
         return await _by_iri(store, text, "iri", wanted, text, base=base)
-    index = await index_for(store, base)
     if _CODE.match(text):
-        entry = index.by_code.get(text)
+        entry = await entry_for_code(store, text, base)
         if entry is None:
             raise NotFound(f"no division with code {text}")
         return _check_types(_from_entry(entry, "code", 100.0), wanted, text)
+    index = await index_for(store, base)
     if len(text) > MAX_QUERY_CHARS:
         raise BadParameter(f"a name is at most {MAX_QUERY_CHARS} characters")
     if not fold(text):

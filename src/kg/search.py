@@ -30,7 +30,7 @@ from typing import Final, Literal
 
 import pyoxigraph as ox
 
-from kg.queries import Term, bind, get_query, parse_solutions
+from kg.queries import Term, bind, get_query, parse_solutions, select
 from kg.store.base import QueryRequest, Store
 
 __all__ = [
@@ -365,6 +365,39 @@ async def index_for(store: Store, base: str) -> SearchIndex:
     index = await asyncio.to_thread(build_index, solutions.rows, base)
     _indexes[store] = (key, index)
     return index
+
+
+async def current_index(store: Store, base: str) -> SearchIndex | None:
+    """The index of ``store``'s current version if it is built already, else None."""
+    key = ((await store.info()).version, base)
+    cached = _indexes.get(store)
+    return cached[1] if cached is not None and cached[0] == key else None
+
+
+async def entry_for(store: Store, iri: str, base: str) -> Entry | None:
+    """The index entry of one resource (None: no label under ``{base}id/``), without building
+    the whole index: on a build of millions of quads the index takes minutes to build, and an
+    id, IRI or code in a request should not wait for it."""
+    index = await current_index(store, base)
+    if index is not None:
+        return index.by_iri.get(iri)
+    found = await select(store, bind(get_query("search-entry"), {"entity": iri}))
+    return build_index(found.rows, base).by_iri.get(iri)
+
+
+async def entry_for_code(store: Store, code: str, base: str) -> Entry | None:
+    """The entry of the division with GB/T 2260 ``code``, like :func:`entry_for`."""
+    index = await current_index(store, base)
+    if index is not None:
+        return index.by_code.get(code)
+    found = await select(store, bind(get_query("search-code"), {"code": code}))
+    for row in found.rows:
+        entity = row.get("entity")
+        if isinstance(entity, ox.NamedNode):
+            entry = await entry_for(store, entity.value, base)
+            if entry is not None:
+                return entry
+    return None
 
 
 async def search(

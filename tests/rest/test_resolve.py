@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from kg.errors import BadParameter, NotFound
+from kg.queries import bind, get_query
 from kg.resolve import compact, expand, expand_type, resolve
-from kg.search import SearchIndex, fold, index_for, search
+from kg.search import SearchIndex, current_index, fold, index_for, search
 from kg.store.base import QueryRequest, QueryResult
 from tests.fixtures.memory_store import MemoryStore
 
@@ -160,3 +162,19 @@ def test_the_search_index_is_complete_under_a_small_row_cap() -> None:
     assert len(index.entries) == len(reference.entries) == 5  # the five divisions of mini.trig
     assert index.by_code.keys() == reference.by_code.keys()
     assert [h.entry.code for h in index.lookup("长顺")] == ["522729"]
+
+
+@pytest.mark.parametrize("text", ["id:division/522731", HUISHUI, "522731", "id:division/440111"])
+def test_ids_and_codes_resolve_without_the_whole_index(real_build: Path, text: str) -> None:
+    """On a build of millions of quads the index takes minutes: an id, IRI or code in a
+    request is looked up on its own, with the same entry as the index would give."""
+    store = MemoryStore(real_build / "dataset.nq")
+    asyncio.run(store.start())
+    whole_index = bind(get_query("search-index"), {})
+    alone = asyncio.run(resolve(store, text, base=BASE))
+    assert whole_index not in [q.query for q in store.queries]
+    assert asyncio.run(current_index(store, BASE)) is None
+    asyncio.run(index_for(store, BASE))
+    assert whole_index in [q.query for q in store.queries]
+    assert asyncio.run(resolve(store, text, base=BASE)) == alone
+    asyncio.run(store.close())
