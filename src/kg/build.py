@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 
 from kg import __version__
-from kg.config import Settings
 from kg.errors import BuildError, DataIssue, StoreUnavailable
+from kg.fingerprint import build_inputs
 from kg.leases import is_leased
 
 if TYPE_CHECKING:  # rdflib is slow to import: `kg serve` and `kg query` never load it
     import rdflib
+
+    from kg.config import Settings  # pydantic: not on the path of an unchanged `kg build`
 
 __all__ = [
     "DATASET_FILE",
@@ -49,8 +51,10 @@ __all__ = [
     "canonical_nquads",
     "current_build",
     "find_current",
+    "inputs_of",
     "publish",
     "read_manifest",
+    "unchanged_build",
 ]
 
 Log = Callable[[str], None]
@@ -90,11 +94,17 @@ def build(settings: Settings, *, log: Log = print) -> BuildResult:
     readable report) on a SHACL violation, BuildError when writing the build fails. In every
     failure the previous current build stays in place.
     """
+    started = time.perf_counter()
+    inputs = inputs_of(settings)
+    found = unchanged_build(settings.var_dir, inputs)
+    if found is not None:
+        log(f"unchanged: the current build {found.build_id} was made from the same inputs")
+        return found
+
     # Imported here so that the build's collaborators load only when a build runs.
     from kg.compile import compile_dataset  # noqa: PLC0415
     from kg.validate import validate  # noqa: PLC0415
 
-    started = time.perf_counter()
     dataset = compile_dataset(settings)
     log(f"compiled {_quad_count(dataset)} quads in {time.perf_counter() - started:.2f}s")
 
@@ -103,9 +113,28 @@ def build(settings: Settings, *, log: Log = print) -> BuildResult:
     log(f"validated in {time.perf_counter() - step:.2f}s")
 
     nquads = canonical_nquads(dataset)
-    result = publish(settings.var_dir, nquads, base_iri=settings.base_iri, log=log)
+    result = publish(settings.var_dir, nquads, base_iri=settings.base_iri, log=log, inputs=inputs)
     log(f"done in {time.perf_counter() - started:.2f}s")
     return result
+
+
+def inputs_of(settings: Settings) -> str:
+    """The fingerprint of what a build with these settings reads (:mod:`kg.fingerprint`)."""
+    return build_inputs(
+        data_dir=settings.data_dir, ontology_dir=settings.ontology_dir, base_iri=settings.base_iri
+    )
+
+
+def unchanged_build(var_dir: Path, inputs: str) -> BuildResult | None:
+    """The current build when it was made from inputs with this fingerprint and its store
+    is still there; else None (a build is needed)."""
+    current = find_current(var_dir)
+    if current is None or not (current / STORE_DIR).is_dir():
+        return None
+    manifest = read_manifest(current)
+    if manifest.get(INPUTS_KEY) != inputs or not isinstance(manifest.get("triples"), int):
+        return None
+    return BuildResult(current.name, current, manifest, unchanged=True)
 
 
 def _quad_count(dataset: rdflib.Dataset) -> int:
