@@ -253,3 +253,20 @@ def test_kg_build_with_a_corrupt_manifest_rebuilds(
     assert "compiled" in err
     assert " built " in out
     assert current_build(var) != folder
+
+
+def test_publish_counts_quads_per_graph_in_the_engine(tmp_path: Path) -> None:
+    other = b"<https://w3id.org/gq-kg/graph/sources>"
+    lines = [
+        NQUADS,
+        NQUADS.replace(b'"x"', b'"y"'),
+        NQUADS.replace(b"<https://w3id.org/gq-kg/graph/article>", other),
+        b'<https://w3id.org/gq-kg/id/b> <https://w3id.org/gq-kg/ontology#p> "z" .\n',
+    ]
+    result = publish(tmp_path, b"".join(sorted(lines)), base_iri=BASE, log=lambda _: None)
+    assert result.manifest["graphs"] == {
+        "default": 1,
+        "https://w3id.org/gq-kg/graph/article": 2,
+        "https://w3id.org/gq-kg/graph/sources": 1,
+    }
+    assert result.triples == 4
