@@ -161,12 +161,15 @@ def _unchanged_build(argv: list[str]) -> int | None:
     if values is None:
         return None
     var_dir = Path(values["var_dir"])
-    inputs = build_inputs(
-        data_dir=Path(values["data_dir"]),
-        ontology_dir=Path(values["ontology_dir"]),
-        base_iri=str(values["base_iri"]),
-    )
-    result = unchanged_build(var_dir, inputs)
+    try:
+        inputs = build_inputs(
+            data_dir=Path(values["data_dir"]),
+            ontology_dir=Path(values["ontology_dir"]),
+            base_iri=str(values["base_iri"]),
+        )
+        result = unchanged_build(var_dir, inputs)
+    except (OSError, ValueError):  # an unreadable input: the full build reports it properly
+        return None
     if result is None:
         return None
     print(
