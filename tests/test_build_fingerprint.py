@@ -270,3 +270,14 @@ def test_publish_counts_quads_per_graph_in_the_engine(tmp_path: Path) -> None:
         "https://w3id.org/gq-kg/graph/sources": 1,
     }
     assert result.triples == 4
+
+
+@pytest.mark.parametrize("argv", [["build", "--nope"], ["build", "extra"], ["--nope", "build"]])
+def test_a_build_command_line_the_quick_path_cannot_read_is_a_usage_error(
+    project: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert "usage: kg" in capsys.readouterr().err
+    assert not (project / "var").exists()  # nothing was built
