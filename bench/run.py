@@ -133,7 +133,7 @@ _BUILD = """
 import sys
 from pathlib import Path
 from kg.build import publish
-publish(Path(sys.argv[1]), Path(sys.argv[2]).read_bytes(), base_iri=sys.argv[3], log=lambda m: None)
+publish(Path(sys.argv[1]), Path(sys.argv[2]), base_iri=sys.argv[3], log=lambda m: None)
 """
 
 

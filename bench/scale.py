@@ -72,16 +72,20 @@ _BUILD = """
 import sys
 from pathlib import Path
 from kg.build import publish
-publish(Path(sys.argv[1]), Path(sys.argv[2]).read_bytes(), base_iri=sys.argv[3], log=lambda m: None)
+# checked=True as `kg build` passes it (its N-Quads come from oxigraph's serialiser).
+publish(Path(sys.argv[1]), Path(sys.argv[2]), base_iri=sys.argv[3], log=lambda m: None,
+        checked=True)
 """
 
 
 @dataclass
 class Measured:
-    """One command: wall seconds and peak resident memory (MiB) of its process."""
+    """One command: wall seconds, peak resident memory (MiB) and CPU seconds (user + system,
+    robust to other load) of its process."""
 
     seconds: float
     peak_rss_mib: float
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -144,7 +148,8 @@ def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> Measured:
         raise RuntimeError(f"{argv[0]} failed ({process.returncode}): {error[-2000:]}")
     if process.stderr:
         process.stderr.close()
-    return Measured(round(seconds, 3), round(usage.ru_maxrss / 1024, 1))
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(round(seconds, 3), round(usage.ru_maxrss / 1024, 1), round(cpu, 2))
 
 
 def du_mib(path: Path) -> float:
@@ -325,6 +330,8 @@ def measure_size(target: int, work: Path, args: argparse.Namespace) -> SizeResul
         oxigraph_store_mib=du_mib(location),
     )
     shutil.rmtree(location, ignore_errors=True)  # disk: only kg's store is served
+    if args.no_queries:
+        return result
     uvicorn = [
         sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
         "--host", "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning",
@@ -342,6 +349,9 @@ def measure_size(target: int, work: Path, args: argparse.Namespace) -> SizeResul
             "KG_BASE_IRI": DEFAULT_BASE,
             "KG_CACHE_ENTRIES": "0",
             "KG_QUERY_TIMEOUT": str(QUERY_TIMEOUT),
+            # One sequential client: the penalty after a deadline would turn the next queries
+            # of the run into 429s (scale-b) instead of measuring them.
+            "KG_CLIENT_PENALTY": "0",
         },
     )
     server = start_server(spec, work / "logs")
@@ -381,18 +391,23 @@ def render(results: list[SizeResult], meta: dict[str, Any]) -> str:
         "",
         "| quads | file MiB | kg build s | build quads/s | build peak RSS MiB "
         "| unchanged rebuild s | oxigraph load+optimize s | load quads/s | build / load rate "
+        "| CPU s build / load (ratio) "
         "| oxigraph peak RSS MiB "
         "| kg store MiB | oxigraph store MiB | server RSS idle / peak MiB (PSS) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         load_s = r.oxigraph_load.seconds + r.oxigraph_optimize.seconds
         ratio = r.build_rate / r.load_rate if r.load_rate else 0.0
         peak_ox = max(r.oxigraph_load.peak_rss_mib, r.oxigraph_optimize.peak_rss_mib)
+        load_cpu = r.oxigraph_load.cpu_seconds + r.oxigraph_optimize.cpu_seconds
+        cpu_ratio = f"{load_cpu / r.build.cpu_seconds:.2f}×" if r.build.cpu_seconds else "–"
         lines.append(
             f"| {r.quads:,} | {r.file_mib:,} | {r.build.seconds:.1f} | {r.build_rate:,.0f} "
             f"| {r.build.peak_rss_mib:,.0f} | {r.rebuild.seconds:.2f} | {load_s:.1f} "
-            f"| {r.load_rate:,.0f} | {ratio:.2f}× | {peak_ox:,.0f} | {r.store_mib:,} "
+            f"| {r.load_rate:,.0f} | {ratio:.2f}× "
+            f"| {r.build.cpu_seconds:.1f} / {load_cpu:.1f} ({cpu_ratio}) "
+            f"| {peak_ox:,.0f} | {r.store_mib:,} "
             f"| {r.oxigraph_store_mib:,} | {r.server_idle_rss_mib:,.0f} / "
             f"{r.server_rss_mib:,.0f} ({r.server_pss_mib:,.0f}) |"
         )
@@ -454,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--name", default=None, help="result file name (default <date>-scale)")
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument(
+        "--no-queries", action="store_true", help="build, load and disk only (no server)"
+    )
     args = parser.parse_args(argv)
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
     meta: dict[str, Any] = {

@@ -11,40 +11,36 @@ on stderr and a non-zero exit status, never a traceback:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import json
 import os
 import sys
 import unicodedata
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
-import pydantic
 import pyoxigraph as ox
 
 from kg import __version__
-from kg.build import build, find_current, read_manifest
-from kg.catalogue import bind_typed
-from kg.config import Settings, get_settings, setting_errors
+from kg.build import UPDATES_DIR, build, find_current, read_manifest, unchanged_build
 from kg.errors import BadParameter, BuildError, DataError, KgError, ValidationError
-from kg.export import FORMATS, PREFIXES, export, export_file
-from kg.network import MAP_KINDS, MEASURES, NETWORK_FORMATS
-from kg.queries import (
-    NamedQuery,
-    Param,
-    Term,
-    get_query,
-    load_queries,
-    parse_solutions,
-)
-from kg.stats import Section, collect_stats
-from kg.store.base import QueryRequest, QueryResult, Store
+from kg.fingerprint import build_inputs, quick_settings
+from kg.network import MAP_KINDS, MEASURES, NETWORK_FORMATS  # plain constants, no imports
+
+# The rest is imported by the commands that use it: an unchanged `kg build` answers without
+# loading pydantic, rdflib or networkx (see _unchanged_build; `python -X importtime -m kg.cli`).
+if TYPE_CHECKING:
+    import pydantic
+
+    from kg.config import Settings
+    from kg.queries import NamedQuery, Param, Term
+    from kg.stats import Section
+    from kg.store.base import QueryResult, Store
 
 __all__ = ["main"]
 
-Handler = Callable[[argparse.Namespace, Settings], int]
+Handler = Callable[[argparse.Namespace, "Settings"], int]
 T = TypeVar("T")
 
 EXIT_OK = 0
@@ -70,6 +66,9 @@ MAX_CELL = 60
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``kg`` command line; returns the exit status."""
+    unchanged = _unchanged_build(list(sys.argv[1:] if argv is None else argv))
+    if unchanged is not None:
+        return unchanged
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -96,7 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KgError as exc:
         _error(exc.message)
         return EXIT_FAILED
-    except pydantic.ValidationError as exc:
+    except ValueError as exc:
+        # A bad setting (pydantic, loaded by then if it is one: not imported for nothing).
+        pydantic_module = sys.modules.get("pydantic")
+        if pydantic_module is None or not isinstance(exc, pydantic_module.ValidationError):
+            raise
+        from kg.config import setting_errors  # noqa: PLC0415
+
         for line in setting_errors(exc):
             _error(f"bad setting {line}")
         return EXIT_DATA
@@ -118,6 +123,8 @@ def _error(message: str) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from kg.config import Settings  # noqa: PLC0415
+
     overrides = {
         field: value
         for field in _GLOBAL_SETTINGS
@@ -126,10 +133,61 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+class _NotQuick(Exception):
+    """The command line is not a plain `kg build`: the full parser handles it."""
+
+
+class _QuickParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _NotQuick(message)
+
+
+def _unchanged_build(argv: list[str]) -> int | None:
+    """`kg build` when the current build was made from the same inputs (kg.fingerprint):
+    answered here, before pydantic, rdflib and the full parser load; else None."""
+    if any(a in ("-h", "--help", "--version") or a.startswith("--h") for a in argv):
+        return None
+    parser = _QuickParser(add_help=False)
+    _add_globals(parser, default=None)
+    commands = parser.add_subparsers(dest="command")
+    _add_globals(commands.add_parser("build", add_help=False), default=argparse.SUPPRESS)
+    try:
+        args = parser.parse_args(argv)
+    except _NotQuick:
+        return None
+    if args.command != "build":
+        return None
+    overrides = {field: getattr(args, field, None) for field in _GLOBAL_SETTINGS}
+    values = quick_settings(overrides, os.environ, Path.cwd())
+    if values is None:
+        return None
+    var_dir = Path(values["var_dir"])
+    try:
+        inputs = build_inputs(
+            data_dir=Path(values["data_dir"]),
+            ontology_dir=Path(values["ontology_dir"]),
+            base_iri=str(values["base_iri"]),
+        )
+        result = unchanged_build(var_dir, inputs)
+    except (OSError, ValueError):  # an unreadable input: the full build reports it properly
+        return None
+    if result is None:
+        return None
+    print(
+        f"unchanged: the current build {result.build_id} was made from the same inputs",
+        file=sys.stderr,
+    )
+    print(f"{result.build_id} unchanged ({result.triples} quads)")
+    _print_updates(var_dir, result.build_id)
+    return EXIT_OK
+
+
 # --- the parser ----------------------------------------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
+    from kg.export import FORMATS  # noqa: PLC0415
+
     # The global options are accepted before and after the command name: `kg --var-dir X build`
     # and `kg build --var-dir X`. SUPPRESS keeps a subcommand's absent option from erasing them.
     common = argparse.ArgumentParser(add_help=False)
@@ -202,15 +260,17 @@ def _build(_args: argparse.Namespace, settings: Settings) -> int:
     result = build(settings, log=lambda message: print(message, file=sys.stderr))
     state = "unchanged" if result.unchanged else "built"
     print(f"{result.build_id} {state} ({result.triples} quads)")
-    _print_updates(settings, result.build_id)
+    _print_updates(settings.var_dir, result.build_id)
     return EXIT_OK
 
 
-def _print_updates(settings: Settings, current: str | None) -> None:
+def _print_updates(var_dir: Path, current: str | None) -> None:
     """Say where SPARQL updates live (never in a build): see kg.updates."""
+    if not (var_dir / UPDATES_DIR).exists():
+        return  # no journal, no copies: nothing to say
     from kg.updates import summary  # noqa: PLC0415
 
-    for line in summary(settings.var_dir).lines(current):
+    for line in summary(var_dir).lines(current):
         print(line, file=sys.stderr)
 
 
@@ -225,7 +285,9 @@ def _validate(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
-    sections = asyncio.run(
+    from kg.stats import collect_stats  # noqa: PLC0415
+
+    sections = _run(
         _with_store(settings, lambda store: collect_stats(store, _queries_dir(settings)))
     )
     if args.json:
@@ -235,7 +297,7 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
         _print_sections(sections, _Compactor(settings.base_iri), sys.stdout)
     # The counts are the build's; updates sit on top of it (on stderr, so --json stays clean).
     current = find_current(settings.var_dir)
-    _print_updates(settings, current.name if current is not None else None)
+    _print_updates(settings.var_dir, current.name if current is not None else None)
     return EXIT_OK
 
 
@@ -249,6 +311,8 @@ def _print_sections(sections: Sequence[Section], compact: _Compactor, out: TextI
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from kg.export import export, export_file  # noqa: PLC0415
+
     if args.network:
         return _export_network(args, settings)
     if args.output is None:
@@ -260,6 +324,10 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _query(args: argparse.Namespace, settings: Settings) -> int:
+    from kg.catalogue import bind_typed  # noqa: PLC0415
+    from kg.queries import get_query, load_queries  # noqa: PLC0415
+    from kg.store.base import QueryRequest  # noqa: PLC0415
+
     if args.list:
         _print_query_list(load_queries(_queries_dir(settings)), sys.stdout)
         return EXIT_OK
@@ -276,12 +344,14 @@ def _query(args: argparse.Namespace, settings: Settings) -> int:
         request = QueryRequest(query=query, accept=QUERY_FORMATS[args.format], timeout=args.timeout)
         return await store.query(request)
 
-    result = asyncio.run(_with_store(settings, run))
+    result = _run(_with_store(settings, run))
     _print_result(result, args.format, _Compactor(settings.base_iri))
     return EXIT_OK
 
 
 def _query_text(args: argparse.Namespace, settings: Settings) -> str:
+    from kg.queries import get_query  # noqa: PLC0415
+
     if args.param and not args.name:
         raise BadParameter("--param only goes with --name")
     if args.name:
@@ -338,6 +408,8 @@ def _print_result(result: QueryResult, fmt: str, compact: _Compactor) -> None:
             sys.stdout.buffer.write(b"\n")
         sys.stdout.buffer.flush()
         return
+    from kg.queries import parse_solutions  # noqa: PLC0415
+
     solutions = parse_solutions(result.body)
     rows = [[_cell(row.get(v), compact) for v in solutions.variables] for row in solutions.rows]
     _print_table(list(solutions.variables), rows, sys.stdout)
@@ -347,6 +419,8 @@ def _print_result(result: QueryResult, fmt: str, compact: _Compactor) -> None:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    from kg.config import get_settings  # noqa: PLC0415
 
     # The app factory reads its Settings through get_settings(), in this process or in the
     # reloader's child: hand the command-line overrides over as KG_* variables.
@@ -420,13 +494,14 @@ def _network_graph(settings: Settings, names: Sequence[str] = ()) -> tuple[Any, 
         nodes = [await resolve_node(store, graph, n, settings.base_iri) for n in names]
         return graph, nodes
 
-    return asyncio.run(_with_store(settings, work))
+    return _run(_with_store(settings, work))
 
 
 def _query_map(args: argparse.Namespace, settings: Settings) -> int:
     from kg.network.project import graph_from_query  # noqa: PLC0415
     from kg.network.render import MapOptions, render_map  # noqa: PLC0415
     from kg.network.service import NetworkCache  # noqa: PLC0415
+    from kg.queries import get_query  # noqa: PLC0415
 
     if bool(args.name) == bool(args.file):
         raise BadParameter("kg map query needs --name NAME or -f FILE")
@@ -438,6 +513,8 @@ def _query_map(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(store: Store) -> Any:
         # iri parameters take ids, codes and names too, as for kg query.
+        from kg.catalogue import bind_typed  # noqa: PLC0415
+
         query = (
             text
             if named is None
@@ -446,7 +523,7 @@ def _query_map(args: argparse.Namespace, settings: Settings) -> int:
         known = await NetworkCache(_queries_dir(settings)).graph(store)
         return await graph_from_query(store, query, known)
 
-    graph = asyncio.run(_with_store(settings, work))
+    graph = _run(_with_store(settings, work))
     options = MapOptions(kind="query", title=title, lang=args.lang, self_contained=True)
     rendered = render_map(graph, options)
     args.output.write_text(rendered.html, encoding="utf-8")
@@ -589,6 +666,12 @@ def _web_processes(args: argparse.Namespace, settings: Settings) -> int:
     return int(args.workers or settings.serve_workers)
 
 
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    import asyncio  # noqa: PLC0415
+
+    return asyncio.run(work)
+
+
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     from kg.store.factory import open_store  # noqa: PLC0415 - starts engines; load on use
 
@@ -617,6 +700,8 @@ class _Compactor:
     """Shortens IRIs for people: the vocabularies' prefixes, and ``id:`` for the data."""
 
     def __init__(self, base_iri: str) -> None:
+        from kg.export import PREFIXES  # noqa: PLC0415
+
         vocabularies = [(ns, f"{prefix}:") for prefix, ns in PREFIXES.items()]
         self._namespaces = [*vocabularies, (f"{base_iri}id/", "id:")]
 
