@@ -1,9 +1,11 @@
 """The guard's work grows linearly with the text, up to the request body cap (1 MB).
 
 A complexity check, not a speed goal (speed goals live in bench/): for each adversarial
-pattern the guard reads texts of 4 KB, 16 KB, 64 KB, 256 KB and 1 MB, and the CPU time of each
-step must stay under 12 times that of the step before (linear is 4; quadratic is 16, and the
-former guard's lexer made 16 KB of ``a.`` after ``#service`` take over a second, 64 KB 22 s).
+pattern the guard reads texts of 4 KB, 16 KB, 64 KB, 256 KB and 1 MB, and the CPU time for each
+text must stay under 64 times that of the text 16 times shorter (linear is 16; quadratic is 256,
+and the former guard's lexer made 16 KB of ``a.`` after ``#service`` take over a second, 64 KB
+22 s). Over a factor of 16 the margin stays wide on a loaded machine, where one step of 4 could
+measure 12 (caches shared with other processes).
 CPU time of this thread (best of three, garbage collector paused) rather than wall time or the
 process's CPU time: a loaded machine, or a server thread an earlier test left in this process,
 slows the test down without failing it.
@@ -21,8 +23,8 @@ from kg.errors import KgError
 from kg.sparql.guard import _shape
 
 SIZES = (4_000, 16_000, 64_000, 256_000, 1_000_000)
-#: t(4n) / t(n) above this is not linear (the timer floor keeps tiny times from counting).
-MAX_RATIO = 12
+#: t(16n) / t(n) above this is not linear (the timer floor keeps tiny times from counting).
+MAX_RATIO = 64
 FLOOR = 0.002
 #: Seconds of CPU for 1 MB: generous, so a loaded machine passes (measured at load 30 on two
 #: cores: 0.05 to 0.6 s for most patterns, 1 to 1.5 s for the keyword-densest).
@@ -75,16 +77,14 @@ def _cpu(text: str) -> float:
     ("pattern", "head"), [(p, HEADS[i % len(HEADS)]) for i, p in enumerate(PATTERNS)]
 )
 def test_guard_work_grows_linearly(pattern: str, head: str) -> None:
-    previous = None
-    times = []
+    times: list[float] = []
     for size in SIZES:
         text = head + pattern * ((size - len(head)) // len(pattern))
         # The largest text once: its bound is absolute, not a ratio.
         spent = _cpu(text) if size < SIZES[-1] else _one(text)
         times.append(spent)
-        if previous is not None:
-            assert spent < MAX_RATIO * max(previous, FLOOR), (size, times)
-        previous = spent
+        if len(times) >= 3:  # the text 16 times shorter, two steps back
+            assert spent < MAX_RATIO * max(times[-3], FLOOR), (size, times)
     assert times[-1] < MAX_SECONDS_PER_MB, times
 
 
