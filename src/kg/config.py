@@ -135,6 +135,20 @@ class Settings(BaseSettings):
             "full, a query that has used this much CPU time is stopped (503 overloaded)."
         ),
     )
+    inprocess_budget: float = Field(
+        0.3,
+        ge=0,
+        le=60,
+        description=(
+            "Seconds an uncached read-only query may run in a thread of the HTTP process itself "
+            "(no worker round trip) before it goes to a killable query worker with the rest of "
+            "its deadline; the process then recycles if that thread outlives the deadline or "
+            "worker_memory_mb. Only under a supervisor (serve_workers >= 2). 0: off."
+        ),
+    )
+    inprocess_threads: int = Field(
+        2, ge=1, le=64, description="Threads per HTTP process for the in-process lane."
+    )
     heavy_queries: int = Field(
         8,
         ge=1,

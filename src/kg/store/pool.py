@@ -43,7 +43,7 @@ import socket
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from kg.errors import (
@@ -601,24 +601,48 @@ class WorkerPool:
                 return
         self._idle.append(worker)
 
-    async def request(self, job: Job, timeout: float, *, client: str | None = None) -> Answered:
+    async def request(
+        self,
+        job: Job,
+        timeout: float,
+        *,
+        client: str | None = None,
+        first: Callable[[Job, float], Awaitable[Answered | None]] | None = None,
+    ) -> Answered:
         """Run ``job`` on one idle worker and return its (reply, body).
 
-        Raises TooManyRequests (admission), QueryTimeout (the worker was killed at the
-        deadline and is being replaced), Overloaded, QueryMemoryExceeded, WorkerKilled,
+        ``first`` (the in-process lane, :mod:`kg.store.inprocess`) may answer it before, under
+        the same admission; when it returns None the job goes to a worker with the rest of the
+        deadline. Raises TooManyRequests (admission), QueryTimeout (the worker was killed at
+        the deadline and is being replaced), Overloaded, QueryMemoryExceeded, WorkerKilled,
         WorkerCrashed, QueryTooComplex (a crash from deep nesting), StoreUnavailable.
         """
         if client is None:
-            return await self._request_now(job, timeout)
+            return await self._first_then_worker(job, timeout, first)
         self.admission.enter(client)
         error: KgError | None = None
         try:
-            return await self._request_now(job, timeout)
+            return await self._first_then_worker(job, timeout, first)
         except KgError as exc:
             error = exc
             raise
         finally:
             self.admission.leave(client, error)
+
+    async def _first_then_worker(
+        self,
+        job: Job,
+        timeout: float,
+        first: Callable[[Job, float], Awaitable[Answered | None]] | None,
+    ) -> Answered:
+        if first is not None:
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            answered = await first(job, timeout)
+            if answered is not None:
+                return answered
+            timeout = max(timeout - (loop.time() - began), 0.001)
+        return await self._request_now(job, timeout)
 
     async def _request_now(self, job: Job, timeout: float) -> Answered:
         if self._update_lock.locked():
