@@ -86,6 +86,11 @@ class _Task:
         #: Loop time past which a stray task recycles the process.
         self.deadline = 0.0
 
+    def finish(self) -> bool:
+        """Its thread is done with it (under the lane's lock): was it stray meanwhile?"""
+        self.done = True
+        return self.stray
+
 
 _STOP: Final = object()
 
@@ -120,9 +125,8 @@ class InProcessLane:
         self._store: Any = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: set[threading.Thread] = set()
-        #: Threads waiting for a task (not running one).
-        self._free = 0
-        self._free_lock = threading.Lock()
+        #: Guards each task's started/done/stray flags between the loop and the threads.
+        self._lock = threading.Lock()
         self._strays: set[_Task] = set()
         self._watching: asyncio.TimerHandle | None = None
         self._baseline = 0
@@ -169,8 +173,6 @@ class InProcessLane:
         finally:
             threading.stack_size(previous)
         self._threads.add(thread)
-        with self._free_lock:
-            self._free += 1
 
     # -- state ------------------------------------------------------------------------------
 
@@ -188,15 +190,12 @@ class InProcessLane:
     async def run(self, job: Job, timeout: float) -> Answered | None:
         """``job``'s (reply, body) if a thread answers it within the budget, else None.
 
-        None without waiting when no thread is free or the process is tainted. ``timeout`` is
+        None at once when the process is tainted. The budget counts from now: a query still
+        waiting for a thread at its end goes to the workers and taints nothing. ``timeout`` is
         the query's whole deadline: a stray thread past it recycles the process.
         """
         if not self.usable:
             return None
-        with self._free_lock:
-            if self._free <= 0:
-                return None
-            self._free -= 1
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answered] = loop.create_future()
         task = _Task(job, loop, future)
@@ -225,7 +224,11 @@ class InProcessLane:
             if task is _STOP:
                 return
             assert isinstance(task, _Task)
-            task.native_id = threading.get_native_id()
+            with self._lock:
+                if task.stray:  # its budget ran out while it waited: the workers have it
+                    task.done = True
+                    continue
+                task.native_id = threading.get_native_id()
             try:
                 answered = handle(self._store, task.job, cell)
             except BaseException as exc:  # handed to the caller, never lost
@@ -234,11 +237,8 @@ class InProcessLane:
             else:
                 with contextlib.suppress(RuntimeError):  # the loop is closed
                     task.loop.call_soon_threadsafe(_resolve, task.future, answered)
-            with self._free_lock:
-                task.done = True
-                stray = task.stray
-                if not stray:
-                    self._free += 1
+            with self._lock:
+                stray = task.finish()
             if stray:
                 # Its priority was dropped (an unprivileged thread cannot raise it again):
                 # this thread retires; _finished starts a new one.
@@ -251,10 +251,12 @@ class InProcessLane:
     def _stray(self, task: _Task, deadline: float) -> None:
         """``task`` outlived the budget: mark it stray, drop its thread's priority, watch."""
         self.escalated += 1
-        with self._free_lock:
+        with self._lock:
             if task.done:  # it finished just now: nothing is left running
                 return
             task.stray = True
+            if not task.native_id:
+                return  # no thread took it: none will (see _serve)
         task.deadline = deadline
         self._strays.add(task)
         if task.native_id:
