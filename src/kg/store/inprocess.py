@@ -122,6 +122,8 @@ class InProcessLane:
         #: the stray threads end (the workers answer meanwhile).
         self.can_recycle = on_recycle is not None or supervised()
         self.on_recycle = on_recycle or (_terminate_self if self.can_recycle else _stay)
+        #: How the process ends when draining is too slow for a memory bomb (tests replace it).
+        self.exit_now: Callable[[], None] = _exit_now
         self._store: Any = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: set[threading.Thread] = set()
@@ -298,7 +300,7 @@ class InProcessLane:
                 grown = anonymous_memory(os.getpid()) - self._baseline
                 if grown > 2 * self.memory_mb * 1024 * 1024:
                     log.error("a query thread grew past twice worker_memory_mb: exiting now")
-                    self._exit()
+                    self.exit_now()
             self._arm()
             return
         # A task whose thread has not even picked it up yet still counts (its thread is busy
@@ -330,9 +332,6 @@ class InProcessLane:
         self.on_recycle(reason)
         self._arm()
 
-    #: How the process ends when draining is too slow for a memory bomb (tests replace it).
-    _exit = staticmethod(lambda: os._exit(70))
-
 
 class _OverBudget(Exception):
     """The in-process budget ran out before the thread answered."""
@@ -351,6 +350,10 @@ def _resolve(future: asyncio.Future[Answered], answered: Answered) -> None:
 def _fail(future: asyncio.Future[Answered], exc: BaseException) -> None:
     if not future.done():
         future.set_exception(exc)
+
+
+def _exit_now() -> None:
+    os._exit(70)
 
 
 def _stay(reason: str) -> None:
