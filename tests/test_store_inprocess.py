@@ -19,7 +19,7 @@ import pytest
 from pydantic import ValidationError
 
 from kg.config import Settings
-from kg.errors import KgError, QueryTimeout
+from kg.errors import KgError, QueryMemoryExceeded, QueryTimeout, TooManyRequests
 from kg.sparql.results import BOOLEAN_MEDIA_TYPES, GRAPH_MEDIA_TYPES, SOLUTION_MEDIA_TYPES
 from kg.store.base import QueryRequest, QueryResult
 from kg.store.embedded import EmbeddedStore
@@ -138,7 +138,7 @@ def test_the_lane_answers_exactly_as_the_workers_in_every_format_with_the_same_c
             lane = lane_store.lane
             assert lane is not None
             # Every case ran in-process (none outlived the budget), none went to a worker.
-            assert (lane.answered, lane.escalated) == (len(CASES), 0)
+            assert (lane.answered, lane.long_queries) == (len(CASES), 0)
         finally:
             await lane_store.close()
             await worker_store.close()
@@ -146,7 +146,9 @@ def test_the_lane_answers_exactly_as_the_workers_in_every_format_with_the_same_c
     _run(body)
 
 
-def test_a_runaway_is_answered_at_its_deadline_and_the_process_recycles(tmp_path: Path) -> None:
+def test_a_runaway_is_503_at_its_deadline_others_answer_and_the_process_recycles(
+    tmp_path: Path,
+) -> None:
     settings = _settings(tmp_path, inprocess_budget=0.2, query_timeout=1.0)
     recycled: list[str] = []
 
@@ -159,28 +161,29 @@ def test_a_runaway_is_answered_at_its_deadline_and_the_process_recycles(tmp_path
         try:
             started = time.monotonic()
             runaway = asyncio.ensure_future(store.query(QueryRequest(SLOW, client="a")))
-            await _until(lambda: lane.tainted)  # past the budget: its thread is stray
-            assert lane.escalated == 1
-            # Another client's cheap query answers meanwhile (by a worker: the lane is off).
+            await _until(lambda: lane.long_queries == 1)  # past the budget: nice 19
+            assert not recycled
+            # Another client's cheap query answers meanwhile, on the lane's other thread.
             cheap = await store.query(QueryRequest(CHEAP, client="b"))
             assert cheap.rows == ALL_TRIPLES
-            assert lane.answered == 0
+            assert lane.answered == 1
             with pytest.raises(QueryTimeout, match="deadline"):
                 await runaway
             assert 0.9 < time.monotonic() - started < 2.5  # at its deadline (1 s)
-            # The stray thread outlived the deadline: the process asked to be recycled.
-            await _until(lambda: bool(recycled))
-            assert "deadline" in recycled[0]
-            assert lane.recycling is not None
+            # Its thread runs on (stray): the process asked to be recycled, and until it is
+            # replaced the workers answer.
+            assert recycled == ["a query thread ran past its deadline of 1 s"]
+            assert lane.tainted
             assert not lane.usable
             assert (await store.query(QueryRequest(CHEAP, client="b"))).rows == ALL_TRIPLES
+            assert lane.answered == 1
         finally:
             await store.close()
 
     _run(body)
 
 
-def test_a_slow_query_escalates_and_its_thread_untaints_the_process_when_it_ends(
+def test_a_long_query_within_its_deadline_is_answered_in_process_once(
     tmp_path: Path,
 ) -> None:
     settings = _settings(tmp_path, inprocess_budget=0.05, light_budget=30.0, query_timeout=60.0)
@@ -192,15 +195,20 @@ def test_a_slow_query_escalates_and_its_thread_untaints_the_process_when_it_ends
         assert lane is not None
         lane.on_recycle = recycled.append
         lane.can_recycle = True
+        before = store.pool.pids()
         try:
             answer = await store.query(QueryRequest(SLOW, accept=("text/csv",)))
             assert answer.body.split() == [b"n", b"8000000"]
-            assert lane.escalated == 1  # answered by a worker
-            await _until(lambda: not lane.tainted)  # the stray thread finished on its own
-            assert lane.strays_finished == 1
+            # In the lane (not run again by a worker), past its budget (at nice 19).
+            assert (lane.answered, lane.long_queries) == (1, 1)
+            assert store.pool.pids() == before  # no worker was used up
+            assert not lane.tainted
             assert not recycled
-            assert (await store.query(QueryRequest(CHEAP))).rows == ALL_TRIPLES
-            assert lane.answered == 1  # in-process again
+            # Its thread retired (its priority cannot rise again) and was replaced.
+            await _until(lambda: lane._threads == lane.size)
+            for _ in range(4):
+                assert (await store.query(QueryRequest(CHEAP))).rows == ALL_TRIPLES
+            assert lane.answered == 5
         finally:
             await store.close()
 
@@ -210,8 +218,8 @@ def test_a_slow_query_escalates_and_its_thread_untaints_the_process_when_it_ends
 def test_without_a_supervisor_a_runaway_leaves_the_server_up_on_its_workers(
     tmp_path: Path,
 ) -> None:
-    """One process: nothing could replace it, so it serves through its workers until the stray
-    thread ends, then runs queries in-process again."""
+    """One process: nothing could replace it, so after the 503 it serves through its workers
+    until the stray thread ends, then runs queries in-process again."""
     settings = _settings(tmp_path, inprocess_budget=0.2, query_timeout=1.0)
 
     async def body() -> None:
@@ -238,13 +246,19 @@ def test_without_a_supervisor_a_runaway_leaves_the_server_up_on_its_workers(
     _run(body)
 
 
-def test_the_lane_recycles_a_process_whose_stray_thread_grows_past_the_memory_limit(
+def test_a_query_thread_past_the_memory_limit_is_503_and_the_process_recycles(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The watchdog (no RLIMIT for a thread): memory growth past worker_memory_mb while a
-    thread is stray recycles at once, long before the deadline; past twice the limit while
-    draining, the process exits. Simulated: the lane's memory reading is replaced."""
-    settings = _settings(tmp_path, inprocess_budget=0.1, query_timeout=30.0, worker_memory_mb=64)
+    """The watchdog (no RLIMIT for a thread): memory growth past worker_memory_mb while a long
+    query runs stops it (503 query_memory) and recycles at once, long before the deadline; past
+    twice the limit while draining, the process exits. Simulated: the lane's memory reading."""
+    settings = _settings(
+        tmp_path,
+        inprocess_budget=0.1,
+        query_timeout=30.0,
+        worker_memory_mb=64,
+        client_penalty=5.0,
+    )
     recycled: list[str] = []
     exits: list[bool] = []
 
@@ -262,19 +276,27 @@ def test_the_lane_recycles_a_process_whose_stray_thread_grows_past_the_memory_li
             "kg.store.inprocess.anonymous_memory", lambda pid: real(pid) + grown["bytes"]
         )
         try:
-            runaway = asyncio.ensure_future(store.query(QueryRequest(SLOW, client="a")))
-            await _until(lambda: lane.tainted)
+            started = time.monotonic()
+            bomb = asyncio.ensure_future(store.query(QueryRequest(SLOW, client="a")))
+            await _until(lambda: lane.long_queries == 1)
             await asyncio.sleep(0.2)
             assert not recycled  # within the limit: nothing yet
+            assert not bomb.done()
             grown["bytes"] = 100 * 1024 * 1024
-            await _until(lambda: bool(recycled), timeout=5.0)
+            with pytest.raises(QueryMemoryExceeded, match="memory limit of 64 MiB") as caught:
+                await bomb
+            assert caught.value.code == "query_memory"
+            assert time.monotonic() - started < 10  # by the watchdog, not the 30 s deadline
+            assert len(recycled) == 1
             assert "MiB" in recycled[0]
             assert "worker_memory_mb" in recycled[0]
+            assert lane.tainted
             assert not exits
             grown["bytes"] = 200 * 1024 * 1024
             await _until(lambda: bool(exits), timeout=5.0)
-            runaway.cancel()
-            await asyncio.gather(runaway, return_exceptions=True)
+            # The client that sent it waits (penalty), as after a worker's memory stop.
+            with pytest.raises(TooManyRequests):
+                await store.query(QueryRequest(CHEAP, client="a"))
         finally:
             await store.close()
 

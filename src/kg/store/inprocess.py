@@ -1,31 +1,31 @@
-"""The in-process lane: short read-only queries answered by the HTTP process itself.
+"""The in-process lane: uncached read-only queries answered by the HTTP process itself.
 
 Every query to a worker process costs a round trip (~0.3-0.4 ms of CPU, as much as a one-hop
 query itself; see bench/README.md). So an HTTP process serving an on-disk, read-only store
-opens that store too (``pyoxigraph.Store.read_only``) and runs each uncached query first in one
-of a few threads of its own, with a short budget (``inprocess_budget``). pyoxigraph releases the
-GIL while it evaluates, so the event loop keeps serving meanwhile.
+opens that store too (``pyoxigraph.Store.read_only``) and runs an uncached query in one of a few
+threads of its own when one is free (else the query goes to the worker pool, as before).
+pyoxigraph releases the GIL while it evaluates, so the event loop keeps serving meanwhile.
 
-A thread cannot be killed. A query still running at the end of the budget is therefore sent,
-with the rest of its deadline, to the killable worker pool (:mod:`kg.store.pool`), which answers
-it, stops it at its deadline (503) or sheds it (429, 503 overloaded) exactly as without this
-lane. The thread it leaves behind is *stray*: its CPU priority drops to nice 19 and the process
-is *tainted*: no more queries run in-process while a stray thread exists. Then:
+A thread cannot be killed, so:
 
-- the stray thread finishes on its own (a query that was merely slow): its answer is dropped,
-  the thread retires, and the process is no longer tainted;
-- it outlives the query's deadline, or the process's anonymous memory grows by more than
-  ``worker_memory_mb`` while it runs (checked every 50 ms): the process *recycles*. Under
-  uvicorn's multi-process supervisor (``kg serve`` with ``serve_workers`` >= 2) it sends itself
-  SIGTERM: uvicorn stops accepting, finishes in-flight requests, closes keep-alive connections
-  after their current response and exits; the supervisor starts a fresh process while the
-  sibling serves. Without a supervisor (one process) nothing can replace the process, so the
-  lane is off there (see :func:`supervised`).
+- A query still running after ``inprocess_budget`` is *long*: its thread drops to nice 19 (like
+  the workers' heavy lane) and retires once the query ends (an unprivileged thread cannot raise
+  its priority again); a memory watchdog looks at the process every 50 ms while it runs.
+- At its deadline, or once the process's anonymous memory has grown by ``worker_memory_mb``
+  while a long query runs, the caller gets the workers' answer for that (503 ``timeout`` /
+  ``query_memory``, the client penalty) and the thread is *stray*: the process is *tainted*
+  (no more queries run in-process) and *recycles*. Under uvicorn's multi-process supervisor
+  (``kg serve`` with ``serve_workers`` >= 2) it sends itself SIGTERM: uvicorn stops accepting,
+  finishes in-flight requests, closes keep-alive connections and exits; the supervisor starts
+  a fresh process while the sibling serves. Without a supervisor the lane is off (see
+  :func:`supervised`); forced on (tests), the process serves through its workers until the
+  stray thread ends.
 
-Trade-offs (docs/stores.md): a memory bomb in a thread has no RLIMIT_DATA; within the budget
-it can grow unchecked, after it the watchdog recycles the process as soon as it passes the
-limit. A native crash in the engine (which the worker pool would turn into one dead worker)
-takes the HTTP process down; its supervisor restarts it, its in-flight requests fail.
+Why not hand a long query to a worker at the budget (and drop the thread's answer)? Measured:
+every query longer than the budget (the aggregation at 1M quads) then runs twice, and kg used
+1.5x the CPU per aggregation (bench/README.md). Trade-offs (docs/stores.md): a memory bomb in a
+thread has no RLIMIT_DATA, it grows unchecked for the budget, then until the watchdog's next
+look; a native crash of the engine takes the HTTP process down (its supervisor restarts it).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final
 
+from kg.errors import QueryMemoryExceeded, QueryTimeout
 from kg.store.child import handle
 from kg.store.messages import Job
 from kg.store.process import Answered, anonymous_memory
@@ -49,7 +50,7 @@ __all__ = ["InProcessLane", "supervised"]
 
 log = logging.getLogger("kg.store.inprocess")
 
-#: Seconds between two looks at the process's memory while a stray thread exists.
+#: Seconds between two looks at the process's memory while a long or stray query runs.
 _WATCH_INTERVAL: Final = 0.05
 
 
@@ -71,7 +72,7 @@ class _Cell:
 class _Task:
     """One query handed to a lane thread."""
 
-    __slots__ = ("deadline", "done", "future", "job", "loop", "native_id", "stray")
+    __slots__ = ("done", "future", "job", "long", "loop", "native_id", "stray")
 
     def __init__(
         self, job: Job, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Answered]
@@ -80,16 +81,24 @@ class _Task:
         self.loop = loop
         self.future = future
         self.native_id = 0
-        #: Set under the lane's lock: the thread is done with it / it outlived the budget.
+        #: Under the lane's lock: the thread is done with it / its thread's priority dropped.
         self.done = False
+        self.long = False
+        #: The caller was answered without it (deadline, memory, gone): the thread is stray.
         self.stray = False
-        #: Loop time past which a stray task recycles the process.
-        self.deadline = 0.0
 
     def finish(self) -> bool:
-        """Its thread is done with it (under the lane's lock): was it stray meanwhile?"""
+        """Its thread is done with it (under the lane's lock): must the thread retire?"""
         self.done = True
-        return self.stray
+        return self.long or self.stray
+
+
+class _Stop(Exception):
+    """Ends a caller's wait for its thread: the deadline or the memory limit."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 _STOP: Final = object()
@@ -98,9 +107,10 @@ _STOP: Final = object()
 class InProcessLane:
     """A few threads running queries on this process's own read-only store.
 
-    :meth:`run` answers within the budget or returns None (the caller then uses the worker
-    pool). ``on_recycle`` is called once when the process must be replaced (default: SIGTERM
-    to itself, for uvicorn's supervisor); tests pass their own.
+    :meth:`run` answers, raises the deadline's or memory limit's error, or returns None at
+    once when no thread is free (the caller then uses the worker pool). ``on_recycle`` is
+    called once when the process must be replaced (default: SIGTERM to itself, for uvicorn's
+    supervisor); tests pass their own.
     """
 
     def __init__(
@@ -126,20 +136,22 @@ class InProcessLane:
         self.exit_now: Callable[[], None] = _exit_now
         self._store: Any = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._threads: set[threading.Thread] = set()
-        #: Guards each task's started/done/stray flags between the loop and the threads.
+        self._threads = 0
+        #: Threads not running a query; guarded by _lock, as each task's flags.
+        self._free = 0
         self._lock = threading.Lock()
+        #: Long queries still running (memory watched), stray ones among them.
+        self._long: set[_Task] = set()
         self._strays: set[_Task] = set()
         self._watching: asyncio.TimerHandle | None = None
         self._baseline = 0
-        #: Stray threads that retired with no replacement (the process was recycling).
-        self._retired = 0
         self._closed = False
         #: Set once the process was asked to recycle: no more queries in-process.
         self.recycling: str | None = None
-        #: Counters (tests, diagnostics).
+        #: Counters (tests, diagnostics): queries answered here, past the budget, stopped.
         self.answered = 0
-        self.escalated = 0
+        self.long_queries = 0
+        self.stopped = 0
         self.strays_finished = 0
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -152,19 +164,13 @@ class InProcessLane:
             self._add_thread()
 
     async def close(self) -> None:
-        """Stop the idle threads; a stray thread is left to the process's exit (daemon)."""
+        """Stop the idle threads; a running one is left to the process's exit (daemon)."""
         self._closed = True
         if self._watching is not None:
             self._watching.cancel()
             self._watching = None
-        for _ in range(len(self._threads)):
+        for _ in range(self._threads):
             self._queue.put(_STOP)
-
-    def _add_threads(self) -> None:
-        """Replace the threads that retired while the process was recycling."""
-        while self._retired > 0 and not self._closed:
-            self._retired -= 1
-            self._add_thread()
 
     def _add_thread(self) -> None:
         previous = threading.stack_size(self.stack_bytes)
@@ -174,7 +180,9 @@ class InProcessLane:
             thread.start()
         finally:
             threading.stack_size(previous)
-        self._threads.add(thread)
+        self._threads += 1
+        with self._lock:
+            self._free += 1
 
     # -- state ------------------------------------------------------------------------------
 
@@ -190,31 +198,49 @@ class InProcessLane:
     # -- one query --------------------------------------------------------------------------
 
     async def run(self, job: Job, timeout: float) -> Answered | None:
-        """``job``'s (reply, body) if a thread answers it within the budget, else None.
-
-        None at once when the process is tainted. The budget counts from now: a query still
-        waiting for a thread at its end goes to the workers and taints nothing. ``timeout`` is
-        the query's whole deadline: a stray thread past it recycles the process.
-        """
+        """``job``'s (reply, body), run in a thread of this process; None at once when no
+        thread is free or the process is tainted. QueryTimeout at ``timeout`` seconds,
+        QueryMemoryExceeded past the memory limit (the process then recycles)."""
         if not self.usable:
             return None
+        with self._lock:
+            if self._free <= 0:
+                return None
+            self._free -= 1
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answered] = loop.create_future()
         task = _Task(job, loop, future)
         self._queue.put(task)
         began = loop.time()
-        timer = loop.call_later(self.budget, _over_budget, future)
+        budget = loop.call_later(self.budget, self._lengthen, task)
+        deadline = loop.call_later(max(timeout, 0.0), _stop, future, "deadline")
         try:
             answered = await future
-        except _OverBudget:
-            self._stray(task, began + timeout)
-            return None
+        except _Stop as stop:
+            self.stopped += 1
+            if stop.reason == "deadline":
+                self._stray(task, f"a query thread ran past its deadline of {timeout:g} s")
+                raise QueryTimeout(
+                    f"the query ran past its deadline of {timeout:g} s and was stopped "
+                    "(setting query_timeout, KG_QUERY_TIMEOUT)",
+                    timeout,
+                ) from None
+            self._stray(task, "")  # the watchdog asked for the recycling already
+            raise QueryMemoryExceeded(
+                f"the query grew this server process past the memory limit of {self.memory_mb} "
+                "MiB per query and was stopped; the process is being replaced (setting "
+                "worker_memory_mb, KG_WORKER_MEMORY_MB)"
+            ) from None
         except asyncio.CancelledError:
-            # The caller went away: the thread finishes on its own (its answer is dropped).
-            self._stray(task, began + timeout)
+            # The caller went away: the thread finishes on its own (its answer is dropped),
+            # unless it outlives the deadline: then it is stray, as if the caller had waited.
+            remaining = max(timeout - (loop.time() - began), 0.0)
+            reason = f"a query thread ran past its deadline of {timeout:g} s"
+            loop.call_later(remaining, self._overdue, task, reason)
             raise
         finally:
-            timer.cancel()
+            budget.cancel()
+            deadline.cancel()
         self.answered += 1
         return answered
 
@@ -227,10 +253,11 @@ class InProcessLane:
                 return
             assert isinstance(task, _Task)
             with self._lock:
-                if task.stray:  # its budget ran out while it waited: the workers have it
-                    task.done = True
-                    continue
                 task.native_id = threading.get_native_id()
+                late = task.long  # its budget ran out before this thread took it
+            if late:
+                with contextlib.suppress(OSError):
+                    os.setpriority(os.PRIO_PROCESS, task.native_id, 19)
             try:
                 answered = handle(self._store, task.job, cell)
             except BaseException as exc:  # handed to the caller, never lost
@@ -240,86 +267,99 @@ class InProcessLane:
                 with contextlib.suppress(RuntimeError):  # the loop is closed
                     task.loop.call_soon_threadsafe(_resolve, task.future, answered)
             with self._lock:
-                stray = task.finish()
-            if stray:
+                retire = task.finish()
+                if not retire:
+                    self._free += 1
+            if retire:
                 # Its priority was dropped (an unprivileged thread cannot raise it again):
                 # this thread retires; _finished starts a new one.
                 with contextlib.suppress(RuntimeError):
                     task.loop.call_soon_threadsafe(self._finished, task)
                 return
 
-    # -- stray threads and recycling --------------------------------------------------------
+    # -- long and stray queries, recycling --------------------------------------------------
 
-    def _stray(self, task: _Task, deadline: float) -> None:
-        """``task`` outlived the budget: mark it stray, drop its thread's priority, watch."""
-        self.escalated += 1
+    def _lengthen(self, task: _Task) -> None:
+        """``task`` outlived the budget: lowest CPU priority, memory watched."""
+        with self._lock:
+            if task.done:
+                return
+            task.long = True
+            native_id = task.native_id
+        self.long_queries += 1
+        if native_id:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, native_id, 19)
+        if not self._long:
+            self._baseline = anonymous_memory(os.getpid())
+        self._long.add(task)
+        self._arm()
+
+    def _overdue(self, task: _Task, reason: str) -> None:
+        if not self._closed:
+            self._stray(task, reason)
+
+    def _stray(self, task: _Task, reason: str) -> None:
+        """The caller was answered without ``task`` (or left): its thread is stray, and the
+        process recycles once it is past the deadline (``reason``) or the memory limit."""
         with self._lock:
             if task.done:  # it finished just now: nothing is left running
                 return
             task.stray = True
-            if not task.native_id:
-                return  # no thread took it: none will (see _serve)
-        task.deadline = deadline
+            task.long = True
         self._strays.add(task)
-        if task.native_id:
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, task.native_id, 19)
-        if len(self._strays) == 1:
-            self._baseline = anonymous_memory(os.getpid())
-            log.info("a query outlived the in-process budget: this process is tainted")
-        self._arm()
+        log.info("a query thread is stray: this process is tainted")
+        if reason:
+            self._recycle(reason)
 
     def _finished(self, task: _Task) -> None:
-        """On the loop: a stray thread is done with ``task`` and retired."""
-        self.strays_finished += 1
-        self._strays.discard(task)
+        """On the loop: a long or stray thread is done with ``task`` and retired."""
+        self._long.discard(task)
+        self._threads -= 1
+        if task.stray:
+            self.strays_finished += 1
+            self._strays.discard(task)
         if not self._closed and self.recycling is None:
             self._add_thread()
-        else:
-            self._retired += 1
-        if not self._strays:
+        if task.stray and not self._strays:
             if self.recycling is not None and not self.can_recycle:
                 self.recycling = None  # nothing could replace this process: resume
-                self._add_threads()
+                while self._threads < self.size:
+                    self._add_thread()
             if self.recycling is None:
                 log.info("the stray query thread finished: this process is no longer tainted")
 
     def _arm(self) -> None:
-        if self._watching is None and self._strays and not self._closed:
+        if self._watching is None and (self._long or self._strays) and not self._closed:
             loop = asyncio.get_running_loop()
             self._watching = loop.call_later(_WATCH_INTERVAL, self._watch)
 
     def _watch(self) -> None:
-        """While a stray thread exists: recycle past its deadline or the memory limit; past
-        twice the limit while draining, exit at once (in-flight requests fail)."""
+        """While a long or stray query runs: past the memory limit, stop the one that grew
+        (the longest running: threads share one process) and recycle; past twice the limit
+        while draining, exit at once (in-flight requests fail)."""
         self._watching = None
-        if not self._strays:
+        running = self._long | self._strays
+        if not running or self.memory_mb <= 0:
             return
+        grown = anonymous_memory(os.getpid()) - self._baseline
+        limit = self.memory_mb * 1024 * 1024
         if self.recycling is not None:
-            if self.can_recycle and self.memory_mb > 0:
-                grown = anonymous_memory(os.getpid()) - self._baseline
-                if grown > 2 * self.memory_mb * 1024 * 1024:
-                    log.error("a query thread grew past twice worker_memory_mb: exiting now")
-                    self.exit_now()
-            self._arm()
-            return
-        # A task whose thread has not even picked it up yet still counts (its thread is busy
-        # with nothing else): the deadline rules alike.
-        now = asyncio.get_running_loop().time()
-        if any(now >= task.deadline for task in self._strays):
-            self._recycle("a query thread outlived its deadline")
-            return
-        if self.memory_mb > 0:
-            grown = anonymous_memory(os.getpid()) - self._baseline
-            if grown > self.memory_mb * 1024 * 1024:
-                self._recycle(
-                    f"a query thread grew this process by {grown // (1024 * 1024)} MiB "
-                    f"(limit {self.memory_mb} MiB, setting worker_memory_mb)"
-                )
-                return
+            if self.can_recycle and grown > 2 * limit:
+                log.error("a query thread grew past twice worker_memory_mb: exiting now")
+                self.exit_now()
+        elif grown > limit:
+            for task in running:
+                _stop(task.future, "memory")
+            self._recycle(
+                f"a query thread grew this process by {grown // (1024 * 1024)} MiB "
+                f"(limit {self.memory_mb} MiB, setting worker_memory_mb)"
+            )
         self._arm()
 
     def _recycle(self, reason: str) -> None:
+        if self.recycling is not None:
+            return
         self.recycling = reason
         if self.can_recycle:
             log.warning("recycling this HTTP process: %s", reason)
@@ -333,13 +373,9 @@ class InProcessLane:
         self._arm()
 
 
-class _OverBudget(Exception):
-    """The in-process budget ran out before the thread answered."""
-
-
-def _over_budget(future: asyncio.Future[Answered]) -> None:
+def _stop(future: asyncio.Future[Answered], reason: str) -> None:
     if not future.done():
-        future.set_exception(_OverBudget())
+        future.set_exception(_Stop(reason))
 
 
 def _resolve(future: asyncio.Future[Answered], answered: Answered) -> None:
