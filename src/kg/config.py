@@ -140,10 +140,11 @@ class Settings(BaseSettings):
         ge=0,
         le=60,
         description=(
-            "Seconds an uncached read-only query may run in a thread of the HTTP process itself "
-            "(no worker round trip) before it goes to a killable query worker with the rest of "
-            "its deadline; the process then recycles if that thread outlives the deadline or "
-            "worker_memory_mb. Only under a supervisor (serve_workers >= 2). 0: off."
+            "Uncached read-only queries run in a thread of the HTTP process itself (no worker "
+            "round trip); one still running after this many seconds drops to the lowest CPU "
+            "priority and its memory is watched; past its deadline or worker_memory_mb it is "
+            "answered 503 and the process recycles. Only under a supervisor (serve_workers >= "
+            "2). 0: off."
         ),
     )
     inprocess_threads: int = Field(
