@@ -303,6 +303,36 @@ def test_a_query_thread_past_the_memory_limit_is_503_and_the_process_recycles(
     _run(body)
 
 
+def test_a_query_whose_caller_left_still_recycles_the_process_past_its_deadline(
+    tmp_path: Path,
+) -> None:
+    """A client that disconnects does not free a thread that cannot be stopped: the query goes
+    on (long: nice 19, memory watched) and, past the deadline, the process recycles."""
+    settings = _settings(tmp_path, inprocess_budget=0.1, query_timeout=1.0)
+    recycled: list[str] = []
+
+    async def body() -> None:
+        store = await _open(settings, lane=True)
+        lane = store.lane
+        assert lane is not None
+        lane.on_recycle = recycled.append
+        lane.can_recycle = True
+        try:
+            left = asyncio.ensure_future(store.query(QueryRequest(SLOW, client="a")))
+            await asyncio.sleep(0.05)
+            left.cancel()
+            await asyncio.gather(left, return_exceptions=True)
+            await _until(lambda: lane.long_queries == 1)  # its budget still counted
+            assert not recycled
+            await _until(lambda: bool(recycled))
+            assert recycled == ["a query thread ran past its deadline of 1 s"]
+            assert (await store.query(QueryRequest(CHEAP, client="b"))).rows == ALL_TRIPLES
+        finally:
+            await store.close()
+
+    _run(body)
+
+
 @pytest.mark.parametrize("value", ["-1", "abc", "61"])
 def test_inprocess_budget_is_validated(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KG_INPROCESS_BUDGET", value)

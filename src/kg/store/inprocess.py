@@ -217,6 +217,8 @@ class InProcessLane:
         try:
             answered = await future
         except _Stop as stop:
+            budget.cancel()
+            deadline.cancel()
             self.stopped += 1
             if stop.reason == "deadline":
                 self._stray(task, f"a query thread ran past its deadline of {timeout:g} s")
@@ -234,13 +236,14 @@ class InProcessLane:
         except asyncio.CancelledError:
             # The caller went away: the thread finishes on its own (its answer is dropped),
             # unless it outlives the deadline: then it is stray, as if the caller had waited.
+            # Its budget timer stays: past it, the query is long (nice 19, memory watched).
             remaining = max(timeout - (loop.time() - began), 0.0)
             reason = f"a query thread ran past its deadline of {timeout:g} s"
             loop.call_later(remaining, self._overdue, task, reason)
-            raise
-        finally:
-            budget.cancel()
             deadline.cancel()
+            raise
+        budget.cancel()
+        deadline.cancel()
         self.answered += 1
         return answered
 
@@ -306,7 +309,10 @@ class InProcessLane:
             if task.done:  # it finished just now: nothing is left running
                 return
             task.stray = True
-            task.long = True
+            was_long, task.long = task.long, True
+        if not was_long and task.native_id:  # a deadline shorter than the budget
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, task.native_id, 19)
         self._strays.add(task)
         log.info("a query thread is stray: this process is tainted")
         if reason:
