@@ -91,7 +91,7 @@ def web_app(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
 
     def make(engine: MemoryStore | None = None, **overrides: Any) -> TestClient:
         settings = mini_settings(tmp_path, **overrides)
-        app: FastAPI = create_app(settings, store=engine or MemoryStore(MINI))
+        app: FastAPI = create_app(settings, store=engine or MemoryStore(MINI, settings=settings))
         test_client = TestClient(app)
         test_client.__enter__()
         opened.append(test_client)

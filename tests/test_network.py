@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -24,6 +25,7 @@ from kg.network.analysis import (
     shortest_paths,
 )
 from kg.network.export import export_network
+from kg.network.outlines import containing_codes, outline
 from kg.network.project import Filters, active_in, filter_network, year_of
 from kg.network.render import MapOptions, render_map
 from kg.network.service import MapRequest, build_map, find_node, parse_period
@@ -33,6 +35,7 @@ from tests.network_support import ID, build_real, hostile_dataset, load, truth
 
 HUANGPU = f"{ID}division/440112"
 SANDU = f"{ID}division/522732"
+BASE_IRI = "https://w3id.org/gq-kg/"
 GQ = "PREFIX gq: <https://w3id.org/gq-kg/ontology#>\n"
 
 
@@ -322,6 +325,62 @@ def test_geo_map_fixes_nodes_at_their_coordinates(real: nx.MultiDiGraph) -> None
     # Guangzhou lies east (x grows) and south (y grows downwards) of Qiannan.
     assert guangzhou["x"] > qiannan["x"]
     assert guangzhou["y"] > qiannan["y"]
+
+
+def test_geo_map_draws_the_outlines_of_the_provinces_and_prefectures_in_the_nodes_frame(
+    real: nx.MultiDiGraph,
+) -> None:
+    rendered = build_map(real, MapRequest(kind="geo"), BASE_IRI)
+    block: Any = _data_block(rendered.html)
+    drawn = {o["code"]: o for o in block["config"]["outlines"]}
+    # Guangdong and Guizhou, Guangzhou and Qiannan: the provinces/prefectures of the divisions.
+    assert {"440000", "520000", "440100", "522700"} <= set(drawn)
+    assert drawn["440000"]["level"] == "province"
+    assert drawn["522700"]["level"] == "prefecture"
+    nodes = {n["id"]: n for n in block["nodes"]}
+
+    def inside(point: tuple[float, float], ring: list[list[float]]) -> bool:
+        x, y, hit = point[0], point[1], False
+        for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1], strict=True):
+            if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+                hit = not hit
+        return hit
+
+    # Same projection as the nodes: 惠水县 lies inside Qiannan's and Guizhou's outlines,
+    # 黄埔区 inside Guangzhou's and Guangdong's, and not the other way round.
+    huishui = nodes[f"{ID}division/522731"]
+    huangpu = nodes[f"{ID}division/440112"]
+    cases = ((huishui, ("522700", "520000"), "440000"), (huangpu, ("440100", "440000"), "520000"))
+    for node, own, other in cases:
+        point = (node["x"], node["y"])
+        for code in own:
+            assert any(inside(point, ring) for ring in drawn[code]["rings"]), code
+        assert not any(inside(point, ring) for ring in drawn[other]["rings"])
+    # Thinned to screen size, and only numbers: no text from the package reaches the page.
+    assert sum(len(r) for o in drawn.values() for r in o["rings"]) < 20_000
+    assert set(drawn["440000"]) == {"code", "level", "rings"}
+    # Other maps carry none.
+    pairings: Any = _data_block(build_map(real, MapRequest(kind="pairings"), BASE_IRI).html)
+    assert pairings["config"]["outlines"] == []
+
+
+def test_outline_codes_and_missing_geometry() -> None:
+    assert containing_codes(["522731", "440112", "110101", "bad", "520000"]) == [
+        ("110000", "province"),
+        ("440000", "province"),
+        ("440100", "prefecture"),
+        ("520000", "province"),
+        ("522700", "prefecture"),
+    ]
+    assert outline("999999", "province") is None
+    assert outline("../../x", "province") is None
+    guizhou = outline("520000", "province")
+    assert guizhou is not None
+    assert guizhou.rings
+    lons = [lon for ring in guizhou.rings for lon, _ in ring]
+    lats = [lat for ring in guizhou.rings for _, lat in ring]
+    assert 103 < min(lons) < max(lons) < 110
+    assert 24 < min(lats) < max(lats) < 30
 
 
 @pytest.mark.parametrize("fmt", ["gexf", "graphml", "json"])

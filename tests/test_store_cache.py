@@ -65,6 +65,7 @@ def test_identical_queries_are_answered_once() -> None:
         QueryRequest("SELECT 1", default_graph_uris=("http://g",)),
         QueryRequest("SELECT 1", named_graph_uris=("http://g",)),
         QueryRequest("SELECT 1", max_rows=3),
+        QueryRequest("SELECT 1", row_cap=False),
         QueryRequest("SELECT 1", base_iri="http://b/"),
     ],
 )

@@ -237,6 +237,6 @@ async def search_page(request: Request, settings: SettingsDep, store: StoreDep) 
     text = request.query_params.get("q", "").strip()[:MAX_QUERY_CHARS]
     kind = request.query_params.get("type", "").strip()
     types = (kind if ":" in kind else ONTOLOGY_NS + kind,) if kind else ()
-    hits = await search(store, text, types=types, limit=50) if text else []
+    hits = await search(store, text, base=settings.base_iri, types=types, limit=50) if text else []
     context = page_context(request, links, hits=hits, text=text, kind=kind)
     return render("search.html", context)

@@ -254,7 +254,7 @@ async def query_map(
     if name is not None:
         named = get_query(name, settings.ontology_dir / "queries")
         values = {k: v for k, v in request.query_params.items() if k not in {"name", "lang"}}
-        text = await bind_typed(store, named, values)
+        text = await bind_typed(store, named, values, base=settings.base_iri)
         title = named.summary
     else:
         text, title = str(query), "SPARQL"
@@ -275,7 +275,7 @@ async def _is_resource(store: Store, text: str, base_iri: str) -> bool:
     if text.startswith("id:"):
         iri = f"{base_iri}id/{text[3:]}"
     try:
-        await resolve(store, iri)
+        await resolve(store, iri, base=base_iri)
     except KgError:
         return False
     return True

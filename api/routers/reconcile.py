@@ -149,7 +149,7 @@ async def preview(
     settings: SettingsDep,
     id: Annotated[str, Query(min_length=1, max_length=500, examples=["division/522731"])],
 ) -> Response:
-    index = await index_for(store)
+    index = await index_for(store, settings.base_iri)
     entry = index.by_iri.get(settings.base_iri + "id/" + id.removeprefix("id:"))
     if entry is None:
         raise NotFound(f"no entity {id[:80]!r}")
@@ -186,9 +186,9 @@ async def suggest_entity(
 
 @router.get("/suggest/type", summary="Classes whose name starts with a prefix")
 async def suggest_type(
-    store: StoreDep, prefix: _PREFIX = "", cursor: _CURSOR = 0
+    store: StoreDep, settings: SettingsDep, prefix: _PREFIX = "", cursor: _CURSOR = 0
 ) -> dict[str, list[dict[str, str]]]:
-    found = await suggest_types(store, prefix, limit=cursor + 10)
+    found = await suggest_types(store, prefix, settings.base_iri, limit=cursor + 10)
     return {"result": found[cursor:]}
 
 

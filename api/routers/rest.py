@@ -62,6 +62,7 @@ def _name(description: str, examples: list[str]) -> object:
 async def pairings(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     *,
     party: Annotated[str | None, _name("either side", ["惠水县", "huishui", "522731"])] = None,
     helper: Annotated[str | None, _name("the helping side", ["白云区"])] = None,
@@ -84,6 +85,7 @@ async def pairings(
 ) -> Response:
     answer = await answers.list_pairings(
         store,
+        base=settings.base_iri,
         party=party,
         helper=helper,
         recipient=recipient,
@@ -104,9 +106,10 @@ async def pairings(
 async def pairings_summary(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     format: FormatParam = None,
 ) -> Response:
-    answer = await answers.pairing_summary(store)
+    answer = await answers.pairing_summary(store, base=settings.base_iri)
     return render(request, answer, answer.levels, format)
 
 
@@ -119,6 +122,7 @@ async def pairings_summary(
 async def entities(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     *,
     type: Annotated[
         str | None,
@@ -131,7 +135,9 @@ async def entities(
     limit: Annotated[int, Query(ge=1, le=answers.MAX_PAGE)] = 50,
     format: FormatParam = None,
 ) -> Response:
-    answer = await answers.list_entities(store, type_=type, q=q, offset=offset, limit=limit)
+    answer = await answers.list_entities(
+        store, base=settings.base_iri, type_=type, q=q, offset=offset, limit=limit
+    )
     return render(request, answer, answer.entities, format)
 
 
@@ -144,6 +150,7 @@ async def entities(
 async def entity(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     *,
     id: Annotated[
         str,
@@ -158,7 +165,7 @@ async def entity(
     text = id.strip()
     if "/" in text and not text.startswith(("id:", "http:", "https:", "urn:", "gq:")):
         text = "id:" + text.removeprefix("/").removeprefix("id/")
-    answer = await answers.entity_facts(store, text)
+    answer = await answers.entity_facts(store, text, base=settings.base_iri)
     return render(request, answer, answer.facts, format)
 
 
@@ -171,6 +178,7 @@ async def entity(
 async def statistics(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     *,
     measure: Annotated[str | None, _name("the measure", ["id:measure/paired-schools"])] = None,
     subject: Annotated[str | None, _name("what is counted", ["广州282所学校"])] = None,
@@ -180,7 +188,9 @@ async def statistics(
     year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
     format: FormatParam = None,
 ) -> Response:
-    answer = await answers.statistics(store, measure=measure, subject=subject, unit=unit, year=year)
+    answer = await answers.statistics(
+        store, base=settings.base_iri, measure=measure, subject=subject, unit=unit, year=year
+    )
     return render(request, answer, answer.statistics, format)
 
 
@@ -193,6 +203,7 @@ async def statistics(
 async def search(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     *,
     q: Annotated[
         str,
@@ -204,7 +215,9 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
     format: FormatParam = None,
 ) -> Response:
-    answer = await answers.search_entities(store, q, type_=type, limit=limit)
+    answer = await answers.search_entities(
+        store, q, base=settings.base_iri, type_=type, limit=limit
+    )
     return render(request, answer, answer.hits, format)
 
 
@@ -249,6 +262,7 @@ async def queries(
 async def named_query(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     name: Annotated[str, Path(max_length=120, pattern=r"^[A-Za-z0-9_.\-]+$")],
     format: FormatParam = None,
 ) -> Response:
@@ -259,7 +273,7 @@ async def named_query(
         if key in values:
             raise BadParameter(f"parameter {key!r} given more than once")
         values[key] = value
-    answer = await answers.run_catalogue_query(store, name, values)
+    answer = await answers.run_catalogue_query(store, name, values, base=settings.base_iri)
     # In CSV a resource is its IRI, as in SPARQL's own CSV results.
     records = [
         {k: v.iri if isinstance(v, Ref) else v for k, v in row.items()} for row in answer.rows

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kg.errors import BadParameter
-from kg.queries import NamedQuery, Param, Solutions, bind, get_query, load_queries, select
+from kg.queries import NamedQuery, Param, bind, load_queries
 from kg.resolve import resolve
 from kg.store.base import Store
 
-__all__ = ["CatalogueEntry", "bind_typed", "catalogue", "run_named"]
+__all__ = ["CatalogueEntry", "bind_typed", "catalogue"]
 
 #: The longest parameter value looked at.
 MAX_VALUE_CHARS = 2000
@@ -47,8 +47,11 @@ def _entry(query: NamedQuery) -> CatalogueEntry:
     )
 
 
-async def bind_typed(store: Store, query: NamedQuery, values: Mapping[str, str]) -> str:
-    """``query`` bound to ``values`` as users type them; ``iri`` values go through resolve.
+async def bind_typed(
+    store: Store, query: NamedQuery, values: Mapping[str, str], *, base: str
+) -> str:
+    """``query`` bound to ``values`` as users type them; ``iri`` values go through resolve
+    (``base``: the data's base IRI).
 
     Raises BadParameter (unknown parameter, malformed or ambiguous value, naming the
     parameter) or NotFound (a name or id that is not in the graph).
@@ -60,18 +63,9 @@ async def bind_typed(store: Store, query: NamedQuery, values: Mapping[str, str])
             raise BadParameter(f"parameter {name!r}: at most {MAX_VALUE_CHARS} characters")
         if param.type == "iri" and value.strip():
             try:
-                resolved[name] = (await resolve(store, value)).iri
+                resolved[name] = (await resolve(store, value, base=base)).iri
             except BadParameter as exc:
                 raise BadParameter(f"parameter {name!r}: {exc.message}") from None
         else:
             resolved[name] = value
     return bind(query, resolved)
-
-
-async def run_named(
-    store: Store, name: str, values: Mapping[str, str], directory: Path | None = None
-) -> tuple[NamedQuery, Solutions]:
-    """Resolve, bind and run the named SELECT query ``name``."""
-    query = get_query(name, directory)
-    text = await bind_typed(store, query, values)
-    return query, await select(store, text)

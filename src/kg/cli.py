@@ -30,7 +30,7 @@ from kg.catalogue import bind_typed
 from kg.config import Settings, get_settings, setting_errors
 from kg.errors import BadParameter, BuildError, DataError, KgError, ValidationError
 from kg.export import FORMATS, PREFIXES, export, export_file
-from kg.network.export import NETWORK_FORMATS
+from kg.network import MAP_KINDS, MEASURES, NETWORK_FORMATS
 from kg.queries import (
     NamedQuery,
     Param,
@@ -272,7 +272,7 @@ def _query(args: argparse.Namespace, settings: Settings) -> int:
         if args.name:
             # iri parameters take ids, codes and names too (kg.catalogue.bind_typed).
             named = get_query(args.name, _queries_dir(settings))
-            query = await bind_typed(store, named, _params(args.param))
+            query = await bind_typed(store, named, _params(args.param), base=settings.base_iri)
         request = QueryRequest(query=query, accept=QUERY_FORMATS[args.format], timeout=args.timeout)
         return await store.query(request)
 
@@ -384,9 +384,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _add_network_commands(command: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
-    from kg.network.analysis import MEASURES  # noqa: PLC0415
-    from kg.network.service import MAP_KINDS  # noqa: PLC0415
-
     map_cmd = command("map", _map, "write a network map as one self-contained HTML file")
     map_cmd.add_argument("kind", choices=[*MAP_KINDS, "query"])
     map_cmd.add_argument("entity", nargs="?", help="entity map: an IRI, id:…, code or name")
@@ -441,7 +438,11 @@ def _query_map(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(store: Store) -> Any:
         # iri parameters take ids, codes and names too, as for kg query.
-        query = text if named is None else await bind_typed(store, named, _params(args.param))
+        query = (
+            text
+            if named is None
+            else await bind_typed(store, named, _params(args.param), base=settings.base_iri)
+        )
         known = await NetworkCache(_queries_dir(settings)).graph(store)
         return await graph_from_query(store, query, known)
 

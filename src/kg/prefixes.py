@@ -1,7 +1,14 @@
 """The vocabulary prefixes kg reads and writes, as plain strings (no rdflib needed).
 
+The one prefix table of kg: every other table (exports, pages, the JSON-LD context, the query
+page, SHACL reports, the service description, the compiler's vocabulary) derives from it, and
+the ``PREFIX``/``@prefix`` lines of the ``.rq`` and ``.ttl`` files under ``ontology/`` agree with
+it (tests/test_prefixes.py).
+
 ``VOCABULARIES`` are the prefixes the data files may use in ``class``/``property`` columns;
-``PREFIXES`` adds ``rdf`` and ``owl`` for what kg writes (exports, tables).
+``PREFIXES`` adds ``rdf`` and ``owl`` for what kg writes (exports, tables); ``OTHER_PREFIXES``
+are vocabularies named in one place only (SHACL, the service description, the ontology header),
+not declared in exports; ``ALL_PREFIXES`` is the union.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from typing import Final
 
 from kg.config import ONTOLOGY_NS
 
-__all__ = ["PREFIXES", "VOCABULARIES"]
+__all__ = ["ALL_PREFIXES", "OTHER_PREFIXES", "PREFIXES", "VOCABULARIES"]
 
 VOCABULARIES: Final[dict[str, str]] = {
     "gq": ONTOLOGY_NS,
@@ -31,3 +38,14 @@ PREFIXES: Final[dict[str, str]] = {
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "owl": "http://www.w3.org/2002/07/owl#",
 }
+
+OTHER_PREFIXES: Final[dict[str, str]] = {
+    "sh": "http://www.w3.org/ns/shacl#",
+    "sd": "http://www.w3.org/ns/sparql-service-description#",
+    "void": "http://rdfs.org/ns/void#",
+    "formats": "http://www.w3.org/ns/formats/",
+    "vann": "http://purl.org/vocab/vann/",
+    "cur": "http://qudt.org/vocab/currency/",
+}
+
+ALL_PREFIXES: Final[dict[str, str]] = {**PREFIXES, **OTHER_PREFIXES}

@@ -190,7 +190,7 @@ async def reconcile_batch(
     store: Store, batch: Mapping[str, ReconQuery], base: str
 ) -> dict[str, dict[str, list[Candidate]]]:
     """``{"q0": {"result": [candidates]}, ...}`` for a batch of queries."""
-    index = await index_for(store)
+    index = await index_for(store, base)
     return {key: {"result": _candidates(index, q, base)} for key, q in batch.items()}
 
 
@@ -198,7 +198,7 @@ async def suggest_entities(
     store: Store, prefix: str, base: str, limit: int = 10
 ) -> list[dict[str, str]]:
     """Entities whose names start with (or contain) ``prefix``, for OpenRefine's search box."""
-    index = await index_for(store)
+    index = await index_for(store, base)
     hits = index.lookup(prefix[:200], limit=limit)
     return [
         {
@@ -210,9 +210,11 @@ async def suggest_entities(
     ]
 
 
-async def suggest_types(store: Store, prefix: str, limit: int = 10) -> list[dict[str, str]]:
+async def suggest_types(
+    store: Store, prefix: str, base: str, limit: int = 10
+) -> list[dict[str, str]]:
     """Classes of the ontology whose name or label starts with ``prefix`` (case-insensitive)."""
-    index = await index_for(store)
+    index = await index_for(store, base)
     wanted = prefix.strip().lower().removeprefix("gq:")
     found: list[dict[str, str]] = []
     for entry in sorted(index.terms.values(), key=lambda e: e.iri):

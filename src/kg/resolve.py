@@ -23,7 +23,7 @@ from typing import Final, Literal
 
 from kg.errors import BadParameter, NotFound
 from kg.queries import bind, get_query, select
-from kg.search import GQ, MAX_QUERY_CHARS, Entry, fold, index_for
+from kg.search import GQ, MAX_QUERY_CHARS, Entry, entry_for, entry_for_code, fold, index_for
 from kg.store.base import Store
 
 __all__ = ["Resolved", "compact", "expand", "expand_type", "resolve"]
@@ -53,13 +53,7 @@ class Resolved:
     score: float
 
 
-def _base() -> str:
-    from kg.config import get_settings  # noqa: PLC0415
-
-    return get_settings().base_iri
-
-
-def expand(text: str, base: str | None = None) -> str | None:
+def expand(text: str, base: str) -> str | None:
     """``id:x/y`` → ``{base}id/x/y``, ``gq:Term`` → the ontology IRI; None if not such a form."""
     match = _CURIE.match(text)
     if match is None:
@@ -67,12 +61,12 @@ def expand(text: str, base: str | None = None) -> str | None:
     prefix, local = match.groups()
     if prefix == "gq":
         return GQ + local
-    return (base or _base()) + "id/" + local
+    return base + "id/" + local
 
 
-def compact(iri: str, base: str | None = None) -> str:
+def compact(iri: str, base: str) -> str:
     """The ``id:`` form of a data IRI, ``gq:`` of an ontology term (others: as they are)."""
-    prefix = (base or _base()) + "id/"
+    prefix = base + "id/"
     if iri.startswith(prefix):
         return "id:" + iri[len(prefix) :]
     if iri.startswith(GQ) and _CURIE.match("gq:" + iri[len(GQ) :]):
@@ -83,9 +77,9 @@ def compact(iri: str, base: str | None = None) -> str:
 def expand_type(text: str) -> str:
     """A class given as IRI, ``gq:County`` or plain ``County`` → its IRI; BadParameter if not."""
     text = text.strip()
-    expanded = expand(text) if text.startswith("gq:") else None
-    if expanded is not None:
-        return expanded
+    match = _CURIE.match(text)
+    if match is not None and match[1] == "gq":
+        return GQ + match[2]
     if re.fullmatch(r"[A-Z][A-Za-z0-9]{0,80}", text):
         return GQ + text
     if _SCHEME.match(text) and not _IRI_FORBIDDEN.search(text) and len(text) <= 500:
@@ -104,11 +98,12 @@ def _check_types(resolved: Resolved, types: Sequence[str], text: str) -> Resolve
     return resolved
 
 
-async def _by_iri(store: Store, iri: str, how: How, types: Sequence[str], text: str) -> Resolved:
+async def _by_iri(
+    store: Store, iri: str, how: How, types: Sequence[str], text: str, *, base: str
+) -> Resolved:
     if _IRI_FORBIDDEN.search(iri) or len(iri) > 2000:
         raise BadParameter(f"{text[:80]!r} is not a valid IRI")
-    index = await index_for(store)
-    entry = index.by_iri.get(iri)
+    entry = await entry_for(store, iri, base)
     if entry is not None:
         return _check_types(_from_entry(entry, how, 100.0), types, text)
     # Resources without labels (sentences, claims) are not in the index but are real.
@@ -120,8 +115,9 @@ async def _by_iri(store: Store, iri: str, how: How, types: Sequence[str], text: 
     return Resolved(iri, None, None, frozenset(), None, how, 100.0)
 
 
-async def resolve(store: Store, text: str, *, types: Sequence[str] = ()) -> Resolved:
-    """The one entity ``text`` names (IRI, ``id:`` form, division code or name).
+async def resolve(store: Store, text: str, *, base: str, types: Sequence[str] = ()) -> Resolved:
+    """The one entity ``text`` names (IRI, ``id:`` form, division code or name); ``base`` is
+    the data's base IRI (``Settings.base_iri`` of the app or command asking).
 
     Raises NotFound when nothing matches and BadParameter when the text is malformed or
     ambiguous (the message lists the candidates and how to pick one).
@@ -134,23 +130,23 @@ async def resolve(store: Store, text: str, *, types: Sequence[str] = ()) -> Reso
     if _CONTROL.search(text):
         raise BadParameter("control characters are not allowed in a name")
     wanted = [expand_type(t) for t in types]
-    expanded = expand(text)
+    expanded = expand(text, base)
     if text.startswith("id:"):
         if expanded is None:
             raise BadParameter(
                 f"{text[:80]!r} is not an id (id:kind/slug, e.g. id:division/522731)"
             )
-        return await _by_iri(store, expanded, "id", wanted, text)
+        return await _by_iri(store, expanded, "id", wanted, text, base=base)
     if expanded is not None:  # gq:Term, an ontology term
-        return await _by_iri(store, expanded, "iri", wanted, text)
+        return await _by_iri(store, expanded, "iri", wanted, text, base=base)
     if text.startswith(("http://", "https://", "urn:")):
-        return await _by_iri(store, text, "iri", wanted, text)
-    index = await index_for(store)
+        return await _by_iri(store, text, "iri", wanted, text, base=base)
     if _CODE.match(text):
-        entry = index.by_code.get(text)
+        entry = await entry_for_code(store, text, base)
         if entry is None:
             raise NotFound(f"no division with code {text}")
         return _check_types(_from_entry(entry, "code", 100.0), wanted, text)
+    index = await index_for(store, base)
     if len(text) > MAX_QUERY_CHARS:
         raise BadParameter(f"a name is at most {MAX_QUERY_CHARS} characters")
     if not fold(text):
@@ -162,6 +158,8 @@ async def resolve(store: Store, text: str, *, types: Sequence[str] = ()) -> Reso
     top = hits[0]
     rivals = [h for h in hits[1:] if h.match == top.match and h.entry.level == top.entry.level]
     if rivals:
-        names = "; ".join(f"{h.entry.label} ({compact(h.entry.iri)})" for h in [top, *rivals][:5])
+        names = "; ".join(
+            f"{h.entry.label} ({compact(h.entry.iri, base)})" for h in [top, *rivals][:5]
+        )
         raise BadParameter(f"{text!r} is ambiguous: {names} — give the id or the full name")
     return _from_entry(top.entry, "name", top.score)

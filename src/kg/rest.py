@@ -61,15 +61,9 @@ _RDF_TYPE: Final = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _UNKNOWN_NOTE: Final = "no source known to kg names a partner"
 
 
-def _base() -> str:
-    from kg.config import get_settings  # noqa: PLC0415
-
-    return get_settings().base_iri
-
-
 async def _ref(store: Store, text: str, name: str, index: SearchIndex, base: str) -> Ref:
     try:
-        resolved = await resolve(store, text)
+        resolved = await resolve(store, text, base=base)
     except BadParameter as exc:
         raise BadParameter(f"parameter {name!r}: {exc.message}") from None
     except NotFound as exc:
@@ -122,6 +116,7 @@ def _pairing(rows: Sequence[Mapping[str, Term]], index: SearchIndex, base: str) 
 async def list_pairings(
     store: Store,
     *,
+    base: str,
     party: str | None = None,
     helper: str | None = None,
     recipient: str | None = None,
@@ -131,8 +126,7 @@ async def list_pairings(
 ) -> PairingsAnswer:
     """Pairings matching every filter given; "unknown" status (with the citations that record
     the gap, when the graph has them) when none does."""
-    base = _base()
-    index = await index_for(store)
+    index = await index_for(store, base)
     filters: dict[str, Ref | str | int] = {}
     refs: dict[str, Ref] = {}
     for name, text in (("party", party), ("helper", helper), ("recipient", recipient)):
@@ -221,10 +215,9 @@ def _count(row: Mapping[str, Term], name: str) -> int | None:
         return None
 
 
-async def pairing_summary(store: Store) -> PairingSummaryAnswer:
+async def pairing_summary(store: Store, *, base: str) -> PairingSummaryAnswer:
     """The aggregate pairings (282 schools ↔ 328 schools, 76 ↔ 76 hospitals …)."""
-    base = _base()
-    index = await index_for(store)
+    index = await index_for(store, base)
     answer = await select(store, bind(get_query("api-pairing-summary"), {}))
     levels: list[PairingSummary] = []
     for iri, rows in group_rows(answer.rows, "pairing").items():
@@ -260,14 +253,14 @@ def _number(value: str | None) -> float | int | str:
 async def statistics(
     store: Store,
     *,
+    base: str,
     measure: str | None = None,
     subject: str | None = None,
     unit: str | None = None,
     year: int | None = None,
 ) -> StatisticsAnswer:
     """Statistics filtered by measure, subject, unit (each resolved) and the year of the period."""
-    base = _base()
-    index = await index_for(store)
+    index = await index_for(store, base)
     filters: dict[str, Ref | str | int] = {}
     values: dict[str, str] = {}
     for name, text in (("measure", measure), ("subject", subject), ("unit", unit)):
@@ -312,11 +305,10 @@ async def statistics(
     return StatisticsAnswer(filters=filters, count=len(found), statistics=found)
 
 
-async def entity_facts(store: Store, text: str) -> EntityAnswer:
+async def entity_facts(store: Store, text: str, *, base: str) -> EntityAnswer:
     """One entity (by IRI, id, code or name) with every fact about it, both directions."""
-    base = _base()
-    index = await index_for(store)
-    resolved = await resolve(store, text)
+    index = await index_for(store, base)
+    resolved = await resolve(store, text, base=base)
     answer = await select(store, bind(get_query("api-entity-facts"), {"entity": resolved.iri}))
     if not answer.rows:
         raise NotFound(f"no resource {text[:80]!r} in the graph")
@@ -378,6 +370,7 @@ async def entity_facts(store: Store, text: str) -> EntityAnswer:
 async def list_entities(
     store: Store,
     *,
+    base: str,
     type_: str | None = None,
     q: str | None = None,
     offset: int = 0,
@@ -386,8 +379,7 @@ async def list_entities(
     """Entities (of a class, optionally matching a name), sorted by id, one page."""
     if not 0 <= offset <= 10_000_000 or not 1 <= limit <= MAX_PAGE:
         raise BadParameter(f"offset >= 0 and 1 <= limit <= {MAX_PAGE}")
-    base = _base()
-    index = await index_for(store)
+    index = await index_for(store, base)
     types = [expand_type(type_)] if type_ else []
     if q:
         chosen = [h.entry for h in index.lookup(q, types=types, limit=MAX_LIMIT)]
@@ -404,15 +396,14 @@ async def list_entities(
 
 
 async def search_entities(
-    store: Store, text: str, *, type_: str | None = None, limit: int = 10
+    store: Store, text: str, *, base: str, type_: str | None = None, limit: int = 10
 ) -> SearchAnswer:
     """Ranked search hits as an answer model (see :mod:`kg.search`)."""
     if not text.strip():
         raise BadParameter("parameter 'q': give a name, pinyin, English name or code")
     if not 1 <= limit <= MAX_LIMIT:
         raise BadParameter(f"parameter 'limit': between 1 and {MAX_LIMIT}")
-    base = _base()
-    index = await index_for(store)
+    index = await index_for(store, base)
     types = [expand_type(type_)] if type_ else []
     hits = index.lookup(text, types=types, limit=limit)
     return SearchAnswer(
@@ -431,16 +422,15 @@ async def search_entities(
 
 
 async def run_catalogue_query(
-    store: Store, name: str, values: Mapping[str, str]
+    store: Store, name: str, values: Mapping[str, str], *, base: str
 ) -> NamedQueryResult:
     """A named query (SELECT or ASK) run with user-typed values; IRIs described as Refs.
 
     An ASK answers one row ``{"boolean": "true"|"false"}``.
     """
-    base = _base()
-    index = await index_for(store)
+    index = await index_for(store, base)
     query = get_query(name)
-    text = await bind_typed(store, query, values)
+    text = await bind_typed(store, query, values, base=base)
     result = await store.query(QueryRequest(query=text, accept=(_JSON_RESULTS,)))
     parsed = ox.parse_query_results(result.body, format=ox.QueryResultsFormat.JSON)
     if isinstance(parsed, ox.QueryBoolean):

@@ -30,7 +30,7 @@ from typing import Final, Literal
 
 import pyoxigraph as ox
 
-from kg.queries import Term, bind, get_query, parse_solutions
+from kg.queries import Term, bind, get_query, parse_solutions, select
 from kg.store.base import QueryRequest, Store
 
 __all__ = [
@@ -336,40 +336,73 @@ def build_index(rows: Iterable[Mapping[str, Term]], base: str) -> SearchIndex:
 
 # One index per open store (dropped with it). Two requests racing on a new version may both
 # build it: harmless, and no lock tied to one event loop is needed.
-_indexes: weakref.WeakKeyDictionary[Store, tuple[str, SearchIndex]] = weakref.WeakKeyDictionary()
+_indexes: weakref.WeakKeyDictionary[Store, tuple[tuple[str, str], SearchIndex]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-async def index_for(store: Store, base: str | None = None) -> SearchIndex:
-    """The index of ``store``'s current version (built on first use, then kept)."""
-    if base is None:
-        from kg.config import get_settings  # noqa: PLC0415
-
-        base = get_settings().base_iri
-    version = (await store.info()).version
+async def index_for(store: Store, base: str) -> SearchIndex:
+    """The index of ``store``'s current version (built on first use, then kept); ``base`` is
+    the data's base IRI (its ``{base}id/`` resources are searched, the rest are terms)."""
+    key = ((await store.info()).version, base)
     cached = _indexes.get(store)
-    if cached is not None and cached[0] == version:
+    if cached is not None and cached[0] == key:
         return cached[1]
-    # Built once per version, so it may take longer than a user's query (and is logged when the
-    # row cap cuts it short: a million-quad build has more label/class rows than the cap).
+    # Built once per version, so it may take longer than a user's query, and it reads every
+    # row: a million-quad build has more label/class rows than the cap on users' answers.
     result = await store.query(
         QueryRequest(
             query=bind(get_query("search-index"), {}),
             accept=("application/sparql-results+json",),
             timeout=INDEX_TIMEOUT,
+            row_cap=False,
         )
     )
-    if result.truncated:
-        log.warning("search index: the row cap cut the index query short; names may be missing")
+    if result.truncated:  # a value over max_value_bytes, say
+        log.warning("search index: the index query's answer was cut short; names may be missing")
     solutions = parse_solutions(result.body)
     # pypinyin over every label takes a while on a big build: off the event loop.
     index = await asyncio.to_thread(build_index, solutions.rows, base)
-    _indexes[store] = (version, index)
+    _indexes[store] = (key, index)
     return index
 
 
+async def current_index(store: Store, base: str) -> SearchIndex | None:
+    """The index of ``store``'s current version if it is built already, else None."""
+    key = ((await store.info()).version, base)
+    cached = _indexes.get(store)
+    return cached[1] if cached is not None and cached[0] == key else None
+
+
+async def entry_for(store: Store, iri: str, base: str) -> Entry | None:
+    """The index entry of one resource (None: no label under ``{base}id/``), without building
+    the whole index: on a build of millions of quads the index takes minutes to build, and an
+    id, IRI or code in a request should not wait for it."""
+    index = await current_index(store, base)
+    if index is not None:
+        return index.by_iri.get(iri)
+    found = await select(store, bind(get_query("search-entry"), {"entity": iri}))
+    return build_index(found.rows, base).by_iri.get(iri)
+
+
+async def entry_for_code(store: Store, code: str, base: str) -> Entry | None:
+    """The entry of the division with GB/T 2260 ``code``, like :func:`entry_for`."""
+    index = await current_index(store, base)
+    if index is not None:
+        return index.by_code.get(code)
+    found = await select(store, bind(get_query("search-code"), {"code": code}))
+    for row in found.rows:
+        entity = row.get("entity")
+        if isinstance(entity, ox.NamedNode):
+            entry = await entry_for(store, entity.value, base)
+            if entry is not None:
+                return entry
+    return None
+
+
 async def search(
-    store: Store, text: str, *, types: Sequence[str] = (), limit: int = 10
+    store: Store, text: str, *, base: str, types: Sequence[str] = (), limit: int = 10
 ) -> list[Hit]:
     """Entities whose name, pinyin, English name or code matches ``text``, best first."""
-    index = await index_for(store)
+    index = await index_for(store, base)
     return index.lookup(text[:MAX_QUERY_CHARS], types=types, limit=max(1, min(limit, MAX_LIMIT)))

@@ -21,6 +21,7 @@ from rdflib.term import BNode, Node, URIRef
 
 from kg.config import ONTOLOGY_NS
 from kg.errors import DataError, DataIssue, ValidationError
+from kg.prefixes import OTHER_PREFIXES, PREFIXES
 
 __all__ = [
     "ONTOLOGY_FILE",
@@ -47,22 +48,7 @@ _IRI = re.compile(r"https?://[^\s<>\"{}|^`]+[^\s<>\"{}|^`.,;:)]")
 _SEVERITY_ORDER: dict[Severity, int] = {"Violation": 0, "Warning": 1, "Info": 2}
 
 # Shown in reports whether or not the data graph binds them.
-_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("gq", ONTOLOGY_NS),
-    ("rdf", str(RDF)),
-    ("rdfs", str(RDFS)),
-    ("owl", "http://www.w3.org/2002/07/owl#"),
-    ("xsd", "http://www.w3.org/2001/XMLSchema#"),
-    ("skos", "http://www.w3.org/2004/02/skos/core#"),
-    ("dct", "http://purl.org/dc/terms/"),
-    ("foaf", "http://xmlns.com/foaf/0.1/"),
-    ("schema", "https://schema.org/"),
-    ("org", "http://www.w3.org/ns/org#"),
-    ("prov", "http://www.w3.org/ns/prov#"),
-    ("qb", "http://purl.org/linked-data/cube#"),
-    ("geo", "http://www.w3.org/2003/01/geo/wgs84_pos#"),
-    ("sh", str(SH)),
-)
+_PREFIXES: tuple[tuple[str, str], ...] = (*PREFIXES.items(), ("sh", OTHER_PREFIXES["sh"]))
 
 
 @dataclass(frozen=True)

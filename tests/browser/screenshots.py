@@ -1,4 +1,5 @@
-"""Screenshots for the README: ``make screenshots`` (writes docs/img/home.png, entity.png).
+"""Screenshots for the README: ``make screenshots`` (writes docs/img/home.png, entity.png,
+map-geo.png).
 
 The same setup as the browser tests: the project's data built into a temporary folder, served
 on 127.0.0.1, Debian's Chromium with every non-loopback request aborted.
@@ -22,7 +23,7 @@ from tests.browser.conftest import (
 )
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img"
-SHOTS = {"home.png": "/", "entity.png": "/id/division/522731"}
+SHOTS = {"home.png": "/", "entity.png": "/id/division/522731", "map-geo.png": "/maps/geo"}
 
 
 def main() -> int:
@@ -38,6 +39,9 @@ def main() -> int:
                 page, close = open_guarded(browser, url)
                 page.page.set_viewport_size({"width": 1100, "height": 760})
                 page.goto(path)
+                if path.startswith("/maps/"):  # the map settles, then is fitted
+                    page.page.wait_for_selector('#kg-map[data-ready="true"]', state="attached")
+                    page.page.wait_for_timeout(300)
                 page.page.screenshot(path=str(OUT / name))
                 page.assert_clean()
                 close()

@@ -109,6 +109,20 @@ def test_each_map_is_drawn_complete_and_clean(
     guarded.assert_clean()
 
 
+def test_geo_map_draws_province_and_prefecture_outlines(guarded: GuardedPage) -> None:
+    path, _ = MAPS["geo"]
+    assert guarded.goto(path) == 200
+    _wait_drawn(guarded)
+    codes = guarded.page.evaluate(
+        "() => JSON.parse(document.getElementById('kg-map-data').textContent)"
+        ".config.outlines.map(o => o.code)"
+    )
+    assert {"440000", "440100", "520000", "522700"} <= set(codes)
+    # map.js drew every one of them on the canvas before the nodes.
+    assert guarded.page.evaluate("() => window.kgMap.outlinesDrawn") == len(codes)
+    guarded.assert_clean()
+
+
 @pytest.mark.parametrize("name", ["pairings", "entity"])
 def test_clicking_a_node_shows_its_citation(
     guarded: GuardedPage, real_graph: nx.MultiDiGraph, name: str

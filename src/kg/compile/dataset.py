@@ -25,6 +25,7 @@ from kg.compile.reference import read_reference
 from kg.compile.tables import Row, TableSpec, read_table
 from kg.config import Settings
 from kg.errors import DataError, DataIssue
+from kg.prefixes import VOCABULARIES
 
 __all__ = ["GRAPH_NAMES", "compile_dataset", "graph_iri"]
 
@@ -85,8 +86,7 @@ def compile_dataset(settings: Settings) -> Dataset:
     ctx = Context(base)
     dataset = Dataset()
     graphs = {name: dataset.graph(graph_iri(base, name)) for name in GRAPH_NAMES}
-    for prefix, ns in (("gq", "https://w3id.org/gq-kg/ontology#"),):
-        dataset.bind(prefix, ns)
+    dataset.bind("gq", VOCABULARIES["gq"])
 
     ontology = _parse_turtle(
         Path(settings.ontology_dir) / "gq.ttl", Path(settings.ontology_dir).parent, ctx.issues

@@ -32,9 +32,9 @@ __all__ = [
 ]
 
 GQ = Namespace(ONTOLOGY_NS)
-SCHEMA = Namespace("https://schema.org/")
-QB = Namespace("http://purl.org/linked-data/cube#")
-GEO = Namespace("http://www.w3.org/2003/01/geo/wgs84_pos#")
+SCHEMA = Namespace(VOCABULARIES["schema"])
+QB = Namespace(VOCABULARIES["qb"])
+GEO = Namespace(VOCABULARIES["geo"])
 WIKIDATA = Namespace("http://www.wikidata.org/entity/")
 
 #: Prefixes accepted in the ``class`` and ``property`` columns (the one table: kg.prefixes).

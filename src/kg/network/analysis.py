@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 import networkx as nx
 
 from kg.errors import BadParameter, NotFound
+from kg.network import MEASURES
 from kg.network.models import (
     BipartiteAnswer,
     BipartitePair,
@@ -50,7 +51,6 @@ __all__ = [
 ]
 
 Measure = Literal["degree", "betweenness", "eigenvector"]
-MEASURES: Final[tuple[str, ...]] = ("degree", "betweenness", "eigenvector")
 #: The two rounds of district–county pairing (2016–2020, and the one from 2021).
 ROUNDS: Final[tuple[tuple[str, int, int], ...]] = (("2016-2020", 2016, 2020), ("2021-", 2021, 2100))
 #: Rounds of power iteration for eigenvector centrality.

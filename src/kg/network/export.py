@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Final
+from typing import Any
 
 import networkx as nx
 
 from kg.errors import BadParameter
+from kg.network import NETWORK_FORMATS
 from kg.network.project import year_of
 
 __all__ = ["NETWORK_FORMATS", "export_network"]
-
-#: Format → media type.
-NETWORK_FORMATS: Final[dict[str, str]] = {
-    "gexf": "application/gexf+xml",
-    "graphml": "application/graphml+xml",
-    "json": "application/json",
-}
 
 
 def _flat(graph: nx.MultiDiGraph, *, timeline: bool) -> nx.MultiDiGraph:

@@ -32,6 +32,7 @@ import networkx as nx
 from markupsafe import Markup
 from pyvis.network import Network
 
+from kg.network.outlines import containing_codes, outline
 from kg.network.project import ClassInfo, ancestors, year_of
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "RenderedMap",
     "asset_bytes",
     "category_of",
+    "geo_outlines",
     "geo_positions",
     "render_map",
     "render_page",
@@ -112,17 +114,26 @@ def category_of(kind: str, classes: Mapping[str, ClassInfo]) -> tuple[str, ...]:
     return _OTHER
 
 
-def geo_positions(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]:
-    """Canvas x/y for the nodes with coordinates, and for nodes inside one (a school in a
-    county) near their container. Equirectangular around the mean, which keeps Guangzhou and
-    Qiannan in their true relative positions at this scale."""
+@dataclass(frozen=True)
+class GeoFrame:
+    """The geo map's projection: equirectangular around the mean of the placed nodes."""
+
+    lon0: float
+    lat0: float
+    shrink: float
+
+    def project(self, lon: float, lat: float) -> tuple[float, float]:
+        return ((lon - self.lon0) * self.shrink * _GEO_SCALE, -(lat - self.lat0) * _GEO_SCALE)
+
+
+def _geo_placed(graph: nx.MultiDiGraph) -> tuple[dict[str, tuple[float, float]], GeoFrame | None]:
     placed = {
         n: (float(d["long"]), float(d["lat"]))
         for n, d in graph.nodes(data=True)
         if d.get("lat") is not None and d.get("long") is not None
     }
     if not placed:
-        return {}
+        return {}, None
     containers = ("partOf", "locatedIn", "within", "place", "venue")
     for _ in range(3):  # a village in a town in a county: follow up to three steps
         for u, v, data in graph.edges(data=True):
@@ -132,11 +143,37 @@ def geo_positions(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]:
                 placed[u] = (lon + 0.08 * math.cos(angle), lat + 0.08 * math.sin(angle))
     lat0 = sum(lat for _, lat in placed.values()) / len(placed)
     lon0 = sum(lon for lon, _ in placed.values()) / len(placed)
-    shrink = math.cos(math.radians(lat0))
-    return {
-        n: ((lon - lon0) * shrink * _GEO_SCALE, -(lat - lat0) * _GEO_SCALE)
-        for n, (lon, lat) in placed.items()
-    }
+    return placed, GeoFrame(lon0, lat0, math.cos(math.radians(lat0)))
+
+
+def geo_positions(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]:
+    """Canvas x/y for the nodes with coordinates, and for nodes inside one (a school in a
+    county) near their container. Equirectangular around the mean, which keeps Guangzhou and
+    Qiannan in their true relative positions at this scale."""
+    placed, frame = _geo_placed(graph)
+    if frame is None:
+        return {}
+    return {n: frame.project(lon, lat) for n, (lon, lat) in placed.items()}
+
+
+def geo_outlines(graph: nx.MultiDiGraph) -> list[dict[str, Any]]:
+    """The outlines of the provinces and prefectures holding the placed divisions, projected
+    like the nodes (see :mod:`kg.network.outlines`): ``{"code", "level", "rings"}``."""
+    placed, frame = _geo_placed(graph)
+    if frame is None:
+        return []
+    codes = (str(graph.nodes[n].get("code") or "") for n in placed)
+    drawn = []
+    for code, level in containing_codes(codes):
+        found = outline(code, level)
+        if found is None:
+            continue
+        rings = [
+            [[round(v, 1) for v in frame.project(lon, lat)] for lon, lat in ring]
+            for ring in found.rings
+        ]
+        drawn.append({"code": code, "level": level, "rings": rings})
+    return drawn
 
 
 def _label(data: Mapping[str, Any], lang: str) -> str:
@@ -321,6 +358,8 @@ def render_map(graph: nx.MultiDiGraph, options: MapOptions) -> RenderedMap:
             "period": options.period,
             "links": options.links and not options.self_contained,
             "idBase": f"{options.base_iri}id/" if options.base_iri else "",
+            # Province and prefecture outlines under the nodes (numbers only, no text).
+            "outlines": geo_outlines(graph) if options.geo else [],
         },
     }
     template = _environment().get_template("map.html")

@@ -13,19 +13,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import networkx as nx
 
 from kg.errors import BadParameter, NotFound
+from kg.network import MAP_KINDS
 from kg.network.project import (
     Filters,
     filter_network,
     load_network,
     mark_unknown_counties,
 )
-from kg.network.render import MapOptions, RenderedMap, render_map
 from kg.store.base import Store
+
+if TYPE_CHECKING:
+    from kg.network.render import RenderedMap
 
 __all__ = [
     "MAP_KINDS",
@@ -39,7 +42,6 @@ __all__ = [
     "select_subgraph",
 ]
 
-MAP_KINDS: Final[tuple[str, ...]] = ("pairings", "network", "entity", "geo")
 _CODE = re.compile(r"^[0-9]{6}$")
 _PERIOD = re.compile(r"^(\d{4})(?:(-)(\d{4})?)?$")
 _TITLES: Final[dict[str, tuple[str, str]]] = {
@@ -121,7 +123,7 @@ async def _resolve_node(store: Store, graph: nx.MultiDiGraph, text: str, base_ir
         pass
     from kg.resolve import resolve  # noqa: PLC0415 - builds a search index on first use
 
-    resolved = await resolve(store, text)
+    resolved = await resolve(store, text, base=base_iri)
     if resolved.iri not in graph:
         raise NotFound(f"{text!r} ({resolved.iri}) is not an entity of the network")
     return resolved.iri
@@ -206,6 +208,8 @@ def select_subgraph(graph: nx.MultiDiGraph, request: MapRequest, base_iri: str) 
 
 def build_map(graph: nx.MultiDiGraph, request: MapRequest, base_iri: str) -> RenderedMap:
     """The map ``request`` asks for (HTML, node and edge counts)."""
+    from kg.network.render import MapOptions, render_map  # noqa: PLC0415 - pyvis: maps only
+
     lang = parse_lang(request.lang)
     selected = select_subgraph(graph, request, base_iri)
     zh, en = _TITLES[request.kind]

@@ -16,6 +16,7 @@ from typing import Final
 import pyoxigraph as ox
 
 from kg.config import ONTOLOGY_NS, Settings
+from kg.prefixes import ALL_PREFIXES
 from kg.queries import get_query, select
 from kg.sparql.negotiation import MEDIA_TYPE_FORMATS, OFFERED
 from kg.sparql.types import Store
@@ -30,12 +31,12 @@ __all__ = [
     "serialize_description",
 ]
 
-SD: Final = "http://www.w3.org/ns/sparql-service-description#"
-VOID: Final = "http://rdfs.org/ns/void#"
-DCT: Final = "http://purl.org/dc/terms/"
-FORMATS: Final = "http://www.w3.org/ns/formats/"
-RDF_TYPE: Final = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-XSD_INTEGER: Final = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
+SD: Final = ALL_PREFIXES["sd"]
+VOID: Final = ALL_PREFIXES["void"]
+DCT: Final = ALL_PREFIXES["dct"]
+FORMATS: Final = ALL_PREFIXES["formats"]
+RDF_TYPE: Final = ox.NamedNode(ALL_PREFIXES["rdf"] + "type")
+XSD_INTEGER: Final = ox.NamedNode(ALL_PREFIXES["xsd"] + "integer")
 
 #: Description formats, the default first.
 DESCRIPTION_MEDIA_TYPES: Final[dict[str, ox.RdfFormat]] = {
@@ -59,13 +60,9 @@ _FORMAT_IRIS: Final[dict[str, str]] = {
     "rdfxml": "RDF_XML",
 }
 
-_PREFIXES: Final = {
-    "sd": SD,
-    "void": VOID,
-    "dct": DCT,
-    "formats": FORMATS,
-    "gq": ONTOLOGY_NS,
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
+#: The prefixes a Turtle or RDF/XML description declares (kg.prefixes' names and IRIs).
+DESCRIPTION_PREFIXES: Final = {
+    name: ALL_PREFIXES[name] for name in ("sd", "void", "dct", "formats", "gq", "xsd")
 }
 
 #: Slug of the primary article's document node ({base}id/document/<slug>).
@@ -264,7 +261,7 @@ def _grouped(triples: list[ox.Triple]) -> list[ox.Triple]:
 def serialize_description(triples: Iterable[ox.Triple], media_type: str) -> bytes:
     """Serialise the description; ``media_type`` must be one of DESCRIPTION_MEDIA_TYPES."""
     fmt = DESCRIPTION_MEDIA_TYPES[media_type]
-    prefixes = _PREFIXES if fmt in {ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML} else None
+    prefixes = DESCRIPTION_PREFIXES if fmt in {ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML} else None
     data = ox.serialize(triples, format=fmt, prefixes=prefixes)
     assert data is not None
     return data

@@ -38,6 +38,10 @@ class QueryRequest:
     timeout: float | None = None
     #: At most this many solutions/triples; ``None`` means the configured cap.
     max_rows: int | None = None
+    #: False only for kg's own queries that need every row (the search index): the configured
+    #: row cap (``max_result_rows``) does not apply then, ``max_rows`` still does. No HTTP
+    #: request sets it.
+    row_cap: bool = True
     base_iri: str | None = None
     #: Who asks (the remote address): admission control counts queries per client.
     client: str | None = None

@@ -1,8 +1,8 @@
 """A small LRU of query answers in front of any store, bounded in entries AND total bytes.
 
-Keyed by (store version, query text, dataset, accept, max_rows, base IRI): an identical query
-on unchanged data is answered from memory, and a new build or an update (a new version) makes
-every old entry unreachable. Concurrent identical queries share one computation.
+Keyed by (store version, query text, dataset, accept, max_rows, row cap, base IRI): an
+identical query on unchanged data is answered from memory, and a new build or an update (a new
+version) makes every old entry unreachable. Concurrent identical queries share one computation.
 
 An entry costs its answer's bytes plus its key's texts plus a fixed overhead; least recently
 used entries go until the total is within ``total_bytes`` (setting cache_bytes).
@@ -83,6 +83,7 @@ class CachedStore:
             request.named_graph_uris,
             request.accept,
             request.max_rows,
+            request.row_cap,
             request.base_iri,
         )
         cached = self._lru.get(key)

@@ -30,10 +30,10 @@ from kg.store import isolation
 from kg.store.inprocess import InProcessLane, supervised
 from kg.store.isolation import Isolation
 from kg.store.messages import Answer, Done, Failure, GraphsJob, QueryJob, Reply, UpdateJob
-from kg.store.prepare import prepare_query, prepare_update
+from kg.store.prepare import PreparedQuery, prepare_query, prepare_update
 from kg.store.workers import WorkerConfig, WorkerPool
 
-__all__ = ["EmbeddedStore", "build_version"]
+__all__ = ["EmbeddedStore", "build_version", "check_reply", "query_job", "query_result"]
 
 log = logging.getLogger("kg.store")
 
@@ -64,12 +64,41 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _check(reply: Reply) -> None:
+def check_reply(reply: Reply) -> None:
     """Raise the error a worker reported (by its code in kg.errors.ERROR_CODES)."""
     if isinstance(reply, Failure):
         raise error_from_code(reply.code, reply.message, reply.offered)
     if not isinstance(reply, Answer | Done):
         raise StoreError(f"a query worker answered {reply!r}")
+
+
+def query_job(request: QueryRequest, prepared: PreparedQuery, settings: Settings) -> QueryJob:
+    """The job a worker runs for ``request`` (guarded and capped by ``prepared``)."""
+    protocol_dataset = bool(request.default_graph_uris or request.named_graph_uris)
+    return QueryJob(
+        query=request.query,
+        accept=tuple(request.accept),
+        max_rows=prepared.max_rows,
+        default_graphs=tuple(request.default_graph_uris),
+        named_graphs=tuple(request.named_graph_uris),
+        # pyoxigraph's union flag would override a FROM clause: only without one.
+        union=settings.union_default_graph
+        and not prepared.shape.has_dataset
+        and not protocol_dataset,
+        base_iri=request.base_iri,
+        prefixes=tuple(prepared.shape.prefixes.items()) if prepared.kind == "graph" else (),
+        max_value_bytes=prepared.max_value_bytes,
+    )
+
+
+def query_result(reply: Reply, body: bytes) -> QueryResult:
+    """The answer a worker sent for a :class:`QueryJob`; raises the error of a Failure."""
+    check_reply(reply)
+    assert isinstance(reply, Answer)  # check_reply let only an answer through
+    kind = _RESULT_KINDS.get(reply.kind)
+    if kind is None:
+        raise StoreError(f"a query worker answered an unknown kind {reply.kind!r}")
+    return QueryResult(body, reply.media_type, kind, rows=reply.rows, truncated=reply.truncated)
 
 
 class EmbeddedStore:
@@ -218,7 +247,7 @@ class EmbeddedStore:
 
     async def _refresh_graphs(self) -> None:
         reply, body = await self.pool.request(GraphsJob(), self.settings.query_timeout)
-        _check(reply)
+        check_reply(reply)
         self._graphs = tuple(json.loads(body))
 
     async def info(self) -> StoreInfo:
@@ -226,7 +255,8 @@ class EmbeddedStore:
         return StoreInfo(self._version, self._engine, self._graphs, writable=self._writable)
 
     async def query(self, request: QueryRequest) -> QueryResult:
-        """Guard the query, then run it in a worker under its deadline."""
+        """Guard the query, then run it under its deadline: in the in-process lane when a
+        thread is free there, else in a worker."""
         settings = self.settings
         # pyoxigraph never fetches a graph name: an unknown graph is just empty.
         prepared = await prepare_query(
@@ -236,31 +266,13 @@ class EmbeddedStore:
             refuse_unknown_graphs=False,
             allow_service=self._service_allowed,
         )
-        shape = prepared.shape
-        protocol_dataset = bool(request.default_graph_uris or request.named_graph_uris)
-        job = QueryJob(
-            query=request.query,
-            accept=tuple(request.accept),
-            max_rows=prepared.max_rows,
-            default_graphs=tuple(request.default_graph_uris),
-            named_graphs=tuple(request.named_graph_uris),
-            # pyoxigraph's union flag would override a FROM clause: only without one.
-            union=settings.union_default_graph and not shape.has_dataset and not protocol_dataset,
-            base_iri=request.base_iri,
-            prefixes=tuple(shape.prefixes.items()) if prepared.kind == "graph" else (),
-            max_value_bytes=prepared.max_value_bytes,
-        )
+        job = query_job(request, prepared, settings)
         lane = self._lane
         first = lane.run if lane is not None and lane.usable else None
         reply, body = await self.pool.request(
             job, prepared.timeout, client=request.client, first=first
         )
-        _check(reply)
-        assert isinstance(reply, Answer)  # _check let only an answer through
-        kind = _RESULT_KINDS.get(reply.kind)
-        if kind is None:
-            raise StoreError(f"a query worker answered an unknown kind {reply.kind!r}")
-        return QueryResult(body, reply.media_type, kind, rows=reply.rows, truncated=reply.truncated)
+        return query_result(reply, body)
 
     async def update(self, update: str, timeout: float | None = None) -> None:
         """Apply a SPARQL Update (only when ``update_token`` is set)."""
@@ -279,7 +291,7 @@ class EmbeddedStore:
             reply, _ = await pool.broadcast(job, deadline)
         else:
             reply, _ = await pool.request(job, deadline)
-        _check(reply)
+        check_reply(reply)
         self._version = hashlib.sha256(f"{self._version}\n{update}".encode()).hexdigest()[:16]
         await self._refresh_graphs()
 

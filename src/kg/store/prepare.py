@@ -16,7 +16,7 @@ from kg.sparql import guard
 from kg.sparql.results import choose_media_type
 from kg.sparql.types import QueryRequest, ResultKind
 
-__all__ = ["KINDS", "PreparedQuery", "prepare_query", "prepare_update"]
+__all__ = ["KINDS", "NO_ROW_CAP", "PreparedQuery", "prepare_query", "prepare_update"]
 
 #: The result kind of each query form.
 KINDS: Final[dict[str, ResultKind]] = {
@@ -25,6 +25,9 @@ KINDS: Final[dict[str, ResultKind]] = {
     "CONSTRUCT": "graph",
     "DESCRIBE": "graph",
 }
+
+#: The row cap of a request with ``row_cap=False`` (more rows than any store holds).
+NO_ROW_CAP: Final = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ async def prepare_query(
     kind = KINDS.get(shape.form or "")
     if kind is not None:
         choose_media_type(kind, request.accept)  # refuse early, without a round trip
-    max_rows = settings.max_result_rows
+    max_rows = settings.max_result_rows if request.row_cap else NO_ROW_CAP
     if request.max_rows is not None:
         max_rows = min(max(request.max_rows, 0), max_rows)
     timeout = request.timeout if request.timeout is not None else settings.query_timeout

@@ -135,7 +135,33 @@
 
   var network = new vis.Network(container, { nodes: nodes, edges: edges }, data.options);
   // For tests and the console: the drawn network and its data sets.
-  window.kgMap = { network: network, nodes: nodes, edges: edges };
+  window.kgMap = { network: network, nodes: nodes, edges: edges, outlinesDrawn: 0 };
+
+  // Geo map: province and prefecture outlines (numbers only) under the nodes, on the canvas.
+  var outlines = config.outlines || [];
+  if (outlines.length) {
+    network.on("beforeDrawing", function (ctx) {
+      outlines.forEach(function (outline) {
+        var province = outline.level === "province";
+        ctx.save();
+        ctx.lineWidth = province ? 2 : 1;
+        ctx.strokeStyle = province ? "#9a9a9a" : "#c4c4c4";
+        ctx.fillStyle = province ? "rgba(200, 200, 200, 0.12)" : "rgba(0, 0, 0, 0)";
+        if (!province) { ctx.setLineDash([6, 4]); }
+        outline.rings.forEach(function (ring) {
+          ctx.beginPath();
+          ring.forEach(function (point, i) {
+            if (i === 0) { ctx.moveTo(point[0], point[1]); } else { ctx.lineTo(point[0], point[1]); }
+          });
+          ctx.closePath();
+          ctx.fill();
+          ctx.stroke();
+        });
+        ctx.restore();
+      });
+      window.kgMap.outlinesDrawn = outlines.length;
+    });
+  }
 
   function ready() {
     network.setOptions({ physics: false });
