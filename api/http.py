@@ -62,6 +62,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             431, f"request headers over {self._max_head} bytes (setting max_header_bytes)"
         )
         self._timer: asyncio.TimerHandle | None = None
+        #: Requests whose head arrived on this connection; set when the server drains.
+        self._requests = 0
+        self._draining = False
 
     # --- timers -----------------------------------------------------------------------------
 
@@ -137,6 +140,19 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head = None
         self._arm(self._body_timeout, 408, "request body not received in time")
         super().on_headers_complete()
+        self._requests += 1
+        if self._draining and self.cycle is not None:
+            self.cycle.keep_alive = False
+
+    def shutdown(self) -> None:
+        """Graceful shutdown (e.g. a process recycling, see kg.store.inprocess): a connection
+        accepted just before the server stopped accepting, whose first request is still on its
+        way, gets that request answered (then closed) instead of a reset; the header deadline
+        bounds the wait. Idle keep-alive connections close at once, as in uvicorn."""
+        if self._requests == 0 and not self.transport.is_closing():  # no cycle yet
+            self._draining = True
+            return
+        super().shutdown()
 
     def on_message_complete(self) -> None:
         self._disarm()

@@ -135,6 +135,21 @@ class Settings(BaseSettings):
             "full, a query that has used this much CPU time is stopped (503 overloaded)."
         ),
     )
+    inprocess_budget: float = Field(
+        0.3,
+        ge=0,
+        le=60,
+        description=(
+            "Uncached read-only queries run in a thread of the HTTP process itself (no worker "
+            "round trip); one still running after this many seconds drops to the lowest CPU "
+            "priority and its memory is watched; past its deadline or worker_memory_mb it is "
+            "answered 503 and the process recycles. Only under a supervisor (serve_workers >= "
+            "2). 0: off."
+        ),
+    )
+    inprocess_threads: int = Field(
+        2, ge=1, le=64, description="Threads per HTTP process for the in-process lane."
+    )
     heavy_queries: int = Field(
         8,
         ge=1,

@@ -204,9 +204,10 @@ def kg_server(
     *,
     start_timeout: float = 60.0,
     log: Path | None = None,
+    workers: int = 1,
 ) -> Iterator[str]:
-    """``kg serve`` itself (one HTTP process, the protocol and logging it sets up) over
-    ``var_dir``; yields the base URL. ``env`` adds ``KG_*`` variables."""
+    """``kg serve`` itself (``workers`` HTTP processes, the protocol and logging it sets up)
+    over ``var_dir``; yields the base URL. ``env`` adds ``KG_*`` variables."""
     port = free_port()
     python_path = [str(REPO_ROOT / "src"), str(REPO_ROOT)]
     full_env = {**os.environ, "PYTHONPATH": os.pathsep.join(python_path), **(env or {})}
@@ -220,7 +221,7 @@ def kg_server(
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
     ]
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="kg-serve-") as scratch:

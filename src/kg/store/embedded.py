@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -26,12 +27,15 @@ from kg.config import Settings
 from kg.errors import StoreError, StoreUnavailable, UpdateNotAllowed, error_from_code
 from kg.sparql.types import QueryRequest, QueryResult, ResultKind, StoreInfo
 from kg.store import isolation
+from kg.store.inprocess import InProcessLane, supervised
 from kg.store.isolation import Isolation
 from kg.store.messages import Answer, Done, Failure, GraphsJob, QueryJob, Reply, UpdateJob
 from kg.store.prepare import PreparedQuery, prepare_query, prepare_update
 from kg.store.workers import WorkerConfig, WorkerPool
 
 __all__ = ["EmbeddedStore", "build_version", "check_reply", "query_job", "query_result"]
+
+log = logging.getLogger("kg.store")
 
 _RESULT_KINDS: dict[str, ResultKind] = {
     "boolean": "boolean",
@@ -103,6 +107,8 @@ class EmbeddedStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._pool: WorkerPool | None = None
+        #: The in-process lane (see kg.store.inprocess), on an on-disk read-only store only.
+        self._lane: InProcessLane | None = None
         self._version = ""
         self._graphs: tuple[str, ...] = ()
         self._engine = ""
@@ -192,9 +198,42 @@ class EmbeddedStore:
             self._service_allowed = self.settings.allow_service
         self._pool = pool
         self._engine = f"pyoxigraph {ox.__version__} ({self._mode}, {size} worker processes)"
+        if self._use_lane(config):
+            assert config.path is not None  # read-only mode has a path
+            lane = InProcessLane(
+                config.path,
+                budget=settings.inprocess_budget,
+                threads=settings.inprocess_threads,
+                memory_mb=settings.worker_memory_mb,
+                stack_bytes=config.stack_bytes,
+            )
+            try:
+                await lane.start()
+            except (OSError, ValueError, RuntimeError) as exc:  # the workers opened it: unlikely
+                log.warning("no in-process lane (%s): every query goes to a worker", exc)
+            else:
+                self._lane = lane
+                self._engine += f", in-process lane ({settings.inprocess_budget:g} s budget)"
         await self._refresh_graphs()
 
+    def _use_lane(self, config: WorkerConfig) -> bool:
+        """The lane needs a read-only store, a budget, and a supervisor to replace this
+        process should a query thread run away (see kg.store.inprocess); tests may force it."""
+        budget = self.settings.inprocess_budget
+        return config.mode == "read-only" and budget > 0 and (self.force_lane or supervised())
+
+    #: Run the lane without a supervisor (tests; a stray thread then cannot be got rid of).
+    force_lane = False
+
+    @property
+    def lane(self) -> InProcessLane | None:
+        """The in-process lane, if this store runs one (diagnostics and tests)."""
+        return self._lane
+
     async def close(self) -> None:
+        lane, self._lane = self._lane, None
+        if lane is not None:
+            await lane.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -216,7 +255,8 @@ class EmbeddedStore:
         return StoreInfo(self._version, self._engine, self._graphs, writable=self._writable)
 
     async def query(self, request: QueryRequest) -> QueryResult:
-        """Guard the query, then run it in a worker under its deadline."""
+        """Guard the query, then run it under its deadline: in the in-process lane when a
+        thread is free there, else in a worker."""
         settings = self.settings
         # pyoxigraph never fetches a graph name: an unknown graph is just empty.
         prepared = await prepare_query(
@@ -227,7 +267,11 @@ class EmbeddedStore:
             allow_service=self._service_allowed,
         )
         job = query_job(request, prepared, settings)
-        reply, body = await self.pool.request(job, prepared.timeout, client=request.client)
+        lane = self._lane
+        first = lane.run if lane is not None and lane.usable else None
+        reply, body = await self.pool.request(
+            job, prepared.timeout, client=request.client, first=first
+        )
         return query_result(reply, body)
 
     async def update(self, update: str, timeout: float | None = None) -> None:

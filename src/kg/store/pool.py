@@ -43,7 +43,7 @@ import socket
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from kg.errors import (
@@ -601,35 +601,66 @@ class WorkerPool:
                 return
         self._idle.append(worker)
 
-    async def request(self, job: Job, timeout: float, *, client: str | None = None) -> Answered:
+    async def request(
+        self,
+        job: Job,
+        timeout: float,
+        *,
+        client: str | None = None,
+        first: Callable[[Job, float], Awaitable[Answered | None]] | None = None,
+    ) -> Answered:
         """Run ``job`` on one idle worker and return its (reply, body).
 
-        Raises TooManyRequests (admission), QueryTimeout (the worker was killed at the
-        deadline and is being replaced), Overloaded, QueryMemoryExceeded, WorkerKilled,
+        ``first`` (the in-process lane, :mod:`kg.store.inprocess`) may answer it before, under
+        the same admission; when it returns None the job goes to a worker with the rest of the
+        deadline. Raises TooManyRequests (admission), QueryTimeout (the worker was killed at
+        the deadline and is being replaced), Overloaded, QueryMemoryExceeded, WorkerKilled,
         WorkerCrashed, QueryTooComplex (a crash from deep nesting), StoreUnavailable.
         """
         if client is None:
-            return await self._request_now(job, timeout)
+            return await self._first_then_worker(job, timeout, first)
         self.admission.enter(client)
         error: KgError | None = None
         try:
-            return await self._request_now(job, timeout)
+            return await self._first_then_worker(job, timeout, first)
         except KgError as exc:
             error = exc
             raise
         finally:
             self.admission.leave(client, error)
 
-    async def _request_now(self, job: Job, timeout: float) -> Answered:
+    async def _first_then_worker(
+        self,
+        job: Job,
+        timeout: float,
+        first: Callable[[Job, float], Awaitable[Answered | None]] | None,
+    ) -> Answered:
+        if first is not None:
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            answered = await first(job, timeout)
+            if answered is not None:
+                return answered
+            remaining = max(timeout - (loop.time() - began), 0.001)
+            return await self._request_now(job, remaining, stated=timeout)
+        return await self._request_now(job, timeout)
+
+    async def _request_now(
+        self, job: Job, timeout: float, *, stated: float | None = None
+    ) -> Answered:
         if self._update_lock.locked():
             async with self._update_lock:
                 pass  # no query sees half of a broadcast update
-        return await self._request(job, timeout, retry=True)
+        return await self._request(job, timeout, retry=True, stated=stated)
 
-    async def _request(self, job: Job, timeout: float, *, retry: bool) -> Answered:
+    async def _request(
+        self, job: Job, timeout: float, *, retry: bool, stated: float | None = None
+    ) -> Answered:
+        """``stated``: the deadline the caller set, when ``timeout`` is what is left of it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        worker = await self._acquire(deadline, timeout)
+        shown = stated if stated is not None else timeout
+        worker = await self._acquire(deadline, shown)
         try:
             reply = await self._exchange(
                 worker, job, deadline - loop.time(), budget=self.light_budget
@@ -637,9 +668,9 @@ class WorkerPool:
         except TimeoutError:
             self._discard(worker)
             raise QueryTimeout(
-                f"the query ran past its deadline of {timeout:g} s and was stopped "
+                f"the query ran past its deadline of {shown:g} s and was stopped "
                 "(setting query_timeout, KG_QUERY_TIMEOUT)",
-                timeout,
+                shown,
             ) from None
         except Stopped as stop:
             self._discard(worker)
@@ -650,7 +681,7 @@ class WorkerPool:
             if where == IDLE and retry:
                 # It died before it started on this request (killed from outside): try again.
                 remaining = max(deadline - loop.time(), 0.001)
-                return await self._request(job, remaining, retry=False)
+                return await self._request(job, remaining, retry=False, stated=shown)
             code = await asyncio.to_thread(reap, worker.process, 1.0)
             self._read_stderr(worker)
             raise crash_error(worker, where, code, self.config.memory_mb) from None
