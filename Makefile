@@ -44,7 +44,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP) $(WEB_STAMP) virtuoso
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 ## Lint, type-check and run every test (unit, API, remote oxigraph server, W3C suite, browser).
 test: browser-deps lint typecheck pytest
