@@ -142,7 +142,7 @@ def _spread(values: list[float]) -> str:
 _ORDER = [
     "one-hop", "aggregation", "same", "fresh", "bound", "vary", "etag",
     "oxigraph-disk", "oxigraph-mem", "kg", "kg-nocache", "kg-remote", "virtuoso", "rdflib",
-    "kg-workers", "kg-inprocess",
+    "kg-workers", "kg-lane", "kg-inprocess",
 ]  # fmt: skip
 
 

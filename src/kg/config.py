@@ -136,7 +136,7 @@ class Settings(BaseSettings):
         ),
     )
     inprocess_budget: float = Field(
-        0.3,
+        0.0,
         ge=0,
         le=60,
         description=(
@@ -144,7 +144,8 @@ class Settings(BaseSettings):
             "round trip); one still running after this many seconds drops to the lowest CPU "
             "priority and its memory is watched; past its deadline or worker_memory_mb it is "
             "answered 503 and the process recycles. Only under a supervisor (serve_workers >= "
-            "2). 0: off."
+            "2). 0 (default): off — under runaway queries, recycling drops connections (see "
+            "docs/stores.md); turn it on for trusted or mostly cheap traffic, e.g. 0.3."
         ),
     )
     inprocess_threads: int = Field(
