@@ -23,6 +23,7 @@ from kg.errors import KgError, QueryMemoryExceeded, QueryTimeout, TooManyRequest
 from kg.sparql.results import BOOLEAN_MEDIA_TYPES, GRAPH_MEDIA_TYPES, SOLUTION_MEDIA_TYPES
 from kg.store.base import QueryRequest, QueryResult
 from kg.store.embedded import EmbeddedStore
+from kg.store.inprocess import InProcessLane
 from kg.store.process import anonymous_memory
 from tests.test_store import ALL_TRIPLES, EX, base_settings, disk_store, write_data
 
@@ -59,6 +60,17 @@ async def _open(settings: Settings, *, lane: bool) -> EmbeddedStore:
     await store.start()
     assert (store.lane is not None) == (lane and settings.inprocess_budget > 0)
     return store
+
+
+async def _recording_lane(settings: Settings) -> tuple[EmbeddedStore, InProcessLane, list[str]]:
+    """A store whose lane may recycle; the reasons it asked to recycle, instead of SIGTERM."""
+    store = await _open(settings, lane=True)
+    lane = store.lane
+    assert lane is not None
+    recycled: list[str] = []
+    lane.on_recycle = recycled.append
+    lane.can_recycle = True
+    return store, lane, recycled
 
 
 def _run(body: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -150,14 +162,9 @@ def test_a_runaway_is_503_at_its_deadline_others_answer_and_the_process_recycles
     tmp_path: Path,
 ) -> None:
     settings = _settings(tmp_path, inprocess_budget=0.2, query_timeout=1.0)
-    recycled: list[str] = []
 
     async def body() -> None:
-        store = await _open(settings, lane=True)
-        lane = store.lane
-        assert lane is not None
-        lane.on_recycle = recycled.append
-        lane.can_recycle = True
+        store, lane, recycled = await _recording_lane(settings)
         try:
             started = time.monotonic()
             runaway = asyncio.ensure_future(store.query(QueryRequest(SLOW, client="a")))
@@ -187,14 +194,9 @@ def test_a_long_query_within_its_deadline_is_answered_in_process_once(
     tmp_path: Path,
 ) -> None:
     settings = _settings(tmp_path, inprocess_budget=0.05, light_budget=30.0, query_timeout=60.0)
-    recycled: list[str] = []
 
     async def body() -> None:
-        store = await _open(settings, lane=True)
-        lane = store.lane
-        assert lane is not None
-        lane.on_recycle = recycled.append
-        lane.can_recycle = True
+        store, lane, recycled = await _recording_lane(settings)
         before = store.pool.pids()
         try:
             answer = await store.query(QueryRequest(SLOW, accept=("text/csv",)))
@@ -259,16 +261,11 @@ def test_a_query_thread_past_the_memory_limit_is_503_and_the_process_recycles(
         worker_memory_mb=64,
         client_penalty=5.0,
     )
-    recycled: list[str] = []
     exits: list[bool] = []
 
     async def body() -> None:
 
-        store = await _open(settings, lane=True)
-        lane = store.lane
-        assert lane is not None
-        lane.on_recycle = recycled.append
-        lane.can_recycle = True
+        store, lane, recycled = await _recording_lane(settings)
         lane.exit_now = lambda: exits.append(True)
         grown = {"bytes": 0}
         real = anonymous_memory
@@ -309,14 +306,9 @@ def test_a_query_whose_caller_left_still_recycles_the_process_past_its_deadline(
     """A client that disconnects does not free a thread that cannot be stopped: the query goes
     on (long: nice 19, memory watched) and, past the deadline, the process recycles."""
     settings = _settings(tmp_path, inprocess_budget=0.1, query_timeout=1.0)
-    recycled: list[str] = []
 
     async def body() -> None:
-        store = await _open(settings, lane=True)
-        lane = store.lane
-        assert lane is not None
-        lane.on_recycle = recycled.append
-        lane.can_recycle = True
+        store, lane, recycled = await _recording_lane(settings)
         try:
             left = asyncio.ensure_future(store.query(QueryRequest(SLOW, client="a")))
             await asyncio.sleep(0.05)
