@@ -234,22 +234,20 @@ def _sha256(nquads: bytes | Path) -> str:
         raise BuildError(DataIssue(str(nquads), None, f"cannot read: {exc}")) from None
 
 
-#: Quads per named graph (and in the default graph), counted by the engine: iterating the
-#: quads in Python took as long as the bulk load itself at 1M quads.
-_COUNT_GRAPHS = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
-_COUNT_DEFAULT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
-
-
 def _graph_counts(store: ox.Store) -> dict[str, int]:
+    """Quads per named graph (and in the default graph), counted by the engine
+    (``build-graph-counts.rq``): iterating the quads in Python took as long as the bulk load
+    itself at 1M quads."""
+    from kg.queries import get_query  # noqa: PLC0415 - the full build path only
+
+    solutions = store.query(get_query("build-graph-counts").text)
+    assert isinstance(solutions, ox.QuerySolutions)
     counts: dict[str, int] = {}
-    for query in (_COUNT_GRAPHS, _COUNT_DEFAULT):
-        solutions = store.query(query)
-        assert isinstance(solutions, ox.QuerySolutions)
-        for row in solutions:
-            graph, count = row["g"], row["n"]
-            key = graph.value if isinstance(graph, ox.NamedNode) else DEFAULT_GRAPH_KEY
-            if count is not None and int(count.value):
-                counts[key] = counts.get(key, 0) + int(count.value)
+    for row in solutions:
+        graph, count = row["g"], row["n"]
+        key = graph.value if isinstance(graph, ox.NamedNode) else DEFAULT_GRAPH_KEY
+        if count is not None and int(count.value):
+            counts[key] = int(count.value)
     return counts
 
 
