@@ -17,6 +17,7 @@ from typing import Final
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
@@ -133,5 +134,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         name="vendor-swagger-ui",
     )
     app.include_router(maps.router)
+
+    # Browsers ask for /favicon.ico on pages that name no icon (the maps): answer with ours
+    # rather than a 404 in their console.
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

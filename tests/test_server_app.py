@@ -220,6 +220,7 @@ step("map", kg("map", "pairings", "-o", f"{out}/map.html"))
 from fastapi.testclient import TestClient
 import api.app, api.follow, api.http, kg.store.factory, kg.updates
 from kg.config import Settings
+from tests.conftest import mini_settings
 app = api.app.create_app(Settings(var_dir=var, store="memory", query_workers=1))
 with TestClient(app) as client:
     for path in ("/sparql?query=ASK%7B%7D", "/api/search?q=%E6%B5%B7%E7%8F%A0", "/api/pairings",
@@ -261,3 +262,12 @@ def test_commands_that_read_a_build_do_not_import_rdflib(tmp_path: Path) -> None
         assert "rdflib" not in loaded, name
     assert all(loaded == [] for _, _, loaded in steps[:6]), steps[:6]  # no networkx, no pyvis
     assert steps[6][2] == steps[7][2] == ["networkx"]  # export --network, network: no pyvis
+
+
+def test_favicon_ico_is_the_icon_not_a_404(tmp_path: Path) -> None:
+    """Pages without an icon link (the maps) make browsers ask for /favicon.ico."""
+    with TestClient(create_app(mini_settings(tmp_path))) as client:
+        answer = client.get("/favicon.ico")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("image/svg+xml")
+    assert answer.content.lstrip().startswith(b"<svg")
