@@ -11,6 +11,7 @@ closed when its last request has finished.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,8 +35,9 @@ __all__ = ["AppContext", "Served", "ServiceCache", "context_of", "http_date"]
 log = logging.getLogger("kg.api")
 
 
+@functools.lru_cache(maxsize=16)
 def http_date(when: datetime) -> str:
-    """An HTTP date (RFC 9110 IMF-fixdate)."""
+    """An HTTP date (RFC 9110 IMF-fixdate); cached: every answer carries the build's."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return format_datetime(when.astimezone(UTC), usegmt=True)

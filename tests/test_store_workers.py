@@ -6,6 +6,7 @@ Every test runs in one event loop (``asyncio.run``) that opens and closes its ow
 from __future__ import annotations
 
 import asyncio
+import marshal
 import mmap
 import os
 import signal
@@ -35,11 +36,17 @@ from kg.store.messages import (
     Answer,
     Done,
     Failure,
+    GraphsJob,
     Inbox,
+    InitJob,
+    Job,
     PingJob,
     QueryJob,
+    UpdateJob,
     decode_reply,
+    decode_request,
     encode_reply_head,
+    encode_request,
 )
 from kg.store.process import Worker
 from kg.store.workers import WorkerConfig, WorkerPool
@@ -397,3 +404,42 @@ def test_workers_are_forked_warm_and_the_pool_survives_the_fork_server_dying(
             await pool.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        QueryJob(
+            "SELECT * {}",
+            ("application/sparql-results+json",),
+            5,
+            ("g",),
+            (),
+            True,
+            "http://x/",
+            (("ex", "http://ex/"),),
+            1024,
+        ),
+        UpdateJob("INSERT DATA {}", "http://b/", flush=True),
+        GraphsJob(),
+        PingJob(),
+        InitJob(WorkerConfig("read-only", path="/s", memory_mb=7), ("u1", "u2")),
+    ],
+)
+def test_request_frames_round_trip_and_foreign_ones_are_refused(job: Job) -> None:
+    frame = encode_request(job)
+    tag, size, body = PREFIX.unpack_from(frame)
+    header = frame[PREFIX.size :]
+    assert (size, body) == (len(header), 0)
+    assert decode_request(tag, header) == job
+    # Not a frame the server sends: refused, never half-read.
+    name = type(job).__name__
+    for foreign in (
+        marshal.dumps((name, (None,) * 12)),  # more values than the job has fields
+        marshal.dumps((name, {"query": "x"})),  # the old dict form
+        marshal.dumps(("Popen", ())),
+        marshal.dumps([name, ()]),
+        b"\xff\x00garbage",
+    ):
+        assert decode_request(tag, foreign) is None
+    assert decode_request(tag + 7, header) is None

@@ -127,9 +127,19 @@ _JOBS: Final[dict[str, type[Any]]] = {
 }
 
 
+#: Each job's field names, in order (a request carries the values as a tuple).
+_FIELDS: Final[dict[type[Any], tuple[str, ...]]] = {
+    cls: tuple(f.name for f in fields(cls)) for cls in _JOBS.values()
+}
+
+
 def encode_request(job: Job) -> bytes:
-    """A request frame: the job as a marshalled (name, fields) pair."""
-    values = asdict(job)
+    """A request frame: the job as a marshalled (name, values) pair, values in field order
+    (the worker's config nested as a dict in the one InitJob)."""
+    if isinstance(job, InitJob):
+        values: tuple[Any, ...] = (asdict(job.config), job.updates)
+    else:
+        values = tuple(getattr(job, name) for name in _FIELDS[type(job)])
     header = marshal.dumps((type(job).__name__, values))
     return PREFIX.pack(MARSHAL, len(header), 0) + header
 
@@ -139,17 +149,21 @@ def decode_request(tag: int, header: bytes) -> Job | None:
     if tag != MARSHAL:
         return None
     # Only the server writes to a worker's socket (marshal would trust anything).
-    decoded = marshal.loads(header)  # noqa: S302
+    try:
+        decoded = marshal.loads(header)  # noqa: S302
+    except (ValueError, EOFError, TypeError):
+        return None
     if not (isinstance(decoded, tuple) and len(decoded) == 2):
         return None
     name, values = decoded
     cls = _JOBS.get(name) if isinstance(name, str) else None
-    if cls is None or not isinstance(values, dict):
+    if cls is None or not isinstance(values, tuple) or len(values) != len(_FIELDS[cls]):
         return None
     try:
         if cls is InitJob:
-            return InitJob(WorkerConfig(**values["config"]), tuple(values["updates"]))
-        job: Job = cls(**{f.name: values[f.name] for f in fields(cls)})
+            config, updates = values
+            return InitJob(WorkerConfig(**config), tuple(updates))
+        job: Job = cls(*values)
     except (KeyError, TypeError):
         return None
     return job

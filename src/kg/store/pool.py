@@ -132,6 +132,8 @@ class WorkerPool:
         self.heavy_slots = heavy_slots
         self.queue_limit = queue_limit
         #: Idle light workers, and the callers waiting for one (a worker goes straight to one).
+        #: Taken last-in first-out: the worker that answered last has its caches warm, and
+        #: workers beyond what the load needs stay asleep.
         self._idle: deque[Worker] = deque()
         self._waiters: deque[asyncio.Future[Worker]] = deque()
         self._workers: set[Worker] = set()
@@ -531,7 +533,7 @@ class WorkerPool:
             if self._closed:
                 raise StoreUnavailable("the store is closed")
             if self._idle:
-                worker = self._idle.popleft()
+                worker = self._idle.pop()
             else:
                 if self.queue_limit is not None and len(self._waiters) >= self.queue_limit:
                     raise TooManyRequests(
