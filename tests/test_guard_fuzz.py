@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from kg.config import Settings
 from kg.errors import KgError
+from kg.sparql import tokens
 from kg.sparql.guard import check, inspect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -376,3 +377,23 @@ def test_ordinary_queries_pass_the_guard() -> None:
             refused.append(f"{path.relative_to(ROOT)}: {exc}")
     assert checked > 200
     assert refused == []
+
+
+_FOLD_TRAPS = "\u017f\u0131\u0130\u212a\u212b\ufb00\ufb05ÄÉß中"
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([*tokens._NOTABLE_WORDS, "SERVICE", "sElEcT", "LoAd", "namedrop",
+                             "fromove", "droprefix", "loadd", "addd", "x", " ", "\n", ":"]),
+            st.text(alphabet=_FOLD_TRAPS + "abcdeflmnoprstuvwxyABC", max_size=6),
+        ),
+        max_size=30,
+    ).map("".join)
+)  # fmt: skip
+def test_notable_hits_are_the_regex_s_hits(text: str) -> None:
+    """The find loop finds every position the lookahead regex finds, overlaps included."""
+    expected = [hit.start() for hit in tokens._NOTABLE.finditer(text.translate(tokens._FOLD))]
+    assert tokens.notable_hits(text) == expected

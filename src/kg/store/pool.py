@@ -135,7 +135,8 @@ class WorkerPool:
         #: Taken last-in first-out: the worker that answered last has its caches warm, and
         #: workers beyond what the load needs stay asleep.
         self._idle: deque[Worker] = deque()
-        self._waiters: deque[asyncio.Future[Worker]] = deque()
+        #: Each waiter with whether it is capped by the light lane (see _may_start).
+        self._waiters: deque[tuple[asyncio.Future[Worker], bool]] = deque()
         self._workers: set[Worker] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
         #: Memory (MiB) all running queries together may add to their workers; 0: no budget.
@@ -190,7 +191,7 @@ class WorkerPool:
         if self._watching is not None:
             self._watching.cancel()
         # Callers waiting for a worker or for an answer fail now, not at their deadline.
-        pending: list[asyncio.Future[Any]] = [*self._waiters]
+        pending: list[asyncio.Future[Any]] = [waiter for waiter, _ in self._waiters]
         pending += (w.future for w in self._workers if w.future is not None)
         self._waiters.clear()
         for future in pending:
@@ -373,6 +374,7 @@ class WorkerPool:
             return
         self._kill(worker)
         self._top_up()
+        self._dispatch()  # a busy worker gone leaves room in the light lane
 
     def _live_count(self) -> int:
         """Live workers (light and heavy), counting those being started."""
@@ -452,6 +454,7 @@ class WorkerPool:
             # Lowest CPU priority: it only gets what the light lane leaves. Irreversible for an
             # unprivileged process, which is why the worker is retired after this query.
             os.setpriority(os.PRIO_PROCESS, worker.process.pid, 19)
+        self._dispatch()  # it left the light lane: room there for a waiting caller
 
     def _promote_if_same(
         self, worker: Worker, future: asyncio.Future[Answered], budget: float
@@ -528,13 +531,54 @@ class WorkerPool:
             if promote is not None:
                 promote.cancel()
 
-    async def _acquire(self, deadline: float, timeout: float) -> Worker:
+    def _may_start(self) -> bool:
+        """Whether one more query may start in the light lane: at most ``light_size`` run
+        there at once (with lanes; a promoted query leaves it). More would only share the
+        same cores among more processes, each with colder caches."""
+        if self.light_budget is None:
+            return True
+        running = sum(1 for w in self._workers if w.busy and not w.heavy and not w.dead)
+        return running < self.light_size
+
+    def _take_idle(self) -> Worker | None:
+        """The most recently used live idle worker, marked busy; None when there is none."""
+        while self._idle:
+            worker = self._idle.pop()
+            if not worker.dead:
+                worker.busy = True
+                return worker
+        return None
+
+    def _dispatch(self) -> None:
+        """Hand idle workers to waiting callers in order: a capped caller only while the light
+        lane has room, an uncapped one (an update broadcast) whenever a worker is idle."""
+        if not self._waiters or not self._idle:
+            return
+        for entry in list(self._waiters):
+            if not self._idle:
+                return
+            waiter, capped = entry
+            if waiter.done():
+                self._waiters.remove(entry)
+                continue
+            if capped and not self._may_start():
+                continue
+            worker = self._take_idle()
+            if worker is None:
+                return
+            self._waiters.remove(entry)
+            waiter.set_result(worker)
+
+    async def _acquire(self, deadline: float, timeout: float, *, capped: bool = True) -> Worker:
+        """An idle worker for one job. ``capped``: only while the light lane has room (an
+        update broadcast takes every worker)."""
         while True:
             if self._closed:
                 raise StoreUnavailable("the store is closed")
-            if self._idle:
-                worker = self._idle.pop()
-            else:
+            worker = None
+            if not self._waiters and (not capped or self._may_start()):
+                worker = self._take_idle()
+            if worker is None:
                 if self.queue_limit is not None and len(self._waiters) >= self.queue_limit:
                     raise TooManyRequests(
                         f"{len(self._waiters)} queries are already waiting for a worker "
@@ -542,7 +586,7 @@ class WorkerPool:
                         1.0,
                     )
                 try:
-                    worker = await self._wait_idle(deadline)
+                    worker = await self._wait_idle(deadline, capped)
                 except TimeoutError:
                     live = [w for w in self._workers if not w.dead]
                     starting = sum(1 for w in live if not w.placed)
@@ -554,15 +598,18 @@ class WorkerPool:
                         timeout,
                     ) from None
             if worker.dead:
+                worker.busy = False
                 continue
             worker.busy = True
             return worker
 
-    async def _wait_idle(self, deadline: float) -> Worker:
+    async def _wait_idle(self, deadline: float, capped: bool = True) -> Worker:
         """Wait for :meth:`_release` to hand over a worker; TimeoutError at the deadline."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Worker] = loop.create_future()
-        self._waiters.append(waiter)
+        entry = (waiter, capped)
+        self._waiters.append(entry)
+        self._dispatch()  # a worker may be free for this caller already
         timer = loop.call_at(deadline, _expire, waiter)
         try:
             return await waiter
@@ -571,7 +618,7 @@ class WorkerPool:
                 self._release(waiter.result())  # handed over just as the caller went away
             else:
                 with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
+                    self._waiters.remove(entry)
             raise
         finally:
             timer.cancel()
@@ -596,12 +643,8 @@ class WorkerPool:
                 return
             worker.heavy = False
             self.heavy -= 1
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(worker)
-                return
         self._idle.append(worker)
+        self._dispatch()
 
     async def request(
         self,
@@ -753,7 +796,7 @@ class WorkerPool:
             taken: list[Worker] = []
             try:
                 while len(taken) < self.size:
-                    taken.append(await self._acquire(deadline, timeout))
+                    taken.append(await self._acquire(deadline, timeout, capped=False))
                 first, rest = taken[0], taken[1:]
                 try:
                     reply = await self._exchange(first, job, deadline - loop.time())
