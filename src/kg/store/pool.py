@@ -8,8 +8,10 @@ never blocks the event loop; end of file on the socket is how it learns that a w
 
 Admission (see docs/stores.md):
 
-- **Two lanes.** The pool holds ``size + heavy_slots`` workers, all started up front. Every
-  query starts on any idle one; one still running after ``light_budget`` seconds (wall time)
+- **Two lanes.** The pool holds ``size + heavy_slots`` workers, all started up front. At most
+  ``size`` queries run in the light lane at once (more would only share the same cores among
+  more processes with colder caches; the rest wait in the queue, served in order), each on the
+  idle worker used last; one still running after ``light_budget`` seconds (wall time)
   is *promoted* to the heavy lane: it keeps its worker, whose CPU priority drops to nice 19 (it
   only gets the CPU other queries leave), and it counts against ``heavy_slots``, so at least
   ``size`` workers always serve short queries. When all slots are taken, the next query to use
