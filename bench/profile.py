@@ -2,12 +2,14 @@
 
     python -m bench.profile [--server kg-nocache] [--query one-hop] [--mode fresh] [--seconds 15]
 
-Starts one server (as bench.run does, on the same generated data), puts wrk load on it, samples
-the server's main process with py-spy, and prints (a) server CPU per request split between the
-main process (the asyncio event loop: HTTP, routing, protocol, negotiation, guard, cache) and
-its worker processes (the engine), and (b) the main process's samples by component, each sample
-charged to the innermost frame that belongs to a known component. Needs ``py-spy`` in the venv
-(``.venv/bin/pip install py-spy``; not a project dependency).
+Starts one server (as bench.run does, on the same generated data: `--workers 2` HTTP processes
+as `kg serve` runs), puts wrk load on it, samples each HTTP process with py-spy, and prints (a)
+server CPU per request split between the HTTP processes (the asyncio event loops: HTTP,
+routing, protocol, negotiation, guard, cache) and the query workers (the engine), and (b) the
+HTTP processes' samples by component, each sample charged to the innermost frame that belongs
+to a known component. py-spy samples wall time (a process blocked in a socket call counts):
+the CPU column shares the measured user CPU among components in proportion to samples. Needs
+``py-spy`` in the venv (``.venv/bin/pip install py-spy``; not a project dependency).
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ WRITE = "socket write (kernel; wall time includes being preempted by wrk)"
 COMPONENTS: list[tuple[str, re.Pattern[str]]] = [
     ("engine in-process (pyoxigraph)", re.compile(r"InProcessStore\.query")),
     ("result cache", re.compile(r"kg/store/cache\.py")),
-    ("worker round trip (pipe, pickle, await)", re.compile(r"kg/store/(workers|embedded)\.py")),
+    ("guard (lexer)", re.compile(r"kg/sparql/(guard|tokens)\.py|kg/store/prepare\.py")),
+    (
+        "worker round trip (socket, frames, await)",
+        re.compile(r"kg/store/(pool|messages|process|embedded)\.py"),
+    ),
     ("store factory/other store code", re.compile(r"kg/store/")),
-    ("guard (lexer)", re.compile(r"kg/sparql/guard\.py")),
     ("negotiation", re.compile(r"kg/sparql/negotiation\.py")),
     ("result serialisation", re.compile(r"kg/sparql/results\.py")),
     ("protocol parsing (api/protocol.py)", re.compile(r"api/protocol\.py")),
@@ -64,6 +69,24 @@ def _user_system(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def _http_processes(root: int) -> list[int]:
+    """The processes that serve HTTP: uvicorn's children under ``--workers N``, else ``root``
+    (query workers and their fork server are children of those, not of the supervisor)."""
+    try:
+        children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
+    except OSError:
+        return [root]
+    serving = []
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"kg.store" not in command:  # not a fork server or a query worker
+            serving.append(int(child))
+    return serving or [root]
 
 
 def _read_raw(path: Path) -> Counter[str]:
@@ -118,44 +141,67 @@ def main(argv: list[str] | None = None) -> int:
         script = work / "scripts" / f"profile-{args.server}.lua"
         run_wrk(server.base_url, paths, headers, duration=3, concurrency=args.concurrency,
                 threads=2, script=script)  # fmt: skip
-        main_pid = server.process.pid
-        before = cpu_seconds_of_tree(main_pid)
-        user0, system0 = _user_system(main_pid)
-        spy = subprocess.Popen(
-            [str(pyspy), "record", "-p", str(main_pid), "-r", "250", "-d", str(int(args.seconds)),
-             "--format", "raw", "-o", str(raw), "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        root = server.process.pid
+        http_pids = _http_processes(root)
+        before = cpu_seconds_of_tree(root)
+        system0 = {pid: _user_system(pid) for pid in http_pids}
+        spies = [
+            subprocess.Popen(
+                [
+                    str(pyspy),
+                    "record",
+                    "-p",
+                    str(pid),
+                    "-r",
+                    "250",
+                    "-d",
+                    str(int(args.seconds)),
+                    "--format",
+                    "raw",
+                    "-o",
+                    str(raw.with_suffix(f".{pid}.txt")),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for pid in http_pids
+        ]
         time.sleep(0.5)
         result = run_wrk(server.base_url, paths, headers, duration=args.seconds - 1,
                          concurrency=args.concurrency, threads=2, script=script)  # fmt: skip
-        after = cpu_seconds_of_tree(main_pid)
-        user1, system1 = _user_system(main_pid)
-        spy.wait(timeout=args.seconds + 60)
+        after = cpu_seconds_of_tree(root)
+        system1 = {pid: _user_system(pid) for pid in http_pids}
+        for spy in spies:
+            spy.wait(timeout=args.seconds + 60)
     finally:
         stop_server(server)
         if backend is not None:
             stop_server(backend)
 
     requests = max(result.requests, 1)
-    main_ms = 1000 * (after.get(main_pid, 0.0) - before.get(main_pid, 0.0)) / requests
-    workers_ms = (
-        1000 * sum(t - before.get(p, 0.0) for p, t in after.items() if p != main_pid) / requests
-    )
+
+    def per_request(pids: set[int]) -> float:
+        return 1000 * sum(after[p] - before.get(p, 0.0) for p in pids if p in after) / requests
+
+    http = set(http_pids)
+    others = set(after) - http
     print(f"{args.server} {args.query} {args.mode}: {result.rps:,.0f} req/s, "
           f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms")  # fmt: skip
-    user_ms = 1000 * (user1 - user0) / requests
-    kernel_ms = 1000 * (system1 - system0) / requests
+    user_ms = 1000 * sum(system1[p][0] - system0[p][0] for p in http) / requests
+    kernel_ms = 1000 * sum(system1[p][1] - system0[p][1] for p in http) / requests
     print(
-        f"server CPU per request: main process {main_ms:.3f} ms (user {user_ms:.3f}, "
-        f"kernel {kernel_ms:.3f}), workers {workers_ms:.3f} ms"
+        f"server CPU per request: HTTP processes {per_request(http):.3f} ms (user {user_ms:.3f}, "
+        f"kernel {kernel_ms:.3f}), query workers and the rest {per_request(others):.3f} ms"
     )
-    counts = _read_raw(raw)
+    counts: Counter[str] = Counter()
+    for pid in http_pids:
+        counts += _read_raw(raw.with_suffix(f".{pid}.txt"))
     total = sum(counts.values()) or 1
     # Samples are wall time; CPU is what limits throughput. The write's CPU is the kernel time;
     # the user CPU is shared among the other components in proportion to their samples.
     busy = (total - counts[WRITE]) or 1
-    print(f"main process, {total} samples (raw stacks: {raw}):")
+    print(f"HTTP processes, {total} samples (raw stacks: {raw.with_suffix('.<pid>.txt')}):")
     print("  samples  CPU ms/req (est.)  component")
     for name, n in counts.most_common():
         est = kernel_ms if name == WRITE else user_ms * n / busy

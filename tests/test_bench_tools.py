@@ -5,6 +5,10 @@ Fast (a 5,000-quad network); the benchmark itself is not run here (``make bench`
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -77,3 +81,40 @@ def test_round_ratios_and_percentile() -> None:
     assert round_ratios(report, "one-hop", "fresh", "kg", "oxigraph-disk") == [0.5, 0.8]
     assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0
     assert percentile([float(i) for i in range(1, 101)], 95) == 95.0
+
+
+def test_profile_charges_each_sample_to_its_innermost_component() -> None:
+    from bench.profile import WRITE, classify
+
+    outer = ["Runner.run (asyncio/runners.py:118)", "sparql (api/routers/sparql.py:140)"]
+    guard = [*outer, "prepare_query (kg/store/prepare.py:58)", "read (kg/sparql/guard.py:138)",
+             "__iter__ (kg/sparql/tokens.py:213)"]  # fmt: skip
+    assert classify(guard) == "guard (lexer)"
+    trip = [*outer, "_exchange (kg/store/pool.py:516)"]
+    assert classify(trip) == "worker round trip (socket, frames, await)"
+    assert classify(outer) == "/sparql route: ETag, headers, render"
+    sending = [*outer, "RequestResponseCycle.send (uvicorn/protocols/http/httptools_impl.py:524)"]
+    assert classify(sending) == WRITE
+    assert classify(["main (elsewhere.py:1)"]) == "other"
+
+
+def test_profile_samples_the_http_processes_not_the_fork_server() -> None:
+    from bench.profile import _http_processes
+
+    code = "import time; time.sleep(30)"
+    serving = subprocess.Popen([sys.executable, "-c", code])
+    # A fork server / query worker: its command line names kg.store.
+    worker = subprocess.Popen([sys.executable, "-c", f"{code} # kg.store.zygote"])
+    try:
+        for process in (serving, worker):  # until both have exec'd python (else: our cmdline)
+            cmdline = Path(f"/proc/{process.pid}/cmdline")
+            while b"time.sleep" not in cmdline.read_bytes():
+                time.sleep(0.01)
+        found = _http_processes(os.getpid())
+        assert serving.pid in found
+        assert worker.pid not in found
+        assert _http_processes(serving.pid) == [serving.pid]  # no children: itself
+    finally:
+        for process in (serving, worker):
+            process.kill()
+            process.wait()

@@ -80,8 +80,8 @@ def test_guard_work_grows_linearly(pattern: str, head: str) -> None:
     times: list[float] = []
     for size in SIZES:
         text = head + pattern * ((size - len(head)) // len(pattern))
-        # The largest text once: its bound is absolute, not a ratio.
-        spent = _cpu(text) if size < SIZES[-1] else _one(text)
+        # The largest text twice (once was seen at 4x its quiet time on a loaded machine).
+        spent = _cpu(text) if size < SIZES[-1] else min(_one(text), _one(text))
         times.append(spent)
         if len(times) >= 3:  # the text 16 times shorter, two steps back
             assert spent < MAX_RATIO * max(times[-3], FLOOR), (size, times)
