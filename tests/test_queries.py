@@ -124,6 +124,24 @@ def test_get_query_unknown_and_reload_after_edit(tmp_path: Path) -> None:
     assert get_query("echo", tmp_path).summary == "Changed"
 
 
+def test_get_query_sees_added_removed_and_other_edited_files(tmp_path: Path) -> None:
+    """get_query stats only the folders and the file asked for: a new file, a removed one and
+    an edit to another file are still seen."""
+    write(tmp_path, "echo.rq", ECHO)
+    assert get_query("echo", tmp_path).summary == "Echo the bound values"
+    other = write(tmp_path, "sub/other.rq", ECHO.replace("Echo the bound values", "Other"))
+    assert get_query("other", tmp_path).summary == "Other"
+    assert get_query("echo", tmp_path).summary == "Echo the bound values"
+    other.write_text(ECHO.replace("Echo the bound values", "Edited"), encoding="utf-8")
+    stat = other.stat()
+    os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert get_query("echo", tmp_path).summary == "Echo the bound values"
+    assert get_query("other", tmp_path).summary == "Edited"
+    other.unlink()
+    with pytest.raises(UnknownQuery, match="'other'"):
+        get_query("other", tmp_path)
+
+
 # --- binding --------------------------------------------------------------------------------
 
 
