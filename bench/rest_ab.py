@@ -99,7 +99,7 @@ def measure(base: Path, triples: int, requests: int, work: Path) -> dict[str, ob
             url = "/api/entities/" + quote(district, safe="")
             labels.append(clients["base"].get(url).json()["entity"])
             clients["branch"].get(url)
-        timings = {n: {r: [] for r in ROUTES} for n in clients}
+        timings: dict[str, dict[str, list[float]]] = {n: {r: [] for r in ROUTES} for n in clients}
         for i in range(requests):
             district = districts[i % len(districts)]
             label = labels[i % len(labels)]
