@@ -305,6 +305,18 @@ async def statistics(
     return StatisticsAnswer(filters=filters, count=len(found), statistics=found)
 
 
+def _fact_order(fact: Fact) -> tuple[bool, str, str, str, str, str]:
+    value = fact.value if isinstance(fact.value, str) else fact.value.iri
+    return (
+        fact.direction != "out",
+        fact.property.iri,
+        value,
+        fact.language or "",
+        fact.datatype or "",
+        fact.graph or "",
+    )
+
+
 async def entity_facts(store: Store, text: str, *, base: str) -> EntityAnswer:
     """One entity (by IRI, id, code or name) with every fact about it, both directions."""
     index = await index_for(store, base)
@@ -358,6 +370,10 @@ async def entity_facts(store: Store, text: str, *, base: str) -> EntityAnswer:
                 citations=citations(rows),
             )
         )
+    # The engine's row order varies between runs: answer in a stable order instead (outgoing
+    # first, then by property, value and graph).
+    facts.sort(key=_fact_order)
+    types.sort(key=lambda ref: ref.iri)
     entry = index.by_iri.get(resolved.iri)
     return EntityAnswer(
         entity=make_ref(resolved.iri, index, base),

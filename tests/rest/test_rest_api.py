@@ -106,6 +106,16 @@ def test_entity_facts_both_directions(api: TestClient) -> None:
         f["value"] for f in body["facts"] if f["property"]["iri"].endswith("#label")
     }
     assert {"惠水县", "Huishui County"} <= labels
+    # A stable order, whatever order the engine returned the rows in: outgoing first, then by
+    # property, value and graph.
+    keys = [
+        (f["direction"] != "out", f["property"]["iri"],
+         f["value"] if isinstance(f["value"], str) else f["value"]["iri"],
+         f.get("language") or "", f.get("datatype") or "", f.get("graph") or "")
+        for f in body["facts"]
+    ]  # fmt: skip
+    assert keys == sorted(keys)
+    assert [t["iri"] for t in body["types"]] == sorted(t["iri"] for t in body["types"])
     assert api.get("/api/entities/division/999999").status_code == 404
     assert api.get("/api/entities/no such place at all").status_code == 404
 
