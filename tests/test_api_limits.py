@@ -239,3 +239,25 @@ def test_truncation_through_the_embedded_store(tmp_path: Path) -> None:
         )
         assert graph.headers["x-kg-truncated"] == "true"
         assert len(graph.text.strip().splitlines()) == 3
+
+
+def test_maps_draw_the_whole_network_past_the_row_cap_and_refuse_a_cut_user_query(
+    tmp_path: Path,
+) -> None:
+    """The row cap is for what visitors send: the project's own network queries are not cut
+    (a partial projection would draw a wrong network), and a visitor's query that was cut is
+    refused with 413, not a 500."""
+    settings = mini_settings(tmp_path, max_result_rows=1)
+    with TestClient(create_app(settings)) as client:
+        drawn = client.get("/maps/pairings")
+        assert drawn.status_code == 200, drawn.text[:300]
+        assert int(drawn.headers["x-kg-nodes"]) > 2
+        listed = client.get("/api/network/centrality")
+        assert listed.status_code == 200, listed.text[:300]
+        pairs = "PREFIX gq: <https://w3id.org/gq-kg/ontology#>\n" + (
+            "SELECT ?source ?target WHERE { ?p gq:helper ?source ; gq:recipient ?target }"
+        )
+        cut = client.get("/maps/query", params={"query": pairs})
+        assert cut.status_code == 413, cut.text[:300]
+        assert cut.json()["error"]["code"] == "result_too_large"
+        assert "cut at 1 rows" in cut.json()["error"]["message"]

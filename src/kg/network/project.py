@@ -28,7 +28,7 @@ import networkx as nx
 import pyoxigraph as ox
 
 from kg.config import ONTOLOGY_NS
-from kg.errors import BadParameter, StoreError
+from kg.errors import BadParameter, ResultTooLarge, StoreError
 from kg.queries import Solutions, Term, get_query, parse_solutions
 from kg.store.base import QueryRequest, Store
 
@@ -116,15 +116,15 @@ def _value(term: Term | None) -> str:
 
 
 async def _run(store: Store, name: str, queries_dir: Path) -> Solutions:
-    result = await store.query(
-        QueryRequest(query=get_query(name, queries_dir).text, accept=(_JSON_RESULTS,))
+    # The project's own queries, bounded by the data: not cut at the endpoint's row cap
+    # (KG_MAX_RESULT_ROWS is for what visitors send; a partial projection would draw a wrong
+    # network). Deadline and memory limits still apply.
+    request = QueryRequest(
+        query=get_query(name, queries_dir).text, accept=(_JSON_RESULTS,), row_cap=False
     )
-    if result.truncated:
-        # A partial projection would draw a wrong network without saying so.
-        raise StoreError(
-            f"the network query {name!r} has more rows than the result cap allows; "
-            "raise KG_MAX_RESULT_ROWS to draw this graph"
-        )
+    result = await store.query(request)
+    if result.truncated:  # pragma: no cover - row_cap=False: a store that cut it anyway
+        raise StoreError(f"the network query {name!r} came back cut short")
     return parse_solutions(result.body)
 
 
@@ -486,7 +486,11 @@ async def graph_from_query(
     """
     result = await store.query(QueryRequest(query=text, accept=(_JSON_RESULTS, _NTRIPLES)))
     if result.truncated:
-        raise StoreError("the query has more rows than the result cap allows: narrow it")
+        # The visitor's own query: a partial answer would draw a wrong network without saying so.
+        raise ResultTooLarge(
+            f"the query's answer was cut at {result.rows} rows (setting max_result_rows, "
+            "KG_MAX_RESULT_ROWS); a map of part of it would be wrong: narrow the query"
+        )
     graph = nx.MultiDiGraph()
     graph.graph["classes"] = known.graph.get("classes", {}) if known is not None else {}
     if result.kind == "solutions":
