@@ -18,6 +18,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -28,7 +29,7 @@ from bench.generate import generate, load_meta
 from bench.servers import ServerSpec, start_server, stop_server
 from kg.build import publish
 
-__all__ = ["main", "measure"]
+__all__ = ["main", "measure", "route_urls", "server_spec", "summary"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,19 +50,14 @@ def _time(client: httpx.Client, url: str) -> float:
     return elapsed
 
 
-def measure(triples: int, requests: int, work: Path) -> dict[str, object]:
-    """Generate (or reuse) a network of about ``triples`` quads and time the routes on it."""
-    data = work / f"data-{triples}-s42" / "dataset.nq"
-    meta = load_meta(data) or generate(data, triples, 42)
-    districts = [d for d in meta.districts if "/id/" in d]
-    var_dir = work / f"var-rest-{triples}"
-    began = time.perf_counter()
-    # The on-disk store `kg build` makes (reused when it already holds these bytes).
-    publish(var_dir, meta.path, base_iri=meta.base_iri, log=lambda _: None)
-    build_seconds = time.perf_counter() - began
-    spec = ServerSpec(
-        name=f"kg-rest-{triples}",
-        description="kg (uvicorn, store=embedded as kg serve, no answer cache)",
+def server_spec(
+    name: str, description: str, var_dir: Path, base_iri: str, root: Path = ROOT
+) -> ServerSpec:
+    """kg from the source tree ``root`` under uvicorn on the build in ``var_dir``: store=embedded
+    as ``kg serve`` runs it, one query worker, answer cache off."""
+    return ServerSpec(
+        name=name,
+        description=description,
         argv=[
             sys.executable,
             "-m",
@@ -85,9 +81,50 @@ def measure(triples: int, requests: int, work: Path) -> dict[str, object]:
             # query_memory on the first request). The routes timed here stay far below.
             "KG_WORKER_MEMORY_MB": "0",
             "KG_QUERY_MEMORY_BUDGET_MB": "0",
-            "KG_BASE_IRI": meta.base_iri,
-            "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
+            "KG_BASE_IRI": base_iri,
+            "PYTHONPATH": f"{root / 'src'}:{root}",
         },
+    )
+
+
+def route_urls(i: int, district: str, label: Mapping[str, str]) -> dict[str, str]:
+    """The URL of request ``i`` on each timed route, for ``district`` (``label``: an entity's
+    answer, for its names)."""
+    party = quote(district, safe="")
+    # Chinese and English names in turn (an entity without one uses the other).
+    names = [label.get("label"), label.get("label_en")]
+    name = names[i % 2] or names[(i + 1) % 2] or label["id"]
+    return {
+        "pairings": f"/api/pairings?party={party}",
+        "search": f"/api/search?q={quote(name)}",
+        "entity": f"/api/entities/{party}",
+    }
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """p50, p95 and max of one route's timings, in milliseconds."""
+    return {
+        "p50_ms": round(statistics.median(values), 2),
+        "p95_ms": round(_percentile(values, 0.95), 2),
+        "max_ms": round(max(values), 2),
+    }
+
+
+def measure(triples: int, requests: int, work: Path) -> dict[str, object]:
+    """Generate (or reuse) a network of about ``triples`` quads and time the routes on it."""
+    data = work / f"data-{triples}-s42" / "dataset.nq"
+    meta = load_meta(data) or generate(data, triples, 42)
+    districts = [d for d in meta.districts if "/id/" in d]
+    var_dir = work / f"var-rest-{triples}"
+    began = time.perf_counter()
+    # The on-disk store `kg build` makes (reused when it already holds these bytes).
+    publish(var_dir, meta.path, base_iri=meta.base_iri, log=lambda _: None)
+    build_seconds = time.perf_counter() - began
+    spec = server_spec(
+        f"kg-rest-{triples}",
+        "kg (uvicorn, store=embedded as kg serve, no answer cache)",
+        var_dir,
+        meta.base_iri,
     )
     server = start_server(spec, work / "logs", timeout=900)
     try:
@@ -106,13 +143,8 @@ def measure(triples: int, requests: int, work: Path) -> dict[str, object]:
             for i in range(requests):
                 district = districts[i % len(districts)]
                 label = labels[i % len(labels)]
-                party = quote(district, safe="")
-                timings["pairings"].append(_time(client, f"/api/pairings?party={party}"))
-                # Chinese and English names in turn (an entity without one uses the other).
-                names = [label.get("label"), label.get("label_en")]
-                name = names[i % 2] or names[(i + 1) % 2] or label["id"]
-                timings["search"].append(_time(client, f"/api/search?q={quote(name)}"))
-                timings["entity"].append(_time(client, f"/api/entities/{party}"))
+                for route, url in route_urls(i, district, label).items():
+                    timings[route].append(_time(client, url))
     finally:
         stop_server(server)
     return {
@@ -122,14 +154,7 @@ def measure(triples: int, requests: int, work: Path) -> dict[str, object]:
         "start_seconds": round(server.start_seconds, 1),
         "first_request_seconds": round(index_seconds, 2),
         "requests": requests,
-        "routes": {
-            route: {
-                "p50_ms": round(statistics.median(values), 2),
-                "p95_ms": round(_percentile(values, 0.95), 2),
-                "max_ms": round(max(values), 2),
-            }
-            for route, values in timings.items()
-        },
+        "routes": {route: summary(values) for route, values in timings.items()},
     }
 
 

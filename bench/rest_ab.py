@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -28,43 +26,13 @@ from urllib.parse import quote
 import httpx
 
 from bench.generate import load_meta
-from bench.rest import ROOT, _percentile, _time
-from bench.servers import ServerSpec, start_server, stop_server
+from bench.rest import ROOT, _time, route_urls, server_spec, summary
+from bench.servers import start_server, stop_server
 
 __all__ = ["main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROUTES = ("pairings", "search", "entity")
-
-
-def _spec(name: str, root: Path, var_dir: Path, base_iri: str) -> ServerSpec:
-    return ServerSpec(
-        name=f"kg-ab-{name}",
-        description=f"kg from {root} (uvicorn, store=embedded, no answer cache)",
-        argv=[
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--no-access-log",
-        ],
-        query_path="/sparql",
-        env={
-            "KG_STORE": "embedded",
-            "KG_VAR_DIR": str(var_dir),
-            "KG_CACHE_ENTRIES": "0",
-            "KG_QUERY_WORKERS": "1",
-            "KG_WORKER_MEMORY_MB": "0",  # the search index query at 10M (see bench.rest)
-            "KG_QUERY_MEMORY_BUDGET_MB": "0",
-            "KG_BASE_IRI": base_iri,
-            "PYTHONPATH": f"{root / 'src'}:{root}",
-        },
-    )
 
 
 def _sorted_facts(answer: dict[str, object]) -> dict[str, object]:
@@ -81,10 +49,11 @@ def measure(base: Path, triples: int, requests: int, work: Path) -> dict[str, ob
     districts = [d for d in meta.districts if "/id/" in d]
     var_dir = work / f"var-rest-{triples}"
     trees = {"base": base.resolve(), "branch": ROOT}
-    servers = {
-        n: start_server(_spec(n, root, var_dir, meta.base_iri), work / "logs", timeout=900)
+    specs = {
+        n: server_spec(f"kg-ab-{n}", f"kg from {root}", var_dir, meta.base_iri, root)
         for n, root in trees.items()
     }
+    servers = {n: start_server(spec, work / "logs", timeout=900) for n, spec in specs.items()}
     try:
         clients = {n: httpx.Client(base_url=s.base_url, timeout=120) for n, s in servers.items()}
         first = "/api/entities/" + quote(districts[0], safe="")
@@ -101,16 +70,7 @@ def measure(base: Path, triples: int, requests: int, work: Path) -> dict[str, ob
             clients["branch"].get(url)
         timings: dict[str, dict[str, list[float]]] = {n: {r: [] for r in ROUTES} for n in clients}
         for i in range(requests):
-            district = districts[i % len(districts)]
-            label = labels[i % len(labels)]
-            party = quote(district, safe="")
-            names = [label.get("label"), label.get("label_en")]
-            name = names[i % 2] or names[(i + 1) % 2] or label["id"]
-            urls = {
-                "pairings": f"/api/pairings?party={party}",
-                "search": f"/api/search?q={quote(name)}",
-                "entity": f"/api/entities/{party}",
-            }
+            urls = route_urls(i, districts[i % len(districts)], labels[i % len(labels)])
             order = ["base", "branch"] if i % 2 == 0 else ["branch", "base"]
             for route, url in urls.items():
                 for n in order:
@@ -132,17 +92,7 @@ def measure(base: Path, triples: int, requests: int, work: Path) -> dict[str, ob
         "base": str(trees["base"]),
         "first_request_seconds": round(index_seconds, 1),
         "same_answers": f"{same}/{requests}",
-        "routes": {
-            n: {
-                route: {
-                    "p50_ms": round(statistics.median(values), 2),
-                    "p95_ms": round(_percentile(values, 0.95), 2),
-                    "max_ms": round(max(values), 2),
-                }
-                for route, values in t.items()
-            }
-            for n, t in timings.items()
-        },
+        "routes": {n: {r: summary(v) for r, v in t.items()} for n, t in timings.items()},
     }
 
 
