@@ -137,7 +137,7 @@ class WorkerPool:
         #: Taken last-in first-out: the worker that answered last has its caches warm, and
         #: workers beyond what the load needs stay asleep.
         self._idle: deque[Worker] = deque()
-        #: Each waiter with whether it is capped by the light lane (see _may_start).
+        #: Each waiter with whether it is capped by the light lane (see _light_room).
         self._waiters: deque[tuple[asyncio.Future[Worker], bool]] = deque()
         self._workers: set[Worker] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -533,14 +533,14 @@ class WorkerPool:
             if promote is not None:
                 promote.cancel()
 
-    def _may_start(self) -> bool:
-        """Whether one more query may start in the light lane: at most ``light_size`` run
+    def _light_room(self) -> int:
+        """How many more queries may start in the light lane now: at most ``light_size`` run
         there at once (with lanes; a promoted query leaves it). More would only share the
         same cores among more processes, each with colder caches."""
         if self.light_budget is None:
-            return True
+            return len(self._workers)
         running = sum(1 for w in self._workers if w.busy and not w.heavy and not w.dead)
-        return running < self.light_size
+        return self.light_size - running
 
     def _take_idle(self) -> Worker | None:
         """The most recently used live idle worker, marked busy; None when there is none."""
@@ -556,20 +556,21 @@ class WorkerPool:
         lane has room, an uncapped one (an update broadcast) whenever a worker is idle."""
         if not self._waiters or not self._idle:
             return
+        room = self._light_room()
         for entry in list(self._waiters):
-            if not self._idle:
-                return
             waiter, capped = entry
             if waiter.done():
                 self._waiters.remove(entry)
                 continue
-            if capped and not self._may_start():
+            if capped and room <= 0:
                 continue
             worker = self._take_idle()
             if worker is None:
                 return
             self._waiters.remove(entry)
             waiter.set_result(worker)
+            if capped:
+                room -= 1
 
     async def _acquire(self, deadline: float, timeout: float, *, capped: bool = True) -> Worker:
         """An idle worker for one job. ``capped``: only while the light lane has room (an
@@ -578,7 +579,7 @@ class WorkerPool:
             if self._closed:
                 raise StoreUnavailable("the store is closed")
             worker = None
-            if not self._waiters and (not capped or self._may_start()):
+            if not self._waiters and (not capped or self._light_room() > 0):
                 worker = self._take_idle()
             if worker is None:
                 if self.queue_limit is not None and len(self._waiters) >= self.queue_limit:
@@ -599,10 +600,8 @@ class WorkerPool:
                         "heavy_queries, query_timeout)",
                         timeout,
                     ) from None
-            if worker.dead:
-                worker.busy = False
+            if worker.dead:  # died between the hand-over and now
                 continue
-            worker.busy = True
             return worker
 
     async def _wait_idle(self, deadline: float, capped: bool = True) -> Worker:
