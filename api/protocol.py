@@ -68,6 +68,10 @@ def parse_form(raw: bytes) -> list[tuple[str, str]]:
 
     A query string is decoded on every request: this is 6× faster than parse_qsl on a
     percent-encoded query (tests/test_protocol_form.py compares the two)."""
+    if not raw.isascii():
+        # The text itself must be UTF-8 before any escape is decoded (as parse_qsl reads it):
+        # raw bytes that are only valid together with escaped ones are refused.
+        raw.decode("utf-8")
     pairs: list[tuple[str, str]] = []
     for field in raw.split(b"&"):
         if not field:

@@ -48,6 +48,14 @@ def test_parse_form_round_trips_what_clients_encode(query: str, graph: str) -> N
         assert parse_form(raw.encode()) == [("query", query), ("default-graph-uri", graph)]
 
 
+def test_raw_bytes_must_be_utf8_before_the_escapes_are_decoded() -> None:
+    # Found by the property test below: "%e4" + raw "\x80\x80" is valid UTF-8 only once the
+    # escape is decoded; parse_qsl refuses the raw text first, and so does parse_form.
+    assert _reference(b"q=%e4\x80\x80") is UnicodeDecodeError
+    assert _ours(b"q=%e4\x80\x80") is UnicodeDecodeError
+    assert parse_form("q=中%E6%96%87".encode()) == [("q", "中文")]
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
