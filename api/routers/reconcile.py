@@ -150,7 +150,7 @@ async def preview(
     id: Annotated[str, Query(min_length=1, max_length=500, examples=["division/522731"])],
 ) -> Response:
     index = await index_for(store, settings.base_iri)
-    entry = index.by_iri.get(settings.base_iri + "id/" + id.removeprefix("id:"))
+    entry = index.entry(settings.base_iri + "id/" + id.removeprefix("id:"))
     if entry is None:
         raise NotFound(f"no entity {id[:80]!r}")
     kinds = ", ".join(sorted(t.rsplit("#", 1)[-1] for t in entry.types if "gq-kg/ontology#" in t))

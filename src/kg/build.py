@@ -4,6 +4,7 @@ Layout under ``settings.var_dir``::
 
     builds/<build-id>/dataset.nq      every quad, sorted, blank nodes canonically named
     builds/<build-id>/store/          pyoxigraph on-disk store loaded from dataset.nq
+    builds/<build-id>/search.sqlite   the search index (kg.search): names, pinyin, codes
     builds/<build-id>/manifest.json   id, created, base_iri, counts, sha256, kg version
     current -> builds/<build-id>      switched atomically, only after a build succeeded
 
@@ -19,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -43,6 +45,7 @@ __all__ = [
     "DATASET_FILE",
     "KEEP_BUILDS",
     "MANIFEST_FILE",
+    "SEARCH_FILE",
     "STORE_DIR",
     "UPDATES_DIR",
     "BuildResult",
@@ -64,6 +67,8 @@ KEEP_BUILDS = 3
 DATASET_FILE = "dataset.nq"
 STORE_DIR = "store"
 MANIFEST_FILE = "manifest.json"
+#: The search index of the build (kg.search), named in the manifest.
+SEARCH_FILE = "search.sqlite"
 #: Under var/: the stores that SPARQL updates were applied to, one per base build.
 UPDATES_DIR = "updates"
 #: The key counting quads of the default graph in the manifest (all data should be in named graphs).
@@ -251,6 +256,19 @@ def _graph_counts(store: ox.Store) -> dict[str, int]:
     return counts
 
 
+def _search_index(store: ox.Store, folder: Path, *, base_iri: str, version: str) -> int:
+    """Write the build's search index (:mod:`kg.search`) from its own store, streamed: built
+    once here, instead of from one giant answer in every server process."""
+    from kg.search import index_query, write_index  # noqa: PLC0415 - the full build path only
+
+    # The default graph is the union of the graphs, as the server queries it.
+    solutions = store.query(index_query(), use_default_graph_as_union=True)
+    assert isinstance(solutions, ox.QuerySolutions)
+    names = [v.value for v in solutions.variables]
+    rows = ({name: row[name] for name in names} for row in solutions)
+    return write_index(folder / SEARCH_FILE, rows, base=base_iri, version=version)
+
+
 def _assemble(
     folder: Path,
     nquads: bytes | Path,
@@ -276,8 +294,9 @@ def _assemble(
         store.optimize()
         store.flush()
         graphs = _graph_counts(store)
+        searched = _search_index(store, folder, base_iri=base_iri, version=build_id)
         del store  # closes the store before its folder is renamed
-    except (OSError, SyntaxError) as exc:
+    except (OSError, SyntaxError, sqlite3.Error) as exc:
         raise BuildError(DataIssue(str(folder), None, f"cannot write the build: {exc}")) from None
     manifest: dict[str, Any] = {
         "build_id": build_id,
@@ -290,6 +309,8 @@ def _assemble(
         "graphs": dict(sorted(graphs.items())),
         "dataset": DATASET_FILE,
         "store": STORE_DIR,
+        "search_index": SEARCH_FILE,
+        "search_entries": searched,
     }
     if inputs is not None:
         manifest[INPUTS_KEY] = inputs

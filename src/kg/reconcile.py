@@ -16,7 +16,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kg.errors import BadParameter
-from kg.search import GQ, Entry, SearchIndex, index_for
+from kg.search import GQ, Entry, SearchIndex, index_for, lookup
 from kg.store.base import Store
 
 __all__ = [
@@ -153,7 +153,7 @@ def _wanted_code(query: ReconQuery) -> str | None:
     return None
 
 
-def _candidates(index: SearchIndex, query: ReconQuery, base: str) -> list[Candidate]:
+async def _candidates(index: SearchIndex, query: ReconQuery, base: str) -> list[Candidate]:
     text = query.query.strip()[:200]
     types = _types_of(query)
     code = _wanted_code(query)
@@ -161,7 +161,7 @@ def _candidates(index: SearchIndex, query: ReconQuery, base: str) -> list[Candid
         text = code
     if not text:
         return []
-    hits = index.lookup(text, types=types, limit=query.limit)
+    hits = await lookup(index, text, types=types, limit=query.limit)
     scored: list[tuple[float, Entry, bool]] = []
     for hit in hits:
         score = hit.score
@@ -191,7 +191,7 @@ async def reconcile_batch(
 ) -> dict[str, dict[str, list[Candidate]]]:
     """``{"q0": {"result": [candidates]}, ...}`` for a batch of queries."""
     index = await index_for(store, base)
-    return {key: {"result": _candidates(index, q, base)} for key, q in batch.items()}
+    return {key: {"result": await _candidates(index, q, base)} for key, q in batch.items()}
 
 
 async def suggest_entities(
@@ -199,7 +199,7 @@ async def suggest_entities(
 ) -> list[dict[str, str]]:
     """Entities whose names start with (or contain) ``prefix``, for OpenRefine's search box."""
     index = await index_for(store, base)
-    hits = index.lookup(prefix[:200], limit=limit)
+    hits = await lookup(index, prefix[:200], limit=limit)
     return [
         {
             "id": entity_id(h.entry.iri, base),

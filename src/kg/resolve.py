@@ -23,7 +23,16 @@ from typing import Final, Literal
 
 from kg.errors import BadParameter, NotFound
 from kg.queries import bind, get_query, select
-from kg.search import GQ, MAX_QUERY_CHARS, Entry, entry_for, entry_for_code, fold, index_for
+from kg.search import (
+    GQ,
+    MAX_QUERY_CHARS,
+    Entry,
+    entry_for,
+    entry_for_code,
+    fold,
+    index_for,
+    lookup,
+)
 from kg.store.base import Store
 
 __all__ = ["Resolved", "compact", "expand", "expand_type", "resolve"]
@@ -151,7 +160,7 @@ async def resolve(store: Store, text: str, *, base: str, types: Sequence[str] = 
         raise BadParameter(f"a name is at most {MAX_QUERY_CHARS} characters")
     if not fold(text):
         raise BadParameter(f"{text!r} holds no letters or digits to search for")
-    hits = index.lookup(text, types=wanted, limit=6)
+    hits = await lookup(index, text, types=wanted, limit=6)
     if not hits:
         kinds = f" of type {', '.join(t.removeprefix(GQ) for t in wanted)}" if wanted else ""
         raise NotFound(f"no entity{kinds} named {text!r}")

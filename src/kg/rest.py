@@ -9,6 +9,7 @@ cannot express (a year, an evidence grade) are applied here, after the query.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from typing import Final, Literal
@@ -37,7 +38,7 @@ from kg.models import (
 )
 from kg.queries import Term, bind, get_query, select
 from kg.resolve import expand_type, resolve
-from kg.search import GQ, MAX_LIMIT, SearchIndex, fold, index_for
+from kg.search import GQ, MAX_LIMIT, SearchIndex, fold, index_for, lookup
 from kg.store.base import QueryRequest, Store
 
 __all__ = [
@@ -374,7 +375,7 @@ async def entity_facts(store: Store, text: str, *, base: str) -> EntityAnswer:
     # first, then by property, value and graph).
     facts.sort(key=_fact_order)
     types.sort(key=lambda ref: ref.iri)
-    entry = index.by_iri.get(resolved.iri)
+    entry = index.entry(resolved.iri)
     return EntityAnswer(
         entity=make_ref(resolved.iri, index, base),
         types=types,
@@ -398,13 +399,12 @@ async def list_entities(
     index = await index_for(store, base)
     types = [expand_type(type_)] if type_ else []
     if q:
-        chosen = [h.entry for h in index.lookup(q, types=types, limit=MAX_LIMIT)]
-    else:
-        chosen = [e for e in index.entries if not types or set(types) & e.types]
-        chosen.sort(key=lambda e: e.iri)
-    page = chosen[offset : offset + limit]
+        chosen = [h.entry for h in await lookup(index, q, types=types, limit=MAX_LIMIT)]
+        total, page = len(chosen), chosen[offset : offset + limit]
+    else:  # in IRI order, straight from the index file
+        total, page = await asyncio.to_thread(index.page, types, offset, limit)
     return EntityList(
-        total=len(chosen),
+        total=total,
         offset=offset,
         limit=limit,
         entities=[make_ref(e.iri, index, base) for e in page],
@@ -421,7 +421,7 @@ async def search_entities(
         raise BadParameter(f"parameter 'limit': between 1 and {MAX_LIMIT}")
     index = await index_for(store, base)
     types = [expand_type(type_)] if type_ else []
-    hits = index.lookup(text, types=types, limit=limit)
+    hits = await lookup(index, text, types=types, limit=limit)
     return SearchAnswer(
         query=text,
         count=len(hits),

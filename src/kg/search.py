@@ -1,4 +1,4 @@
-"""Search by name: an in-memory index of every labelled entity, built once per store version.
+"""Search by name: an index of every labelled entity, in an SQLite file per store version.
 
 Users ask in words — 惠水县, 惠水, 惠水縣, huishui, Huìshuǐ, Huishui County, 522731 — so every
 entity gets *keys*: each label folded (traditional → simplified with OpenCC, accents, tone
@@ -8,30 +8,38 @@ pinyin, and its GB/T 2260 code. A query is folded the same way and matched again
 
     exact  >  prefix  >  substring        (then: higher administrative level, shorter key)
 
-Exact matches come from a dict, prefixes from a sorted list (bisect), and only when those do not
-fill the limit is the key list scanned for substrings, so a lookup stays cheap at a million quads.
-The rows come from the named query ``search-index`` (``ontology/queries/api/search-index.rq``);
-the index is rebuilt when the store's version changes (a new build).
+Exact matches and prefixes come from the keys' B-tree; only when those do not fill the limit
+are keys searched for substrings, through a trigram index (FTS5), so a lookup stays cheap at
+ten million quads. The rows come from the named query ``search-index``
+(``ontology/queries/api/search-index.rq``). ``kg build`` writes the index next to the store
+(``search.sqlite``: built once, its pages shared by every server process); a store without
+one (remote, in memory, changed by an update) gets one built from the store on first use, in
+a private temporary file, rebuilt when the store's version changes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import itertools
+import json
 import logging
+import os
 import re
+import sqlite3
+import tempfile
+import threading
 import unicodedata
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Final, Literal
 
 import pyoxigraph as ox
 
 from kg.queries import Term, bind, get_query, parse_solutions, select
-from kg.store.base import QueryRequest, Store
+from kg.store.base import QueryRequest, Store, StoreInfo
 
 __all__ = [
     "MAX_LIMIT",
@@ -173,48 +181,265 @@ class _Label:
 
 
 @dataclass
-class _Builder:
-    labels: dict[str, list[_Label]] = field(default_factory=dict)
-    types: dict[str, set[str]] = field(default_factory=dict)
-    codes: dict[str, str] = field(default_factory=dict)
+class _Resource:
+    """The rows of ``search-index.rq`` about one resource, gathered."""
+
+    labels: list[_Label] = field(default_factory=list)
+    types: set[str] = field(default_factory=set)
+    code: str | None = None
+
+
+def _raw_rows(rows: Iterable[Mapping[str, Term]]) -> Iterator[tuple[str, str, str, str, str, str]]:
+    """(entity, label, language, kind, class, code) per row of ``search-index.rq``; '' = none."""
+    for row in rows:
+        entity = row.get("entity")
+        if not isinstance(entity, ox.NamedNode):
+            continue
+        label, kind, cls, code = (
+            row.get("label"),
+            row.get("kind"),
+            row.get("class"),
+            row.get("code"),
+        )
+        text = language = how = ""
+        if isinstance(label, ox.Literal) and isinstance(kind, ox.Literal):
+            text, language, how = label.value, label.language or "", kind.value
+        yield (
+            entity.value,
+            text,
+            language,
+            how,
+            cls.value if isinstance(cls, ox.NamedNode) else "",
+            code.value if isinstance(code, ox.Literal) else "",
+        )
+
+
+def _gather(raw: Iterable[tuple[str, ...]], into: _Resource) -> _Resource:
+    for _, label, language, kind, cls, code in raw:
+        if kind:
+            into.labels.append(_Label(label, language, kind))
+        if cls:
+            into.types.add(cls)
+        if code:
+            into.code = code
+    return into
+
+
+def _entry(iri: str, res: _Resource) -> Entry:
+    zh = [x.value for x in res.labels if x.kind == "label" and x.language.startswith("zh")]
+    en = [x.value for x in res.labels if x.kind == "label" and x.language.startswith("en")]
+    types = frozenset(res.types)
+    return Entry(
+        iri=iri,
+        label_zh=min(zh, key=lambda s: (len(s), s)) if zh else None,
+        label_en=min(en, key=lambda s: (len(s), s)) if en else None,
+        alt_labels=tuple(sorted({x.value for x in res.labels if x.kind != "label"})),
+        types=types,
+        code=res.code,
+        level=_level(types),
+    )
+
+
+def _keys(entry: Entry, res: _Resource) -> set[tuple[str, bool]]:
+    """(key, weak) of a searched entry: folded names, short forms, pinyin, initials, code."""
+    texts = {x.value for x in res.labels}
+    texts.update(f"{m[1]}{m[2]}" for t in list(texts) if (m := _AUTONOMOUS.match(t)))
+    if entry.level != _NOT_A_DIVISION:
+        for pattern in (_ZH_SUFFIX, _EN_SUFFIX):
+            texts.update(m[1] for t in list(texts) if (m := pattern.match(t)))
+    keys: set[tuple[str, bool]] = set()
+    for text in texts:
+        keys.add((fold(text), False))
+        spellings, initials = _readings(text)
+        keys.update((s, False) for s in spellings)
+        keys.update((i, True) for i in initials if len(i) >= 2)
+    if entry.code:
+        keys.add((entry.code, False))
+    return {(key, weak) for key, weak in keys if key}
+
+
+def entry_of(rows: Iterable[Mapping[str, Term]], iri: str, base: str) -> Entry | None:
+    """The entry of ``iri`` from rows of ``search-index.rq`` about it (``search-entry.rq``),
+    None unless it is a labelled resource under ``{base}id/``."""
+    res = _gather((r for r in _raw_rows(rows) if r[0] == iri), _Resource())
+    if not res.labels or not iri.startswith(base + "id/"):
+        return None
+    return _entry(iri, res)
+
+
+# The index file. Entries are numbered in IRI order (``pos``); ``searched`` is 0 for labelled
+# resources outside ``{base}id/`` (ontology terms: described, never searched). Postings hold
+# every key of every searched entry; ``keys`` the distinct keys, with a trigram index
+# (``grams``) for substrings.
+_SCHEMA: Final = """
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE entries(
+    pos INTEGER PRIMARY KEY, iri TEXT NOT NULL, label_zh TEXT, label_en TEXT,
+    alt_labels TEXT NOT NULL, types TEXT NOT NULL, code TEXT, level INTEGER NOT NULL,
+    searched INTEGER NOT NULL);
+CREATE TABLE types(pos INTEGER NOT NULL, type TEXT NOT NULL, PRIMARY KEY (pos, type))
+    WITHOUT ROWID;
+CREATE TABLE postings(key TEXT NOT NULL, pos INTEGER NOT NULL, weak INTEGER NOT NULL,
+    level INTEGER NOT NULL, PRIMARY KEY (key, pos, weak)) WITHOUT ROWID;
+CREATE TEMP TABLE raw(entity TEXT, label TEXT, language TEXT, kind TEXT, class TEXT, code TEXT);
+"""
+_INDEXES: Final = """
+CREATE UNIQUE INDEX entries_iri ON entries(iri);
+CREATE INDEX entries_code ON entries(code) WHERE code IS NOT NULL AND searched;
+CREATE TABLE keys(id INTEGER PRIMARY KEY, key TEXT NOT NULL);
+INSERT INTO keys(key) SELECT DISTINCT key FROM postings ORDER BY key;
+CREATE VIRTUAL TABLE grams USING fts5(
+    key, content='keys', content_rowid='id', tokenize='trigram case_sensitive 1', detail='none');
+INSERT INTO grams(grams) VALUES ('rebuild');
+"""
+#: The index file's format: a file of another format is not read (it is rebuilt).
+FORMAT: Final = "kg-search-1"
+#: The index file inside a build folder (written by ``kg build``).
+INDEX_FILE: Final = "search.sqlite"
+_SEP: Final = "\x1f"
+
+
+def write_index(path: Path, rows: Iterable[Mapping[str, Term]], *, base: str, version: str) -> int:
+    """Write the search index of ``rows`` (of ``search-index.rq``, streamed: any number) to
+    ``path`` (atomically) for the store version ``version``; returns the searched entries."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    prefix = base + "id/"
+    db = sqlite3.connect(partial)
+    try:
+        db.executescript(_SCHEMA)
+        db.executemany("INSERT INTO raw VALUES (?, ?, ?, ?, ?, ?)", _raw_rows(rows))
+        searched = 0
+        ordered = db.execute("SELECT * FROM raw ORDER BY entity")
+        for pos, (iri, raw) in enumerate(itertools.groupby(ordered, key=lambda r: r[0])):
+            res = _gather(raw, _Resource())
+            if not res.labels:
+                continue  # classes or a code without a label: nothing to show or find
+            entry = _entry(iri, res)
+            own = iri.startswith(prefix)
+            db.execute(
+                "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pos,
+                    iri,
+                    entry.label_zh,
+                    entry.label_en,
+                    _SEP.join(entry.alt_labels),
+                    _SEP.join(sorted(entry.types)),
+                    entry.code,
+                    entry.level,
+                    int(own),
+                ),
+            )
+            if not own:
+                continue
+            searched += 1
+            db.executemany("INSERT INTO types VALUES (?, ?)", ((pos, t) for t in entry.types))
+            db.executemany(
+                "INSERT INTO postings VALUES (?, ?, ?, ?)",
+                ((key, pos, int(weak), entry.level) for key, weak in _keys(entry, res)),
+            )
+        db.execute("DROP TABLE raw")
+        db.executescript(_INDEXES)
+        db.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            (("format", FORMAT), ("version", version), ("base", base), ("entries", str(searched))),
+        )
+        db.commit()
+    except BaseException:
+        db.close()
+        partial.unlink(missing_ok=True)
+        raise
+    db.close()
+    os.replace(partial, path)
+    return searched
+
+
+def index_file_version(path: Path) -> tuple[str, str] | None:
+    """(version, base) recorded in an index file, None when it is missing or not readable."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    if meta.get("format") != FORMAT:
+        return None
+    return meta.get("version", ""), meta.get("base", "")
+
+
+class _Budget:
+    """A progress handler that stops a statement after a number of steps (a search must not
+    keep a thread for seconds: a rare two-character substring is a scan of every key)."""
+
+    def __init__(self, steps: int) -> None:
+        self.left = steps
+
+    def __call__(self) -> int:
+        self.left -= 1
+        return 1 if self.left < 0 else 0
 
 
 class SearchIndex:
-    """Keys → entries, with exact, prefix and substring lookup."""
+    """Keys → entries in an SQLite file, with exact, prefix and substring lookup.
 
-    def __init__(
-        self,
-        entries: Sequence[Entry],
-        keys: Iterable[tuple[str, int, bool]],
-        terms: Sequence[Entry] = (),
-    ) -> None:
-        self.entries: tuple[Entry, ...] = tuple(entries)
-        self.by_iri: dict[str, Entry] = {e.iri: e for e in self.entries}
+    The file is read-only (``immutable``): every thread opens its own connection, and the
+    pages are the operating system's, shared by every process serving the same build.
+    """
+
+    def __init__(self, path: Path, *, remove: bool = False) -> None:
+        self.path = path
+        self._uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+        self._local = threading.local()
+        if remove:  # a private file: gone with the index
+            self._finalizer = weakref.finalize(self, path.unlink, missing_ok=True)
+        db = self._db()
+        meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a kg search index of format {FORMAT}")
+        self.version: str = meta.get("version", "")
+        self._count = int(meta.get("entries", "0"))
         #: Labelled resources outside the data (ontology terms, concepts): for display only.
-        self.terms: dict[str, Entry] = {e.iri: e for e in terms}
-        self.by_code: dict[str, Entry] = {e.code: e for e in self.entries if e.code}
-        # key -> [(entry position, weak)]; weak keys (initials) never count as exact names.
-        postings: dict[str, set[tuple[int, bool]]] = {}
-        for key, pos, weak in keys:
-            if key:
-                postings.setdefault(key, set()).add((pos, weak))
-        self._postings = {k: tuple(sorted(v)) for k, v in postings.items()}
-        self._sorted = sorted(self._postings)
-        # Substrings through a gram index (each key's characters and character pairs → key
-        # numbers): a lookup intersects the postings of the query's rarest pair instead of
-        # scanning every key.
-        grams: dict[str, list[int]] = {}
-        for number, key in enumerate(self._sorted):
-            for gram in {*key, *(key[i : i + 2] for i in range(len(key) - 1))}:
-                grams.setdefault(gram, []).append(number)
-        self._grams = grams
+        self.terms: dict[str, Entry] = {e.iri: e for e in map(_from_row, db.execute(_TERMS))}
+        self.describe = lru_cache(maxsize=16_384)(self._describe)
 
-    def describe(self, iri: str) -> Entry | None:
-        """The entry of a data entity or an ontology term, for its labels."""
-        return self.by_iri.get(iri) or self.terms.get(iri)
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+            db.execute("PRAGMA mmap_size = 1073741824")
+            self._local.db = db
+        return db
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return self._count
+
+    def _describe(self, iri: str) -> Entry | None:
+        """The entry of a data entity or an ontology term, for its labels."""
+        row = self._db().execute(_BY_IRI, (iri,)).fetchone()
+        return None if row is None else _from_row(row)
+
+    def entry(self, iri: str) -> Entry | None:
+        """The entry of a searched entity (under ``{base}id/``), None for anything else."""
+        return None if iri in self.terms else self.describe(iri)
+
+    def entry_for_code(self, code: str) -> Entry | None:
+        """The searched entity with GB/T 2260 ``code``."""
+        row = self._db().execute(_BY_CODE, (code,)).fetchone()
+        return None if row is None else _from_row(row)
+
+    def page(self, types: Sequence[str], offset: int, limit: int) -> tuple[int, list[Entry]]:
+        """Searched entities (of any of ``types``), in IRI order: the total and one page."""
+        db, wanted = self._db(), _types(types)
+        (total,) = db.execute(_COUNT, {"types": wanted}).fetchone()
+        rows = db.execute(_PAGE, {"types": wanted, "limit": limit, "offset": offset})
+        return int(total), [_from_row(r) for r in rows]
 
     def lookup(
         self, text: str, *, types: Sequence[str] = (), limit: int = 10, substring: bool = True
@@ -223,115 +448,137 @@ class SearchIndex:
         query = fold(text)
         if not query:
             return []
-        wanted = frozenset(types)
-        best: dict[int, tuple[int, str]] = {}  # entry position -> (tier, key)
+        db = self._db()
+        params = {"q": query, "types": _types(types), "cap": _CANDIDATES}
+        best: dict[int, tuple[int, str, int]] = {}  # entry position -> (tier, key, level)
 
-        def offer(key: str, tier: int) -> None:
-            for pos, weak in self._postings[key]:
-                if wanted and not wanted.intersection(self.entries[pos].types):
-                    continue
+        def offer(rows: Iterable[tuple[str, int, int, int]], tier: int) -> None:
+            for key, pos, weak, level in rows:
                 # Initials (hsx → 惠水县) are weak: one tier down, never a substring match.
                 if weak and tier == 1:
                     continue
                 effective = tier - 1 if weak else tier
                 old = best.get(pos)
                 if old is None or (effective, -len(key)) > (old[0], -len(old[1])):
-                    best[pos] = (effective, key)
+                    best[pos] = (effective, key, level)
 
-        if query in self._postings:
-            offer(query, 3)
-        start = bisect.bisect_left(self._sorted, query)
-        for key in itertools.islice(self._sorted, start, None):
-            if not key.startswith(query):
-                break
-            if key != query:
-                offer(key, 2)
+        offer(db.execute(_EXACT, params), 3)
+        offer(db.execute(_PREFIX, params), 2)
         if substring and len(best) < limit and (len(query) >= 2 or _CJK.match(query)):
-            for key in self._containing(query):
-                if not key.startswith(query):
-                    offer(key, 1)
-        hits = [self._hit(pos, tier, key, query) for pos, (tier, key) in best.items()]
-        hits.sort(key=lambda h: (-_TIER[h.match], h.entry.level, len(h.key), h.entry.iri))
-        return hits[:limit]
-
-    def _containing(self, query: str) -> Iterator[str]:
-        """Keys that contain ``query``, from the postings of its rarest character pair."""
-        grams = {query[i : i + 2] for i in range(len(query) - 1)} or {query}
-        postings = [self._grams.get(g, []) for g in grams]
-        rarest = min(postings, key=len)
-        for number in rarest:
-            key = self._sorted[number]
-            if query in key:
-                yield key
+            offer(_containing(db, params), 1)
+        # Best tier first, then the higher administrative level, the shorter key, the IRI.
+        ranked = sorted(best.items(), key=lambda i: (-i[1][0], i[1][2], len(i[1][1]), i[0]))
+        return [self._hit(pos, tier, key, query) for pos, (tier, key, _) in ranked[:limit]]
 
     def _hit(self, pos: int, tier: int, key: str, query: str) -> Hit:
+        row = self._db().execute(_BY_POS, (pos,)).fetchone()
         kind: MatchKind = "exact" if tier == 3 else "prefix" if tier == 2 else "substring"
         # 100 for an exact name; a partial match scores by how much of the key it covers.
         cover = len(query) / max(len(key), 1)
         score = 100.0 if tier == 3 else round((50.0 if tier == 2 else 25.0) + 45.0 * cover, 1)
-        return Hit(self.entries[pos], kind, key, score)
+        return Hit(_from_row(row), kind, key, score)
 
 
-def build_index(rows: Iterable[Mapping[str, Term]], base: str) -> SearchIndex:
-    """The index over the rows of ``search-index.rq``; entities under ``{base}id/`` are searched,
-    other labelled resources (ontology terms) only described."""
-    prefix = base + "id/"
-    b = _Builder()
-    for row in rows:
-        entity = row.get("entity")
-        if not isinstance(entity, ox.NamedNode):
-            continue
-        iri = entity.value
-        label, kind, cls, code = (
-            row.get("label"),
-            row.get("kind"),
-            row.get("class"),
-            row.get("code"),
-        )
-        if isinstance(label, ox.Literal) and isinstance(kind, ox.Literal):
-            b.labels.setdefault(iri, []).append(
-                _Label(label.value, label.language or "", kind.value)
-            )
-        if isinstance(cls, ox.NamedNode):
-            b.types.setdefault(iri, set()).add(cls.value)
-        if isinstance(code, ox.Literal):
-            b.codes[iri] = code.value
-    entries: list[Entry] = []
-    terms: list[Entry] = []
-    keys: list[tuple[str, int, bool]] = []
-    for iri in sorted(b.labels):
-        labels = b.labels[iri]
-        zh = [x.value for x in labels if x.kind == "label" and x.language.startswith("zh")]
-        en = [x.value for x in labels if x.kind == "label" and x.language.startswith("en")]
-        alts = tuple(sorted({x.value for x in labels if x.kind != "label"}))
-        types = frozenset(b.types.get(iri, ()))
-        entry = Entry(
-            iri=iri,
-            label_zh=min(zh, key=lambda s: (len(s), s)) if zh else None,
-            label_en=min(en, key=lambda s: (len(s), s)) if en else None,
-            alt_labels=alts,
-            types=types,
-            code=b.codes.get(iri),
-            level=_level(types),
-        )
-        if not iri.startswith(prefix):
-            terms.append(entry)  # ontology terms: labels for display, not searched
-            continue
-        pos = len(entries)
-        entries.append(entry)
-        texts = {x.value for x in labels}
-        texts.update(f"{m[1]}{m[2]}" for t in list(texts) if (m := _AUTONOMOUS.match(t)))
-        if entry.level != _NOT_A_DIVISION:
-            for pattern in (_ZH_SUFFIX, _EN_SUFFIX):
-                texts.update(m[1] for t in list(texts) if (m := pattern.match(t)))
-        for text in sorted(texts):
-            keys.append((fold(text), pos, False))
-            spellings, initials = _readings(text)
-            keys.extend((s, pos, False) for s in spellings)
-            keys.extend((i, pos, True) for i in initials if len(i) >= 2)
-        if entry.code:
-            keys.append((entry.code, pos, False))
-    return SearchIndex(entries, keys, terms)
+#: Postings looked at per tier of a lookup at most (a one-letter prefix of a national build
+#: matches hundreds of thousands of keys; they are ranked among the first this many in key
+#: order).
+_CANDIDATES: Final = 20_000
+#: Engine steps (of 1,000 instructions) a substring search may take.
+_STEPS: Final = 20_000
+# The statements of a lookup. ``:types`` is a JSON list of classes (an entry has one of
+# them) or NULL (any entry).
+_TERMS: Final = "SELECT * FROM entries WHERE NOT searched"
+_BY_IRI: Final = "SELECT * FROM entries WHERE iri = ?"
+_BY_POS: Final = "SELECT * FROM entries WHERE pos = ?"
+_BY_CODE: Final = "SELECT * FROM entries WHERE code = ? AND searched ORDER BY pos LIMIT 1"
+_COUNT: Final = """SELECT count(*) FROM entries p WHERE searched
+    AND (:types IS NULL OR EXISTS (SELECT 1 FROM types t
+        WHERE t.pos = p.pos AND t.type IN (SELECT value FROM json_each(:types))))"""
+_PAGE: Final = """SELECT * FROM entries p WHERE searched
+    AND (:types IS NULL OR EXISTS (SELECT 1 FROM types t
+        WHERE t.pos = p.pos AND t.type IN (SELECT value FROM json_each(:types))))
+    ORDER BY pos LIMIT :limit OFFSET :offset"""
+_EXACT: Final = """SELECT key, pos, weak, level FROM postings p WHERE key = :q
+    AND (:types IS NULL OR EXISTS (SELECT 1 FROM types t
+        WHERE t.pos = p.pos AND t.type IN (SELECT value FROM json_each(:types))))"""
+_PREFIX: Final = """SELECT key, pos, weak, level FROM postings p
+    WHERE key > :q AND key < :q || char(1114111)
+    AND (:types IS NULL OR EXISTS (SELECT 1 FROM types t
+        WHERE t.pos = p.pos AND t.type IN (SELECT value FROM json_each(:types))))
+    LIMIT :cap"""
+_CONTAINING: Final = """SELECT key, pos, weak, level FROM postings p
+    WHERE key IN (SELECT key FROM grams WHERE grams.key GLOB :pattern)
+    AND substr(key, 1, length(:q)) != :q
+    AND (:types IS NULL OR EXISTS (SELECT 1 FROM types t
+        WHERE t.pos = p.pos AND t.type IN (SELECT value FROM json_each(:types))))
+    LIMIT :cap"""
+# SQLite 3.40's trigram index misses patterns shorter than three characters: a scan.
+_CONTAINING_SHORT: Final = """SELECT key, pos, weak, level FROM postings p
+    WHERE key IN (SELECT key FROM keys WHERE instr(key, :q) > 1)
+    AND (:types IS NULL OR EXISTS (SELECT 1 FROM types t
+        WHERE t.pos = p.pos AND t.type IN (SELECT value FROM json_each(:types))))
+    LIMIT :cap"""
+
+
+def _containing(
+    db: sqlite3.Connection, params: Mapping[str, object]
+) -> list[tuple[str, int, int, int]]:
+    """Postings of keys that contain ``params["q"]`` but do not start with it, at most
+    ``_CANDIDATES``, found within ``_STEPS`` steps of the engine (past them: those found)."""
+    query = str(params["q"])
+    if len(query) >= 3:
+        statement = _CONTAINING
+        params = {**params, "pattern": "*" + re.sub(r"([*?\[])", r"[\1]", query) + "*"}
+    else:
+        statement = _CONTAINING_SHORT
+    found: list[tuple[str, int, int, int]] = []
+    db.set_progress_handler(_Budget(_STEPS), 1000)
+    try:
+        cursor = db.execute(statement, params)
+        while (row := cursor.fetchone()) is not None:
+            found.append(row)
+    except sqlite3.OperationalError:  # interrupted: out of budget
+        log.info("search: substring candidates for %r cut at the step budget", query)
+    finally:
+        db.set_progress_handler(None, 0)
+    return found
+
+
+def _from_row(row: Sequence[object]) -> Entry:
+    _, iri, label_zh, label_en, alts, types, code, level, _ = row
+    return Entry(
+        iri=str(iri),
+        label_zh=None if label_zh is None else str(label_zh),
+        label_en=None if label_en is None else str(label_en),
+        alt_labels=tuple(str(alts).split(_SEP)) if alts else (),
+        types=frozenset(str(types).split(_SEP)) if types else frozenset(),
+        code=None if code is None else str(code),
+        level=int(str(level)),
+    )
+
+
+def _types(types: Sequence[str]) -> str | None:
+    """The ``:types`` parameter of a lookup statement."""
+    return json.dumps(list(types)) if types else None
+
+
+def build_index(rows: Iterable[Mapping[str, Term]], base: str, version: str = "") -> SearchIndex:
+    """The index over rows of ``search-index.rq`` in a private temporary file; entities under
+    ``{base}id/`` are searched, other labelled resources (ontology terms) only described."""
+    handle, name = tempfile.mkstemp(prefix="kg-search-", suffix=".sqlite")
+    os.close(handle)
+    path = Path(name)
+    try:
+        write_index(path, rows, base=base, version=version)
+        return SearchIndex(path, remove=True)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def index_query() -> str:
+    """The text of ``search-index.rq``."""
+    return bind(get_query("search-index"), {})
 
 
 # One index per open store (dropped with it). Two requests racing on a new version may both
@@ -341,34 +588,54 @@ _indexes: weakref.WeakKeyDictionary[Store, tuple[tuple[str, str], SearchIndex]] 
 )
 
 
+def _prebuilt(info: StoreInfo, base: str) -> SearchIndex | None:
+    """The index ``kg build`` wrote next to the store, when it is of this version and base."""
+    if not info.search_index:
+        return None
+    path = Path(info.search_index)
+    if index_file_version(path) != (info.version, base):
+        return None
+    try:
+        return SearchIndex(path)
+    except (sqlite3.Error, ValueError) as exc:
+        log.warning("search index %s not readable (%s): building one from the store", path, exc)
+        return None
+
+
 async def index_for(store: Store, base: str) -> SearchIndex:
-    """The index of ``store``'s current version (built on first use, then kept); ``base`` is
-    the data's base IRI (its ``{base}id/`` resources are searched, the rest are terms)."""
-    key = ((await store.info()).version, base)
+    """The index of ``store``'s current version: the one ``kg build`` wrote with the store when
+    it matches, else built from the store on first use and kept; ``base`` is the data's base
+    IRI (its ``{base}id/`` resources are searched, the rest are terms)."""
+    info = await store.info()
+    key = (info.version, base)
     cached = _indexes.get(store)
     if cached is not None and cached[0] == key:
         return cached[1]
-    # Built once per version, so it may take longer than a user's query, and it reads every
-    # row: a million-quad build has more label/class rows than the cap on users' answers.
-    result = await store.query(
-        QueryRequest(
-            query=bind(get_query("search-index"), {}),
-            accept=("application/sparql-results+json",),
-            timeout=INDEX_TIMEOUT,
-            row_cap=False,
+    index = await asyncio.to_thread(_prebuilt, info, base)
+    if index is None:
+        # Once per version, so it may take longer than a user's query, and it reads every row:
+        # a million-quad build has more label/class rows than the cap on users' answers.
+        result = await store.query(
+            QueryRequest(
+                query=index_query(),
+                accept=("application/sparql-results+json",),
+                timeout=INDEX_TIMEOUT,
+                row_cap=False,
+            )
         )
-    )
-    if result.truncated:  # a value over max_value_bytes, say
-        log.warning("search index: the index query's answer was cut short; names may be missing")
-    solutions = parse_solutions(result.body)
-    # pypinyin over every label takes a while on a big build: off the event loop.
-    index = await asyncio.to_thread(build_index, solutions.rows, base)
+        if result.truncated:  # a value over max_value_bytes, say
+            log.warning(
+                "search index: the index query's answer was cut short; names may be missing"
+            )
+        solutions = parse_solutions(result.body)
+        # pypinyin over every label takes a while on a big build: off the event loop.
+        index = await asyncio.to_thread(build_index, solutions.rows, base, info.version)
     _indexes[store] = (key, index)
     return index
 
 
 async def current_index(store: Store, base: str) -> SearchIndex | None:
-    """The index of ``store``'s current version if it is built already, else None."""
+    """The index of ``store``'s current version if it is open already, else None."""
     key = ((await store.info()).version, base)
     cached = _indexes.get(store)
     return cached[1] if cached is not None and cached[0] == key else None
@@ -376,20 +643,20 @@ async def current_index(store: Store, base: str) -> SearchIndex | None:
 
 async def entry_for(store: Store, iri: str, base: str) -> Entry | None:
     """The index entry of one resource (None: no label under ``{base}id/``), without building
-    the whole index: on a build of millions of quads the index takes minutes to build, and an
-    id, IRI or code in a request should not wait for it."""
+    the whole index: on a store without a prebuilt index of millions of quads the index takes
+    minutes to build, and an id, IRI or code in a request should not wait for it."""
     index = await current_index(store, base)
     if index is not None:
-        return index.by_iri.get(iri)
+        return index.entry(iri)
     found = await select(store, bind(get_query("search-entry"), {"entity": iri}))
-    return build_index(found.rows, base).by_iri.get(iri)
+    return entry_of(found.rows, iri, base)
 
 
 async def entry_for_code(store: Store, code: str, base: str) -> Entry | None:
     """The entry of the division with GB/T 2260 ``code``, like :func:`entry_for`."""
     index = await current_index(store, base)
     if index is not None:
-        return index.by_code.get(code)
+        return index.entry_for_code(code)
     found = await select(store, bind(get_query("search-code"), {"code": code}))
     for row in found.rows:
         entity = row.get("entity")
@@ -400,9 +667,25 @@ async def entry_for_code(store: Store, code: str, base: str) -> Entry | None:
     return None
 
 
+async def lookup(
+    index: SearchIndex,
+    text: str,
+    *,
+    types: Sequence[str] = (),
+    limit: int = 10,
+    substring: bool = True,
+) -> list[Hit]:
+    """:meth:`SearchIndex.lookup` off the event loop (a lookup reads the index file)."""
+    return await asyncio.to_thread(
+        index.lookup, text, types=types, limit=limit, substring=substring
+    )
+
+
 async def search(
     store: Store, text: str, *, base: str, types: Sequence[str] = (), limit: int = 10
 ) -> list[Hit]:
     """Entities whose name, pinyin, English name or code matches ``text``, best first."""
     index = await index_for(store, base)
-    return index.lookup(text[:MAX_QUERY_CHARS], types=types, limit=max(1, min(limit, MAX_LIMIT)))
+    return await lookup(
+        index, text[:MAX_QUERY_CHARS], types=types, limit=max(1, min(limit, MAX_LIMIT))
+    )

@@ -69,6 +69,8 @@ class StoreInfo:
     engine: str
     named_graphs: tuple[str, ...] = field(default=())
     writable: bool = False
+    #: The search index file ``kg build`` wrote for this version (kg.search), if there is one.
+    search_index: str | None = None
 
 
 @runtime_checkable

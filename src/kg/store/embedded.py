@@ -33,7 +33,14 @@ from kg.store.messages import Answer, Done, Failure, GraphsJob, QueryJob, Reply,
 from kg.store.prepare import PreparedQuery, prepare_query, prepare_update
 from kg.store.workers import WorkerConfig, WorkerPool
 
-__all__ = ["EmbeddedStore", "build_version", "check_reply", "query_job", "query_result"]
+__all__ = [
+    "EmbeddedStore",
+    "build_version",
+    "check_reply",
+    "query_job",
+    "query_result",
+    "search_index_file",
+]
 
 log = logging.getLogger("kg.store")
 
@@ -44,16 +51,27 @@ _RESULT_KINDS: dict[str, ResultKind] = {
 }
 
 
-def build_version(folder: Path) -> str | None:
-    """The build id from ``folder/manifest.json``, or None when there is none."""
+def _manifest(folder: Path) -> dict[str, object]:
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict):
-        return None
-    build_id = manifest.get("build_id")
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def build_version(folder: Path) -> str | None:
+    """The build id from ``folder/manifest.json``, or None when there is none."""
+    build_id = _manifest(folder).get("build_id")
     return str(build_id) if build_id else None
+
+
+def search_index_file(folder: Path) -> str | None:
+    """The search index file the build in ``folder`` holds (kg.search), None without one."""
+    name = _manifest(folder).get("search_index")
+    if not isinstance(name, str) or not name or "/" in name:
+        return None
+    path = folder / name
+    return str(path) if path.is_file() else None
 
 
 def _file_digest(path: Path) -> str:
@@ -110,6 +128,8 @@ class EmbeddedStore:
         #: The in-process lane (see kg.store.inprocess), on an on-disk read-only store only.
         self._lane: InProcessLane | None = None
         self._version = ""
+        #: The build's search index file (its version is checked where it is read).
+        self._search_index: str | None = None
         self._graphs: tuple[str, ...] = ()
         self._engine = ""
         self._writable = bool(settings.update_token)
@@ -140,6 +160,7 @@ class EmbeddedStore:
         isolate = not settings.allow_service
         memory = settings.worker_memory_mb
         source = self._source()
+        self._search_index = search_index_file(source.parent)
         if settings.store == "memory":
             self._version = build_version(source.parent) or _file_digest(source)
             self._mode = "memory"
@@ -252,7 +273,13 @@ class EmbeddedStore:
 
     async def info(self) -> StoreInfo:
         self.pool  # noqa: B018 - raises StoreUnavailable when closed
-        return StoreInfo(self._version, self._engine, self._graphs, writable=self._writable)
+        return StoreInfo(
+            self._version,
+            self._engine,
+            self._graphs,
+            writable=self._writable,
+            search_index=self._search_index,
+        )
 
     async def query(self, request: QueryRequest) -> QueryResult:
         """Guard the query, then run it under its deadline: in the in-process lane when a

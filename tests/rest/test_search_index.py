@@ -1,0 +1,246 @@
+"""The search index file (kg.search): written by `kg build`, read by every server process.
+
+The lookups are compared with a reference: the in-memory algorithm kg used before the index
+moved to SQLite (a dict of keys, a sorted key list for prefixes, a scan for substrings), over
+every name, prefix, substring, pinyin and code of the project's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+import sqlite3
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from kg.queries import Term, parse_solutions
+from kg.search import (
+    _CJK,
+    _TIER,
+    Entry,
+    SearchIndex,
+    _entry,
+    _gather,
+    _keys,
+    _raw_rows,
+    _Resource,
+    build_index,
+    fold,
+    index_file_version,
+    index_for,
+    index_query,
+    write_index,
+)
+from kg.store.base import QueryRequest
+from tests.fixtures.memory_store import MemoryStore
+
+BASE = "https://w3id.org/gq-kg/"
+COUNTY = "https://w3id.org/gq-kg/ontology#County"
+
+Row = tuple[str, str, str, float]  # iri, match, key, score
+
+
+class Reference:
+    """The lookup as kg did it in memory (2026-11): the behaviour the index file must keep."""
+
+    def __init__(self, rows: Iterable[Mapping[str, Term]]) -> None:
+        grouped: dict[str, _Resource] = {}
+        for raw in _raw_rows(rows):
+            _gather([raw], grouped.setdefault(raw[0], _Resource()))
+        self.entries: list[Entry] = []
+        postings: dict[str, set[tuple[int, bool]]] = {}
+        for iri in sorted(grouped):
+            res = grouped[iri]
+            if not res.labels or not iri.startswith(BASE + "id/"):
+                continue
+            entry = _entry(iri, res)
+            for key, weak in _keys(entry, res):
+                postings.setdefault(key, set()).add((len(self.entries), weak))
+            self.entries.append(entry)
+        self.postings = postings
+        self.sorted = sorted(postings)
+
+    def lookup(self, text: str, types: tuple[str, ...] = (), limit: int = 10) -> list[Row]:
+        query = fold(text)
+        if not query:
+            return []
+        best: dict[int, tuple[int, str]] = {}
+
+        def offer(key: str, tier: int) -> None:
+            for pos, weak in self.postings[key]:
+                if types and not set(types) & self.entries[pos].types:
+                    continue
+                if weak and tier == 1:
+                    continue
+                effective = tier - 1 if weak else tier
+                old = best.get(pos)
+                if old is None or (effective, -len(key)) > (old[0], -len(old[1])):
+                    best[pos] = (effective, key)
+
+        if query in self.postings:
+            offer(query, 3)
+        for key in itertools.islice(self.sorted, bisect.bisect_left(self.sorted, query), None):
+            if not key.startswith(query):
+                break
+            if key != query:
+                offer(key, 2)
+        if len(best) < limit and (len(query) >= 2 or _CJK.match(query)):
+            for key in self.sorted:
+                if query in key and not key.startswith(query):
+                    offer(key, 1)
+        out: list[Row] = []
+        for pos, (tier, key) in best.items():
+            cover = len(query) / max(len(key), 1)
+            score = 100.0 if tier == 3 else round((50.0 if tier == 2 else 25.0) + 45.0 * cover, 1)
+            kind = "exact" if tier == 3 else "prefix" if tier == 2 else "substring"
+            out.append((self.entries[pos].iri, kind, key, score))
+        level = {e.iri: e.level for e in self.entries}
+        out.sort(key=lambda r: (-_TIER[r[1]], level[r[0]], len(r[2]), r[0]))  # type: ignore[index]
+        return out[:limit]
+
+
+@pytest.fixture(scope="module")
+def rows(real_store: MemoryStore) -> list[Mapping[str, Term]]:
+    result = asyncio.run(
+        real_store.query(QueryRequest(index_query(), accept=("application/sparql-results+json",)))
+    )
+    return list(parse_solutions(result.body).rows)
+
+
+def _texts(reference: Reference) -> list[str]:
+    """Every name of the data, its prefixes and inner substrings, codes and pinyin keys."""
+    texts: set[str] = {"县", "区", "hsx", "hui", "h", "水县", "镇", "广州", "xian", "cun"}
+    for entry in reference.entries:
+        for name in (entry.label_zh, entry.label_en, entry.code, *entry.alt_labels):
+            if not name:
+                continue
+            texts.add(name)
+            texts.update(name[:n] for n in range(1, min(len(name), 6)))
+            texts.update(name[i : i + 3] for i in range(1, min(len(name) - 2, 6)))
+    texts.update(k for k in reference.sorted if k.isascii())
+    return sorted(texts)
+
+
+def test_lookups_agree_with_the_in_memory_reference(
+    rows: list[Mapping[str, Term]], real_build: Path
+) -> None:
+    reference = Reference(rows)
+    built = build_index(rows, BASE)  # the fallback: from the store's answer
+    prebuilt = SearchIndex(real_build / "search.sqlite")  # what `kg build` wrote
+    texts = _texts(reference)
+    assert len(texts) > 500
+    for text in texts:
+        want = reference.lookup(text)
+        for index in (built, prebuilt):
+            got = [(h.entry.iri, h.match, h.key, h.score) for h in index.lookup(text)]
+            assert got == want, text
+    for text in texts[::7]:
+        want = reference.lookup(text, (COUNTY,), limit=3)
+        got = [
+            (h.entry.iri, h.match, h.key, h.score)
+            for h in built.lookup(text, types=[COUNTY], limit=3)
+        ]
+        assert got == want, text
+
+
+def test_entries_codes_pages_and_terms(rows: list[Mapping[str, Term]], real_build: Path) -> None:
+    reference = Reference(rows)
+    index = SearchIndex(real_build / "search.sqlite")
+    assert len(index) == len(reference.entries) > 200
+    total, page = index.page([], 0, 10_000)
+    assert total == len(reference.entries)
+    assert page == reference.entries  # IRI order, every field
+    counties = [e for e in reference.entries if COUNTY in e.types]
+    assert index.page([COUNTY], 2, 3) == (len(counties), counties[2:5])
+    for entry in reference.entries:
+        assert index.entry(entry.iri) == entry
+        if entry.code:
+            assert index.entry_for_code(entry.code) == entry
+    # Ontology terms are described (labels for display) but never searched nor listed.
+    term = index.terms[COUNTY]
+    assert term.label_zh
+    assert index.describe(COUNTY) == term
+    assert index.entry(COUNTY) is None
+    assert all(h.entry.iri.startswith(BASE + "id/") for h in index.lookup("县", limit=100))
+    assert index_file_version(real_build / "search.sqlite") == (real_build.name, BASE)
+
+
+def test_build_writes_the_index_and_names_it_in_the_manifest(real_build: Path) -> None:
+    import json
+
+    manifest = json.loads((real_build / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["search_index"] == "search.sqlite"
+    assert manifest["search_entries"] == len(SearchIndex(real_build / "search.sqlite")) > 200
+
+
+def test_the_server_reads_the_build_index_not_the_store(real_build: Path, tmp_path: Path) -> None:
+    """With the build's file at hand, no process asks the store for every label row; a file of
+    another version (an update changed the store) or another base is not used."""
+    from api.app import create_app
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import mini_settings
+
+    settings = mini_settings(tmp_path, dataset_file=real_build / "dataset.nq")
+    with TestClient(create_app(settings)) as client:
+        store = client.app.state.ctx.served.store  # type: ignore[attr-defined]
+        info = asyncio.run(store.info())
+        assert info.search_index == str(real_build / "search.sqlite")
+        index = asyncio.run(index_for(store, settings.base_iri))
+        assert index.path == real_build / "search.sqlite"
+        body = client.get("/api/search", params={"q": "惠水"}).json()
+        assert body["hits"][0]["entity"]["code"] == "522731"
+
+
+def test_a_stale_or_foreign_index_file_is_not_used(
+    rows: list[Mapping[str, Term]], tmp_path: Path
+) -> None:
+    from kg.search import _prebuilt
+    from kg.sparql.types import StoreInfo
+
+    path = tmp_path / "search.sqlite"
+    write_index(path, rows, base=BASE, version="v1")
+    assert _prebuilt(StoreInfo("v1", "x", search_index=str(path)), BASE) is not None
+    assert _prebuilt(StoreInfo("v2", "x", search_index=str(path)), BASE) is None  # updated
+    assert _prebuilt(StoreInfo("v1", "x", search_index=str(path)), "https://example.org/") is None
+    path.write_bytes(b"not a database")
+    assert _prebuilt(StoreInfo("v1", "x", search_index=str(path)), BASE) is None
+    assert index_file_version(tmp_path / "missing.sqlite") is None
+
+
+def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
+    def broken() -> Iterable[Mapping[str, Term]]:
+        yield {"entity": ox.NamedNode(BASE + "id/x"), "label": ox.Literal("x", language="zh")}
+        raise sqlite3.OperationalError("disk full")
+
+    with pytest.raises(sqlite3.OperationalError):
+        write_index(tmp_path / "search.sqlite", broken(), base=BASE, version="v")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text", ["*", "[a", "?", "a*b", "'; DROP TABLE entries; --", "%", "_"])
+def test_pattern_characters_are_plain_text(rows: list[Mapping[str, Term]], text: str) -> None:
+    reference = Reference(rows)
+    index = build_index(rows, BASE)
+    got = [(h.entry.iri, h.match, h.key, h.score) for h in index.lookup(text + "惠水")]
+    assert got == reference.lookup(text + "惠水")
+    assert len(index) == len(reference.entries)  # nothing dropped
+
+
+def test_a_substring_search_has_a_step_budget(
+    rows: list[Mapping[str, Term]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rare short substring scans every key: past the budget, the hits found so far."""
+    from kg import search
+
+    index = build_index(rows, BASE)
+    full = index.lookup("水县", limit=50)
+    assert any(h.match == "substring" for h in full)
+    monkeypatch.setattr(search, "_STEPS", 1)
+    cut = index.lookup("水县", limit=50)
+    assert [h for h in cut if h.match == "substring"] == []
+    assert [h for h in full if h.match != "substring"] == cut
