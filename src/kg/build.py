@@ -133,13 +133,15 @@ def inputs_of(settings: Settings) -> str:
 
 
 def unchanged_build(var_dir: Path, inputs: str) -> BuildResult | None:
-    """The current build when it was made from inputs with this fingerprint and its store
-    is still there; else None (a build is needed)."""
+    """The current build when it was made from inputs with this fingerprint and its store and
+    search index are still there; else None (a build is needed)."""
     current = find_current(var_dir)
-    if current is None or not (current / STORE_DIR).is_dir():
+    if current is None:
         return None
     manifest = read_manifest(current)
     if manifest.get(INPUTS_KEY) != inputs or not isinstance(manifest.get("triples"), int):
+        return None
+    if not _complete(current, manifest):
         return None
     return BuildResult(current.name, current, manifest, unchanged=True)
 
@@ -193,7 +195,7 @@ def publish(
         current = find_current(var_dir)
         if current is not None:
             manifest = read_manifest(current)
-            if manifest.get("sha256") == digest and (current / STORE_DIR).is_dir():
+            if manifest.get("sha256") == digest and _complete(current, manifest):
                 log(f"unchanged: the current build {current.name} holds the same dataset")
                 if inputs is not None and manifest.get(INPUTS_KEY) != inputs:
                     manifest = {**manifest, INPUTS_KEY: inputs}
@@ -227,6 +229,12 @@ def publish(
         for old in _prune(builds, keep, final):
             log(f"pruned {old.name}")
         return BuildResult(build_id, final, manifest, unchanged=False)
+
+
+def _complete(folder: Path, manifest: Mapping[str, Any]) -> bool:
+    """The build holds its store and its search index (a build of an older kg may lack it)."""
+    index = manifest.get("search_index")
+    return (folder / STORE_DIR).is_dir() and isinstance(index, str) and (folder / index).is_file()
 
 
 def _sha256(nquads: bytes | Path) -> str:

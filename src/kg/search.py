@@ -42,6 +42,7 @@ from kg.queries import Term, bind, get_query, parse_solutions, select
 from kg.store.base import QueryRequest, Store, StoreInfo
 
 __all__ = [
+    "FORMAT",
     "MAX_LIMIT",
     "MAX_QUERY_CHARS",
     "Entry",
@@ -49,9 +50,17 @@ __all__ = [
     "MatchKind",
     "SearchIndex",
     "build_index",
+    "current_index",
+    "entry_for",
+    "entry_for_code",
+    "entry_of",
     "fold",
+    "index_file_version",
     "index_for",
+    "index_query",
+    "lookup",
     "search",
+    "write_index",
 ]
 
 log = logging.getLogger("kg.search")
@@ -108,6 +117,9 @@ def _to_simplified(text: str) -> str:
     return str(converted)
 
 
+# Names repeat (thousands of villages share a name nationally): a build folds and spells each
+# once. Bounded; the results are immutable.
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """The form keys and queries are compared in.
 
@@ -123,16 +135,17 @@ def fold(text: str) -> str:
     return _DROP.sub("", text)
 
 
-def _readings(label: str) -> tuple[list[str], list[str]]:
+@lru_cache(maxsize=1 << 16)
+def _readings(label: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Pinyin spellings (folded, joined) and initials of a Chinese label, bounded."""
     from pypinyin import Style, pinyin  # noqa: PLC0415 (loaded on first index build)
 
     if not _CJK.search(label):
-        return [], []
+        return (), ()
     syllables = pinyin(label, style=Style.NORMAL, heteronym=True, errors="default")
     combos = list(itertools.islice(itertools.product(*syllables), _MAX_READINGS))
-    spellings = sorted({fold("".join(c)) for c in combos})
-    initials = sorted({fold("".join(s[:1] for s in c)) for c in combos})
+    spellings = tuple(sorted({fold("".join(c)) for c in combos}))
+    initials = tuple(sorted({fold("".join(s[:1] for s in c)) for c in combos}))
     return spellings, initials
 
 
@@ -284,8 +297,11 @@ CREATE TABLE types(pos INTEGER NOT NULL, type TEXT NOT NULL, PRIMARY KEY (pos, t
 CREATE TABLE postings(key TEXT NOT NULL, pos INTEGER NOT NULL, weak INTEGER NOT NULL,
     level INTEGER NOT NULL, PRIMARY KEY (key, pos, weak)) WITHOUT ROWID;
 CREATE TEMP TABLE raw(entity TEXT, label TEXT, language TEXT, kind TEXT, class TEXT, code TEXT);
+CREATE TEMP TABLE keyed(key TEXT, pos INTEGER, weak INTEGER, level INTEGER);
 """
 _INDEXES: Final = """
+INSERT INTO postings SELECT * FROM keyed ORDER BY key, pos, weak;
+DROP TABLE keyed;
 CREATE UNIQUE INDEX entries_iri ON entries(iri);
 CREATE INDEX entries_code ON entries(code) WHERE code IS NOT NULL AND searched;
 CREATE TABLE keys(id INTEGER PRIMARY KEY, key TEXT NOT NULL);
@@ -296,8 +312,6 @@ INSERT INTO grams(grams) VALUES ('rebuild');
 """
 #: The index file's format: a file of another format is not read (it is rebuilt).
 FORMAT: Final = "kg-search-1"
-#: The index file inside a build folder (written by ``kg build``).
-INDEX_FILE: Final = "search.sqlite"
 _SEP: Final = "\x1f"
 
 
@@ -338,7 +352,7 @@ def write_index(path: Path, rows: Iterable[Mapping[str, Term]], *, base: str, ve
             searched += 1
             db.executemany("INSERT INTO types VALUES (?, ?)", ((pos, t) for t in entry.types))
             db.executemany(
-                "INSERT INTO postings VALUES (?, ?, ?, ?)",
+                "INSERT INTO keyed VALUES (?, ?, ?, ?)",
                 ((key, pos, int(weak), entry.level) for key, weak in _keys(entry, res)),
             )
         db.execute("DROP TABLE raw")
