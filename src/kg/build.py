@@ -267,13 +267,12 @@ def _graph_counts(store: ox.Store) -> dict[str, int]:
 def _search_index(store: ox.Store, folder: Path, *, base_iri: str, version: str) -> int:
     """Write the build's search index (:mod:`kg.search`) from its own store, streamed: built
     once here, instead of from one giant answer in every server process."""
-    from kg.search import index_query, write_index  # noqa: PLC0415 - the full build path only
+    from kg.search import index_query, solution_rows, write_index  # noqa: PLC0415
 
     # The default graph is the union of the graphs, as the server queries it.
     solutions = store.query(index_query(), use_default_graph_as_union=True)
     assert isinstance(solutions, ox.QuerySolutions)
-    names = [v.value for v in solutions.variables]
-    rows = ({name: row[name] for name in names} for row in solutions)
+    rows = solution_rows(solutions)
     return write_index(folder / SEARCH_FILE, rows, base=base_iri, version=version)
 
 

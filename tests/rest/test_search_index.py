@@ -26,13 +26,14 @@ from kg.search import (
     _entry,
     _gather,
     _keys,
-    _raw_rows,
     _Resource,
     build_index,
     fold,
     index_file_version,
     index_for,
     index_query,
+    raw_rows,
+    solution_rows,
     write_index,
 )
 from kg.store.base import QueryRequest
@@ -49,7 +50,7 @@ class Reference:
 
     def __init__(self, rows: Iterable[Mapping[str, Term]]) -> None:
         grouped: dict[str, _Resource] = {}
-        for raw in _raw_rows(rows):
+        for raw in raw_rows(rows):
             _gather([raw], grouped.setdefault(raw[0], _Resource()))
         self.entries: list[Entry] = []
         postings: dict[str, set[tuple[int, bool]]] = {}
@@ -147,6 +148,22 @@ def test_lookups_agree_with_the_in_memory_reference(
         assert got == want, text
 
 
+def test_rows_from_the_engine_and_from_an_answer_agree(
+    rows: list[Mapping[str, Term]], real_build: Path
+) -> None:
+    """`kg build` reads the engine's solutions by position, a server without the file reads a
+    parsed answer by name: the same rows."""
+    from collections import Counter
+
+    store = ox.Store()
+    store.bulk_load(path=str(real_build / "dataset.nq"), format=ox.RdfFormat.N_QUADS)
+    solutions = store.query(index_query(), use_default_graph_as_union=True)
+    assert isinstance(solutions, ox.QuerySolutions)
+    from_engine = Counter(solution_rows(solutions))
+    assert from_engine == Counter(raw_rows(rows))
+    assert sum(from_engine.values()) > 1000
+
+
 def test_entries_codes_pages_and_terms(rows: list[Mapping[str, Term]], real_build: Path) -> None:
     reference = Reference(rows)
     index = SearchIndex(real_build / "search.sqlite")
@@ -203,7 +220,7 @@ def test_a_stale_or_foreign_index_file_is_not_used(
     from kg.sparql.types import StoreInfo
 
     path = tmp_path / "search.sqlite"
-    write_index(path, rows, base=BASE, version="v1")
+    write_index(path, raw_rows(rows), base=BASE, version="v1")
     assert _prebuilt(StoreInfo("v1", "x", search_index=str(path)), BASE) is not None
     assert _prebuilt(StoreInfo("v2", "x", search_index=str(path)), BASE) is None  # updated
     assert _prebuilt(StoreInfo("v1", "x", search_index=str(path)), "https://example.org/") is None
@@ -213,8 +230,8 @@ def test_a_stale_or_foreign_index_file_is_not_used(
 
 
 def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
-    def broken() -> Iterable[Mapping[str, Term]]:
-        yield {"entity": ox.NamedNode(BASE + "id/x"), "label": ox.Literal("x", language="zh")}
+    def broken() -> Iterable[tuple[str, str, str, str, str, str]]:
+        yield (BASE + "id/x", "x", "zh", "label", "", "")
         raise sqlite3.OperationalError("disk full")
 
     with pytest.raises(sqlite3.OperationalError):
