@@ -91,6 +91,14 @@ class Settings(BaseSettings):
         None,
         description="store=remote: a fixed data version for ETags and the cache (else measured).",
     )
+    search_index: Path | None = Field(
+        None,
+        description=(
+            "store=remote: the search index `kg build` wrote for the dump the endpoint holds "
+            "(`var/current/search.sqlite`); used when its build id equals `remote_version`, "
+            "else the index is built from the endpoint on first use."
+        ),
+    )
     update_token: str | None = Field(
         None, description="Enables SPARQL Update behind `Authorization: Bearer <token>`."
     )

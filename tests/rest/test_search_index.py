@@ -261,3 +261,39 @@ def test_a_substring_search_has_a_step_budget(
     cut = index.lookup("水县", limit=50)
     assert [h for h in cut if h.match == "substring"] == []
     assert [h for h in full if h.match != "substring"] == cut
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_a_remote_store_uses_the_build_index_of_its_dump(
+    real_build: Path, tmp_path: Path, pinned: bool
+) -> None:
+    """KG_STORE=remote over the build's dump: with KG_REMOTE_VERSION = the build id and
+    KG_SEARCH_INDEX = its search.sqlite the file is used; otherwise the index is built from the
+    endpoint, with the same hits."""
+    from kg.store.remote import RemoteStore
+    from tests.conftest import mini_settings
+    from tests.support.servers import oxigraph_server
+
+    index_file = real_build / "search.sqlite"
+    with oxigraph_server(real_build / "dataset.nq", tmp_path / "db") as url:
+        settings = mini_settings(
+            tmp_path,
+            store="remote",
+            remote_url=url,
+            remote_version=real_build.name if pinned else None,
+            search_index=index_file,
+        )
+
+        async def main() -> tuple[SearchIndex, list[str]]:
+            store = RemoteStore(settings)
+            await store.start()
+            try:
+                index = await index_for(store, BASE)
+                return index, [h.entry.iri for h in index.lookup("惠水")]
+            finally:
+                await store.close()
+
+        index, hits = asyncio.run(main())
+    assert (index.path == index_file) is pinned
+    assert hits[0] == BASE + "id/division/522731"
+    assert hits == [h.entry.iri for h in SearchIndex(index_file).lookup("惠水")]

@@ -154,6 +154,8 @@ class RemoteStore:
             f"SPARQL 1.1 Protocol endpoint {self.url}",
             self._graphs,
             writable=bool(self.settings.update_token and self.settings.remote_update_url),
+            # Used when its build id is the fixed remote_version (kg.search checks it).
+            search_index=str(self.settings.search_index) if self.settings.search_index else None,
         )
 
     async def _post(
