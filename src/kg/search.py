@@ -662,39 +662,41 @@ async def index_for(store: Store, base: str) -> SearchIndex:
     """The index of ``store``'s current version: the one ``kg build`` wrote with the store when
     it matches, else built from the store on first use and kept; ``base`` is the data's base
     IRI (its ``{base}id/`` resources are searched, the rest are terms)."""
+    index = await current_index(store, base)
+    if index is not None:
+        return index
+    info = await store.info()
+    # Once per version, so it may take longer than a user's query, and it reads every row: a
+    # million-quad build has more label/class rows than the cap on users' answers.
+    result = await store.query(
+        QueryRequest(
+            query=index_query(),
+            accept=("application/sparql-results+json",),
+            timeout=INDEX_TIMEOUT,
+            row_cap=False,
+        )
+    )
+    if result.truncated:  # a value over max_value_bytes, say
+        log.warning("search index: the index query's answer was cut short; names may be missing")
+    solutions = parse_solutions(result.body)
+    # pypinyin over every label takes a while on a big build: off the event loop.
+    index = await asyncio.to_thread(build_index, solutions.rows, base, info.version)
+    _indexes[store] = ((info.version, base), index)
+    return index
+
+
+async def current_index(store: Store, base: str) -> SearchIndex | None:
+    """The index of ``store``'s current version if it is open already or ``kg build`` wrote
+    it (opening the file is cheap), else None (it would have to be built from the store)."""
     info = await store.info()
     key = (info.version, base)
     cached = _indexes.get(store)
     if cached is not None and cached[0] == key:
         return cached[1]
-    index = await asyncio.to_thread(_prebuilt, info, base)
-    if index is None:
-        # Once per version, so it may take longer than a user's query, and it reads every row:
-        # a million-quad build has more label/class rows than the cap on users' answers.
-        result = await store.query(
-            QueryRequest(
-                query=index_query(),
-                accept=("application/sparql-results+json",),
-                timeout=INDEX_TIMEOUT,
-                row_cap=False,
-            )
-        )
-        if result.truncated:  # a value over max_value_bytes, say
-            log.warning(
-                "search index: the index query's answer was cut short; names may be missing"
-            )
-        solutions = parse_solutions(result.body)
-        # pypinyin over every label takes a while on a big build: off the event loop.
-        index = await asyncio.to_thread(build_index, solutions.rows, base, info.version)
-    _indexes[store] = (key, index)
+    index = await asyncio.to_thread(_prebuilt, info, base) if info.search_index else None
+    if index is not None:
+        _indexes[store] = (key, index)
     return index
-
-
-async def current_index(store: Store, base: str) -> SearchIndex | None:
-    """The index of ``store``'s current version if it is open already, else None."""
-    key = ((await store.info()).version, base)
-    cached = _indexes.get(store)
-    return cached[1] if cached is not None and cached[0] == key else None
 
 
 async def entry_for(store: Store, iri: str, base: str) -> Entry | None:
