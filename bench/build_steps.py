@@ -6,8 +6,9 @@
 Steps, in this process (CPU = user + system of this process, robust to other load):
 sha256 of the file (streamed), copy into the build folder, ``bulk_load`` from the path
 (validating, as ``oxigraph load`` does, and ``lenient`` as `kg build` loads its own
-oxigraph-serialised N-Quads, into two stores), ``optimize()``, and the per-graph count
-(the SPARQL aggregate kg uses; ``--python-count`` adds the former Python loop over every quad).
+oxigraph-serialised N-Quads, into two stores), ``optimize()``, the per-graph count
+(the SPARQL aggregate kg uses; ``--python-count`` adds the former Python loop over every quad),
+and the search index (``kg.build._search_index``: kg's own product, not engine bookkeeping).
 The engine's CLI runs as child processes (CPU from ``wait4``). Prints a Markdown table.
 """
 
@@ -31,7 +32,7 @@ import pyoxigraph as ox
 from bench.generate import DEFAULT_BASE, generate, load_meta
 from bench.machine import load_average
 from bench.servers import venv_bin
-from kg.build import _graph_counts
+from kg.build import _graph_counts, _search_index
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         _step("optimize()", store.optimize, rows)
         _step("count per graph (SPARQL aggregate)", lambda: _graph_counts(store), rows)
+        _step(
+            "search index (search.sqlite)",
+            lambda: _search_index(store, folder, base_iri=meta.base_iri, version="bench"),
+            rows,
+        )
         if args.python_count:
             _step(
                 "count per graph (Python loop, before)",
