@@ -337,11 +337,18 @@ def _query(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run(store: Store) -> QueryResult:
         query = text
+        graphs: tuple[str, ...] = ()
         if args.name:
             # iri parameters take ids, codes and names too (kg.catalogue.bind_typed).
             named = get_query(args.name, _queries_dir(settings))
             query = await bind_typed(store, named, _params(args.param), base=settings.base_iri)
-        request = QueryRequest(query=query, accept=QUERY_FORMATS[args.format], timeout=args.timeout)
+            graphs = named.default_graphs(settings.base_iri)
+        request = QueryRequest(
+            query=query,
+            accept=QUERY_FORMATS[args.format],
+            timeout=args.timeout,
+            default_graph_uris=graphs,
+        )
         return await store.query(request)
 
     result = _run(_with_store(settings, run))

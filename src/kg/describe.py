@@ -269,7 +269,8 @@ async def _rows(
     store: Store, settings: Settings, name: str, values: Mapping[str, str]
 ) -> tuple[Mapping[str, Term], ...]:
     query = get_query(name, _folder(settings))
-    return (await select(store, bind(query, values))).rows
+    graphs = query.default_graphs(settings.base_iri)
+    return (await select(store, bind(query, values), default_graphs=graphs)).rows
 
 
 def _text(row: Mapping[str, Term], name: str) -> str | None:
@@ -303,9 +304,7 @@ _TERM_TEXTS: Final = ("labelZh", "labelEn", "definitionEn", "definitionZh")
 
 async def load_vocabulary(store: Store, settings: Settings) -> Vocabulary:
     """Every term of the ontology graph (one query)."""
-    rows = await _rows(
-        store, settings, "page-terms", {"ontologyGraph": f"{settings.base_iri}graph/ontology"}
-    )
+    rows = await _rows(store, settings, "page-terms", {})
     collected: dict[str, _TermRows] = {}
     for row in rows:
         entry = collected.setdefault(row["term"].value, _TermRows())

@@ -17,6 +17,12 @@ appends a trailing ``VALUES`` block of escaped terms, which every SPARQL 1.1 eng
 The variable must therefore occur in a pattern of the query (a trailing ``VALUES`` joins with
 the solutions; a variable seen only inside a ``FILTER`` would not be bound there).
 
+A query whose header says ``#+ default-graph: graph/ontology`` (a path under the base IRI;
+repeatable as a comma-separated list) is run with that graph as its default graph (the
+protocol's ``default-graph-uri``; :meth:`NamedQuery.default_graphs`). That is how a query reads
+one graph of the data: Oxigraph does not push a bound ``VALUES ?g`` into ``GRAPH ?g { … }``,
+so the ontology's terms took 36 s at 10M quads that way, 3 ms as the default graph.
+
 A query whose header says ``#+ bind: inline`` gets the same block as the first element of its
 outermost ``WHERE {`` group instead. The answer is the same for a query whose parameters occur
 in its required patterns (a join is a join), and engines start from the bound values: Oxigraph
@@ -115,6 +121,12 @@ class NamedQuery:
     tags: tuple[str, ...] = ()
     description: str = ""
     meta: Mapping[str, str] = field(default_factory=dict)
+
+    def default_graphs(self, base: str) -> tuple[str, ...]:
+        """The graphs of ``#+ default-graph:`` (paths under ``base``), the query's default
+        graph when it runs (none: the store's, the union of its graphs)."""
+        paths = self.meta.get("default-graph", "")
+        return tuple(base + p.strip().lstrip("/") for p in paths.split(",") if p.strip())
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -406,9 +418,23 @@ class Solutions:
     rows: tuple[Mapping[str, Term], ...]
 
 
-async def select(store: Store, text: str, *, timeout: float | None = None) -> Solutions:
-    """Run a SELECT query through ``store``; QueryError if it is not a SELECT."""
-    result = await store.query(QueryRequest(query=text, accept=(_JSON_RESULTS,), timeout=timeout))
+async def select(
+    store: Store,
+    text: str,
+    *,
+    timeout: float | None = None,
+    default_graphs: tuple[str, ...] = (),
+) -> Solutions:
+    """Run a SELECT query through ``store`` (over ``default_graphs`` as its default graph when
+    given); QueryError if it is not a SELECT."""
+    result = await store.query(
+        QueryRequest(
+            query=text,
+            accept=(_JSON_RESULTS,),
+            timeout=timeout,
+            default_graph_uris=default_graphs,
+        )
+    )
     if result.kind != "solutions":
         raise QueryError(f"expected a SELECT query, got a {result.kind} result")
     return parse_solutions(result.body)

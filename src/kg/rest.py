@@ -447,7 +447,11 @@ async def run_catalogue_query(
     index = await index_for(store, base)
     query = get_query(name)
     text = await bind_typed(store, query, values, base=base)
-    result = await store.query(QueryRequest(query=text, accept=(_JSON_RESULTS,)))
+    result = await store.query(
+        QueryRequest(
+            query=text, accept=(_JSON_RESULTS,), default_graph_uris=query.default_graphs(base)
+        )
+    )
     parsed = ox.parse_query_results(result.body, format=ox.QueryResultsFormat.JSON)
     if isinstance(parsed, ox.QueryBoolean):
         flag = "true" if bool(parsed) else "false"
