@@ -279,7 +279,12 @@ async def statistics(
         if not 1900 <= year <= 2100:
             raise BadParameter("parameter 'year': a year between 1900 and 2100")
         filters["year"] = year
-    answer = await select(store, bind(get_query("api-statistics"), {}))
+    # One subject (the usual question): a query that starts from it; else every statistic.
+    if "subject" in values:
+        query = bind(get_query("api-statistics-of-subject"), {"subject": values["subject"]})
+    else:
+        query = bind(get_query("api-statistics"), {})
+    answer = await select(store, query)
     found: list[StatisticView] = []
     for iri, rows in group_rows(answer.rows, "statistic").items():
         row = rows[0]

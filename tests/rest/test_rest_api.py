@@ -225,3 +225,17 @@ def test_a_query_reads_its_declared_default_graph(api: TestClient) -> None:
     page = api.get("/ontology")
     assert page.status_code == 200
     assert "County" in page.text
+
+
+def test_statistics_of_a_subject_are_the_whole_list_filtered(api: TestClient) -> None:
+    """?subject= runs a query that starts from the subject (api-statistics-of-subject); its
+    answer is exactly the whole list filtered by subject, for every subject."""
+    every = api.get("/api/statistics").json()["statistics"]
+    subjects = {s["subject"]["id"] for s in every if s.get("subject")}
+    assert len(subjects) >= 2
+    for subject in sorted(subjects):
+        body = api.get("/api/statistics", params={"subject": subject}).json()
+        assert body["statistics"] == [
+            s for s in every if (s.get("subject") or {}).get("id") == subject
+        ]
+        assert body["count"] == len(body["statistics"]) > 0
