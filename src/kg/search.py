@@ -326,6 +326,7 @@ INSERT INTO postings SELECT * FROM keyed ORDER BY key, pos, weak;
 DROP TABLE keyed;
 CREATE UNIQUE INDEX entries_iri ON entries(iri);
 CREATE INDEX entries_code ON entries(code) WHERE code IS NOT NULL AND searched;
+CREATE INDEX types_type ON types(type, pos);
 CREATE TABLE keys(id INTEGER PRIMARY KEY, key TEXT NOT NULL);
 INSERT INTO keys(key) SELECT DISTINCT key FROM postings ORDER BY key;
 CREATE VIRTUAL TABLE grams USING fts5(
@@ -493,8 +494,9 @@ class SearchIndex:
     def page(self, types: Sequence[str], offset: int, limit: int) -> tuple[int, list[Entry]]:
         """Searched entities (of any of ``types``), in IRI order: the total and one page."""
         db, wanted = self._db(), _types(types)
-        (total,) = db.execute(_COUNT, {"types": wanted}).fetchone()
-        rows = db.execute(_PAGE, {"types": wanted, "limit": limit, "offset": offset})
+        count, page = (_COUNT_TYPED, _PAGE_TYPED) if wanted else (_COUNT, _PAGE)
+        (total,) = db.execute(count, {"types": wanted}).fetchone()
+        rows = db.execute(page, {"types": wanted, "limit": limit, "offset": offset})
         return int(total), [_from_row(r) for r in rows]
 
     def lookup(
@@ -547,13 +549,15 @@ _TERMS: Final = "SELECT * FROM entries WHERE NOT searched"
 _BY_IRI: Final = "SELECT * FROM entries WHERE iri = ?"
 _BY_POS: Final = "SELECT * FROM entries WHERE pos = ?"
 _BY_CODE: Final = "SELECT * FROM entries WHERE code = ? AND searched ORDER BY pos LIMIT 1"
-_COUNT: Final = """SELECT count(*) FROM entries p WHERE searched
-    AND (:types IS NULL OR EXISTS (SELECT 1 FROM types t
-        WHERE t.pos = p.pos AND t.type IN (SELECT value FROM json_each(:types))))"""
-_PAGE: Final = """SELECT * FROM entries p WHERE searched
-    AND (:types IS NULL OR EXISTS (SELECT 1 FROM types t
-        WHERE t.pos = p.pos AND t.type IN (SELECT value FROM json_each(:types))))
-    ORDER BY pos LIMIT :limit OFFSET :offset"""
+_COUNT: Final = "SELECT count(*) FROM entries WHERE searched"
+_PAGE: Final = "SELECT * FROM entries WHERE searched ORDER BY pos LIMIT :limit OFFSET :offset"
+# Of one class: along the types index, in position order (no scan of every entry).
+_COUNT_TYPED: Final = """SELECT count(DISTINCT pos) FROM types
+    WHERE type IN (SELECT value FROM json_each(:types))"""
+_PAGE_TYPED: Final = """SELECT * FROM entries WHERE pos IN (
+    SELECT DISTINCT pos FROM types WHERE type IN (SELECT value FROM json_each(:types))
+    ORDER BY pos LIMIT :limit OFFSET :offset)
+    ORDER BY pos"""
 _EXACT: Final = """SELECT key, pos, weak, level FROM postings p WHERE key = :q
     AND (:types IS NULL OR EXISTS (SELECT 1 FROM types t
         WHERE t.pos = p.pos AND t.type IN (SELECT value FROM json_each(:types))))"""
