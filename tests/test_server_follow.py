@@ -46,6 +46,13 @@ def label(base: str) -> str:
     return str(bindings[0]["v"]["value"]) if bindings else ""
 
 
+def found(base: str, name: str) -> list[str]:
+    """The entities /api/search finds by ``name`` (from the served build's search index)."""
+    answer = httpx.get(f"{base}/api/search", params={"q": name})
+    answer.raise_for_status()
+    return [hit["entity"]["iri"] for hit in answer.json()["hits"]]
+
+
 def wait_for(check: object, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -117,12 +124,16 @@ def test_the_server_follows_new_builds_and_keeps_its_own(tmp_path: Path) -> None
         assert health["build"] == first
         assert health["version"] == first
         assert label(base) == "A"
+        assert found(base, "A") == [MARK]
         old_tag = httpx.get(f"{base}/sparql", params={"query": WHICH}).headers["ETag"]
 
         # Three builds in a row: before the lease, the served build was pruned right here.
         ids = [build(var, value) for value in ("B", "C", "D")]
         wait_for(lambda: httpx.get(f"{base}/health").json()["build"] == ids[-1])
         assert label(base) == "D"
+        # Search follows too: each build's own index file.
+        assert found(base, "D") == [MARK]
+        assert found(base, "A") == []
         answer = httpx.get(f"{base}/sparql", params={"query": WHICH})
         assert answer.headers["ETag"] != old_tag
         dump = httpx.get(f"{base}/dataset.nq")
