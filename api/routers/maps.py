@@ -219,7 +219,12 @@ async def entity_map(
     outwards, hop by hop): it does not wait for the projection of the whole graph."""
     try:
         node, graph = await entity_neighbourhood(
-            store, settings.ontology_dir / "queries", entity, settings.base_iri, hops=hops
+            store,
+            settings.ontology_dir / "queries",
+            entity,
+            settings.base_iri,
+            hops=hops,
+            max_nodes=settings.map_max_nodes,
         )
     except NotFound as exc:
         # Entity pages frame this map: a page that says why reads better there than JSON.

@@ -510,7 +510,12 @@ def _entity_graph(settings: Settings, text: str, hops: int) -> tuple[Any, list[s
 
     async def work(store: Store) -> tuple[Any, list[str]]:
         node, graph = await entity_neighbourhood(
-            store, _queries_dir(settings), text, settings.base_iri, hops=hops
+            store,
+            _queries_dir(settings),
+            text,
+            settings.base_iri,
+            hops=hops,
+            max_nodes=settings.map_max_nodes,
         )
         if node not in graph:
             raise NotFound(f"{text!r} ({node}) is not an entity of the network")
