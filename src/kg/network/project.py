@@ -254,6 +254,11 @@ async def load_neighbourhood(
         drawn = nodes | {_value(r.get("node")) for r in extra_facts}
         claims = [r for r in claims if _both_in(r, drawn)]
         relations = [r for r in relations if _both_in(r, drawn)]
+        sources = {_value(r.get("source")) for r in relations}
+        citations = await _rows_of(
+            store, queries_dir, "network-relation-citations-of", "source", sources
+        )
+        relations = _cited(relations, citations)
         unknown = await _rows_of(store, queries_dir, "network-unknown-of", "party", nodes)
         documents = {
             iri for row in (*claims, *relations, *unknown) if (iri := _iri(row.get("document")))
@@ -278,6 +283,36 @@ async def load_neighbourhood(
     graph: nx.MultiDiGraph = whole.subgraph(nodes).copy()
     graph.graph.update(whole.graph)
     return graph
+
+
+_CITATION_VARIABLES: Final = ("evidence", "sentence", "via", "text", "document")
+
+
+def _cited(
+    relations: Iterable[Mapping[str, Term]], citations: Iterable[Mapping[str, Term]]
+) -> list[Mapping[str, Term]]:
+    """network-relations-of rows joined with their network-relation-citations-of rows, as
+    network-relations' ``OPTIONAL { statement UNION subject UNION derived }`` joins them: one
+    row per sentence found (the triple's statements first), the bare relation when none is."""
+    stated: dict[tuple[str, str, str], list[Mapping[str, Term]]] = defaultdict(list)
+    of_subject: dict[str, list[Mapping[str, Term]]] = defaultdict(list)
+    for row in citations:
+        source = _value(row.get("source"))
+        if _value(row.get("via")) == "statement":
+            stated[source, _value(row.get("property")), _value(row.get("target"))].append(row)
+        else:
+            of_subject[source].append(row)
+    rows: list[Mapping[str, Term]] = []
+    for relation in relations:
+        source = _value(relation.get("source"))
+        key = (source, _value(relation.get("property")), _value(relation.get("target")))
+        found = [*stated.get(key, ()), *of_subject.get(source, ())]
+        if not found:
+            rows.append(relation)
+        for citation in found:
+            extra = {k: v for k, v in citation.items() if k in _CITATION_VARIABLES}
+            rows.append({**relation, **extra})
+    return rows
 
 
 def _unique(rows: Iterable[Mapping[str, Term]]) -> list[Mapping[str, Term]]:
