@@ -147,6 +147,9 @@ async def load_network(store: Store, queries_dir: Path) -> nx.MultiDiGraph:
 MAX_NEIGHBOURHOOD_NODES: Final = 5000
 #: IRIs bound per query: a VALUES block of a few hundred terms parses in well under a ms.
 _BATCH: Final = 500
+#: Queries of one neighbourhood in flight at once: enough to keep the store's workers busy,
+#: few enough not to fill its queue (query_queue) with one visitor's batches.
+_IN_FLIGHT: Final = 4
 _PART_OF = f"{ONTOLOGY_NS}partOf"
 _PAIRING = f"{ONTOLOGY_NS}Pairing"
 
@@ -157,16 +160,28 @@ async def _run_text(store: Store, text: str) -> Solutions:
 
 
 async def _rows_of(
-    store: Store, queries_dir: Path, name: str, param: str, iris: Iterable[str]
+    store: Store,
+    queries_dir: Path,
+    name: str,
+    param: str,
+    iris: Iterable[str],
+    *,
+    limit: asyncio.Semaphore,
 ) -> list[Mapping[str, Term]]:
     """The rows of the named query ``name`` for a set of IRIs, in batches run side by side;
     identical rows once (a row touching two IRIs of the set comes once per IRI)."""
     query = get_query(name, queries_dir)
+    # A query's own ``#+ batch:`` (a UNION started from the bound values only while they
+    # are few: see network-claims-of), else _BATCH.
+    size = int(query.meta.get("batch", _BATCH))
     ordered = sorted(set(iris))
-    batches = [ordered[i : i + _BATCH] for i in range(0, len(ordered), _BATCH)]
-    answers = await asyncio.gather(
-        *(_run_text(store, bind_values(query, param, batch)) for batch in batches)
-    )
+    batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+    async def run(batch: list[str]) -> Solutions:
+        async with limit:
+            return await _run_text(store, bind_values(query, param, batch))
+
+    answers = await asyncio.gather(*(run(batch) for batch in batches))
     return _unique(row for answer in answers for row in answer.rows)
 
 
@@ -199,9 +214,12 @@ async def load_neighbourhood(
     An empty graph when ``center`` is no entity of the network; ResultTooLarge when more than
     ``max_nodes`` entities are within reach (ask for fewer hops).
     """
+    limit = asyncio.Semaphore(_IN_FLIGHT)
     classes_rows = asyncio.ensure_future(_run(store, "network-classes", queries_dir))
     try:
-        facts = await _rows_of(store, queries_dir, "network-nodes-of", "node", [center])
+        facts = await _rows_of(
+            store, queries_dir, "network-nodes-of", "node", [center], limit=limit
+        )
         known: set[str] = {_value(r.get("node")) for r in facts}
         nodes: set[str] = set(known)
         frontier = set(known)
@@ -213,8 +231,8 @@ async def load_neighbourhood(
             if not frontier:
                 break
             found_claims, found_relations = await asyncio.gather(
-                _rows_of(store, queries_dir, "network-claims-of", "node", frontier),
-                _rows_of(store, queries_dir, "network-relations-of", "node", frontier),
+                _rows_of(store, queries_dir, "network-claims-of", "node", frontier, limit=limit),
+                _rows_of(store, queries_dir, "network-relations-of", "node", frontier, limit=limit),
             )
             claims.extend(found_claims)
             relations.extend(found_relations)
@@ -223,7 +241,9 @@ async def load_neighbourhood(
             reached = (_ends(found_claims) | _ends(found_relations)) - nodes
             # Only entities walk on: the whole projection has no edge through a sentence,
             # a literal's holder or a concept.
-            new_facts = await _rows_of(store, queries_dir, "network-nodes-of", "node", reached)
+            new_facts = await _rows_of(
+                store, queries_dir, "network-nodes-of", "node", reached, limit=limit
+            )
             facts.extend(new_facts)
             frontier = {_value(r.get("node")) for r in new_facts}
             nodes |= frontier
@@ -250,20 +270,26 @@ async def load_neighbourhood(
             and (source := _iri(row.get("source")))
         }
         extra -= nodes
-        extra_facts = await _rows_of(store, queries_dir, "network-nodes-of", "node", extra)
+        extra_facts = await _rows_of(
+            store, queries_dir, "network-nodes-of", "node", extra, limit=limit
+        )
         drawn = nodes | {_value(r.get("node")) for r in extra_facts}
         claims = [r for r in claims if _both_in(r, drawn)]
         relations = [r for r in relations if _both_in(r, drawn)]
         sources = {_value(r.get("source")) for r in relations}
         citations = await _rows_of(
-            store, queries_dir, "network-relation-citations-of", "source", sources
+            store, queries_dir, "network-relation-citations-of", "source", sources, limit=limit
         )
         relations = _cited(relations, citations)
-        unknown = await _rows_of(store, queries_dir, "network-unknown-of", "party", nodes)
+        unknown = await _rows_of(
+            store, queries_dir, "network-unknown-of", "party", nodes, limit=limit
+        )
         documents = {
             iri for row in (*claims, *relations, *unknown) if (iri := _iri(row.get("document")))
         }
-        titles = await _rows_of(store, queries_dir, "network-documents-of", "document", documents)
+        titles = await _rows_of(
+            store, queries_dir, "network-documents-of", "document", documents, limit=limit
+        )
         classes = await classes_rows
     finally:
         if not classes_rows.done():
