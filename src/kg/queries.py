@@ -29,6 +29,11 @@ in its required patterns (a join is a join), and engines start from the bound va
 does not push a trailing ``VALUES`` into a ``UNION`` or past ``OPTIONAL``s, so a lookup of one
 party took 120 ms at 100k quads instead of 1 ms. Use it only when each parameter occurs in a
 required pattern and no aggregate or sub-select sits between (the REST API's queries do).
+
+:func:`bind_values` binds a *set* of IRIs to one ``iri`` parameter (one ``VALUES ?p { … }``
+block, placed the same way). A query may say ``#+ batch: N``: callers bind at most N IRIs per
+query (Oxigraph starts a ``UNION`` from the bound values only while they are few; see
+``ontology/queries/network/network-claims-of.rq``).
 """
 
 from __future__ import annotations
