@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import pyoxigraph as ox
 import pytest
 from api.app import create_app
 from fastapi.testclient import TestClient
@@ -170,6 +171,74 @@ def test_entity_map_route_errors(api: TestClient, small_cap_api: TestClient) -> 
     assert too_many.status_code == 413
     assert too_many.json()["error"]["code"] == "result_too_large"
     assert "fewer hops" in too_many.json()["error"]["message"]
+
+
+#: Relations cited every way network-relations reads: the triple's rdf:Statement (which wins
+#: over the subject's sentence), the subject's gq:statedIn (two sentences, with its evidence),
+#: the subject's prov:wasDerivedFrom; one relation cited not at all.
+CITED = """
+@prefix gq: <https://w3id.org/gq-kg/ontology#> .
+@prefix id: <https://w3id.org/gq-kg/id/> .
+@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix dct: <http://purl.org/dc/terms/> .
+@prefix prov: <http://www.w3.org/ns/prov#> .
+
+<https://w3id.org/gq-kg/graph/article> {
+  id:place\\/x a gq:Place ; rdfs:label "X"@zh .
+  id:event\\/a a gq:Event ; rdfs:label "A"@zh ; gq:place id:place\\/x ;
+      gq:statedIn id:doc\\/d\\/s\\/2 , id:doc\\/d\\/s\\/1 ; gq:evidence gq:Inferred .
+  id:event\\/b a gq:Event ; rdfs:label "B"@zh ; gq:place id:place\\/x ;
+      prov:wasDerivedFrom id:doc\\/d\\/s\\/3 .
+  id:event\\/c a gq:Event ; rdfs:label "C"@zh ; gq:place id:place\\/x ;
+      gq:statedIn id:doc\\/d\\/s\\/1 .
+  id:event\\/e a gq:Event ; rdfs:label "E"@zh ; gq:place id:place\\/x .
+  id:event\\/c gq:within id:event\\/a .
+}
+<https://w3id.org/gq-kg/graph/provenance> {
+  id:statement\\/c a rdf:Statement ; rdf:subject id:event\\/c ; rdf:predicate gq:place ;
+      rdf:object id:place\\/x ; gq:statedIn id:doc\\/d\\/s\\/4 ; gq:evidence gq:Stated .
+}
+<https://w3id.org/gq-kg/graph/sources> {
+  id:doc\\/d dct:title "D" .
+  id:doc\\/d\\/s\\/1 a gq:Sentence ; gq:text "one" ; dct:isPartOf id:doc\\/d .
+  id:doc\\/d\\/s\\/2 a gq:Sentence ; gq:text "two" ; dct:isPartOf id:doc\\/d .
+  id:doc\\/d\\/s\\/3 a gq:Sentence ; gq:text "three" ; dct:isPartOf id:doc\\/d .
+  id:doc\\/d\\/s\\/4 a gq:Sentence ; gq:text "four" ; dct:isPartOf id:doc\\/d .
+}
+"""
+
+
+def test_local_projection_cites_relations_as_the_whole_one(tmp_path: Path) -> None:
+    source = tmp_path / "cited.trig"
+    source.write_text(CITED, encoding="utf-8")
+    dataset = tmp_path / "cited.nq"
+    ox.serialize(ox.parse(path=str(source)), output=str(dataset), format=ox.RdfFormat.N_QUADS)
+
+    async def both() -> tuple[nx.MultiDiGraph, nx.MultiDiGraph]:
+        store = MemoryStore(dataset)
+        await store.start()
+        try:
+            graph = await load_network(store, QUERIES)
+            mark_unknown_counties(graph)
+            local = await load_neighbourhood(store, QUERIES, f"{BASE}id/place/x", hops=2)
+            return graph, local
+        finally:
+            await store.close()
+
+    whole_graph, local = asyncio.run(both())
+    request = MapRequest(kind="entity", entity=f"{BASE}id/place/x", hops=2)
+    mine = _snapshot(select_subgraph(local, request, BASE))
+    assert mine == _snapshot(select_subgraph(whole_graph, request, BASE))
+    texts = {
+        (u.rsplit("/", 1)[-1], d["relation"]): [c["text"] for c in d["citations"]]
+        for (u, _, _), d in mine[1].items()
+    }
+    assert sorted(texts[("a", "place")]) == ["one", "two"]
+    assert texts[("b", "place")] == ["three"]
+    assert texts[("c", "place")] == ["four"]
+    assert texts[("e", "place")] == []
+    assert texts[("c", "within")] == ["one"]
 
 
 def test_local_projection_of_the_hostile_graph(tmp_path: Path) -> None:

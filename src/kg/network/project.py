@@ -369,7 +369,22 @@ def network_from_rows(rows: Mapping[str, Solutions]) -> nx.MultiDiGraph:
     _add_relations(graph, rows["network-relations"].rows, titles)
     if "network-unknown" in rows:
         _add_unknowns(graph, rows["network-unknown"].rows, titles)
+    # Citations in a fixed order (document, then sentence number), not the engine's row
+    # order: the same edge reads the same whether projected whole or around one entity.
+    for _, _, data in graph.edges(data=True):
+        data["citations"].sort(key=_citation_order)
+    for _, data in graph.nodes(data=True):
+        if "unknown_citations" in data:
+            data["unknown_citations"].sort(key=_citation_order)
     return graph
+
+
+def _citation_order(citation: Mapping[str, str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Document, then sentence, comparing the numbers in them as numbers (s/2-1 < s/10-1)."""
+    return tuple(
+        (re.sub(r"\d+", "", value), tuple(int(n) for n in re.findall(r"\d+", value)))
+        for value in (citation["document"], citation["sentence"])
+    )
 
 
 def _add_unknowns(
