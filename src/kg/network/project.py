@@ -220,9 +220,8 @@ async def load_neighbourhood(
         facts = await _rows_of(
             store, queries_dir, "network-nodes-of", "node", [center], limit=limit
         )
-        known: set[str] = {_value(r.get("node")) for r in facts}
-        nodes: set[str] = set(known)
-        frontier = set(known)
+        nodes: set[str] = {_value(r.get("node")) for r in facts}
+        frontier = set(nodes)
         claims: list[Mapping[str, Term]] = []
         relations: list[Mapping[str, Term]] = []
         # One more round than hops: the edges of the last ring (among the set and to the
