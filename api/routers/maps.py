@@ -20,7 +20,7 @@ from api.deps import SettingsDep, StoreDep, settings_of
 from api.schemas import ERROR_RESPONSES
 from kg.catalogue import bind_typed
 from kg.config import Settings
-from kg.errors import BadParameter, KgError, NotFound
+from kg.errors import BadParameter, NotFound
 from kg.network.analysis import (
     bipartite,
     centrality,
@@ -42,6 +42,7 @@ from kg.network.service import (
     MapRequest,
     NetworkCache,
     build_map,
+    entity_neighbourhood,
     parse_lang,
     parse_period,
     resolve_node,
@@ -208,27 +209,38 @@ async def geo_map(
 async def entity_map(
     entity: str,
     *,
-    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     hops: Annotated[int, Query(ge=1, le=4, description="Steps from the entity")] = 2,
     lang: Lang = None,
     year: Year = None,
 ) -> Response:
-    graph = await _graph(request, store)
+    """One entity's neighbourhood, from its local projection (the entity's edges fetched
+    outwards, hop by hop): it does not wait for the projection of the whole graph."""
     try:
-        node = await resolve_node(store, graph, entity, settings.base_iri)
+        node, graph = await entity_neighbourhood(
+            store,
+            settings.ontology_dir / "queries",
+            entity,
+            settings.base_iri,
+            hops=hops,
+            max_nodes=settings.map_max_nodes,
+        )
     except NotFound as exc:
         # Entity pages frame this map: a page that says why reads better there than JSON.
+        response = _html(render_page("关系图 Network map", message=exc.message))
+        response.status_code = 404
+        return response
+    if node not in graph:
         # A resource that exists but is no node of the network (a sentence, a claim, a
         # statistic) gets 200 and says so: every entity page frames this map.
-        exists = await _is_resource(store, entity, settings.base_iri)
-        message = "不在关系网络中 Not part of the network" if exists else exc.message
-        response = _html(render_page("关系图 Network map", message=message))
-        response.status_code = 200 if exists else 404
-        return response
+        message = "不在关系网络中 Not part of the network"
+        return _html(render_page("关系图 Network map", message=message))
     map_request = MapRequest(kind="entity", entity=node, hops=hops, lang=lang or "zh", year=year)
-    return await _map(request, store, settings.base_iri, map_request)
+    rendered = build_map(graph, map_request, settings.base_iri)
+    response = _html(rendered.html)
+    response.headers["X-KG-Nodes"] = str(rendered.nodes)
+    return response
 
 
 @router.get(
@@ -266,19 +278,6 @@ async def query_map(
     response = _html(rendered.html)
     response.headers["X-KG-Nodes"] = str(rendered.nodes)
     return response
-
-
-async def _is_resource(store: Store, text: str, base_iri: str) -> bool:
-    from kg.resolve import resolve  # noqa: PLC0415
-
-    iri = text if text.startswith(("http://", "https://")) else f"{base_iri}id/{text}"
-    if text.startswith("id:"):
-        iri = f"{base_iri}id/{text[3:]}"
-    try:
-        await resolve(store, iri, base=base_iri)
-    except KgError:
-        return False
-    return True
 
 
 async def _analysed(

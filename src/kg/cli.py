@@ -24,7 +24,7 @@ import pyoxigraph as ox
 
 from kg import __version__
 from kg.build import UPDATES_DIR, build, find_current, read_manifest, unchanged_build
-from kg.errors import BadParameter, BuildError, DataError, KgError, ValidationError
+from kg.errors import BadParameter, BuildError, DataError, KgError, NotFound, ValidationError
 from kg.fingerprint import build_inputs, quick_settings
 from kg.network import MAP_KINDS, MEASURES, NETWORK_FORMATS  # plain constants, no imports
 
@@ -504,6 +504,26 @@ def _network_graph(settings: Settings, names: Sequence[str] = ()) -> tuple[Any, 
     return _run(_with_store(settings, work))
 
 
+def _entity_graph(settings: Settings, text: str, hops: int) -> tuple[Any, list[str]]:
+    """An entity's local projection (as /maps/entity/ builds it) and the entity's node."""
+    from kg.network.service import entity_neighbourhood  # noqa: PLC0415
+
+    async def work(store: Store) -> tuple[Any, list[str]]:
+        node, graph = await entity_neighbourhood(
+            store,
+            _queries_dir(settings),
+            text,
+            settings.base_iri,
+            hops=hops,
+            max_nodes=settings.map_max_nodes,
+        )
+        if node not in graph:
+            raise NotFound(f"{text!r} ({node}) is not an entity of the network")
+        return graph, [node]
+
+    return _run(_with_store(settings, work))
+
+
 def _query_map(args: argparse.Namespace, settings: Settings) -> int:
     from kg.network.project import graph_from_query  # noqa: PLC0415
     from kg.network.render import MapOptions, render_map  # noqa: PLC0415
@@ -544,7 +564,10 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
     if args.kind == "query":
         return _query_map(args, settings)
 
-    graph, nodes = _network_graph(settings, [args.entity] if args.entity else [])
+    if args.kind == "entity":
+        graph, nodes = _entity_graph(settings, args.entity or "", args.hops)
+    else:
+        graph, nodes = _network_graph(settings, [args.entity] if args.entity else [])
     request = MapRequest(
         kind=args.kind,
         entity=nodes[0] if nodes else None,

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(1_000_000, ge=1024)
     max_query_depth: int = Field(64, ge=4, description="Deepest bracket nesting accepted.")
     max_result_rows: int = Field(100_000, ge=1)
+    map_max_nodes: int = Field(
+        5000,
+        ge=1,
+        description=(
+            "Most entities an entity's map (/maps/entity/, kg map entity) gathers around its "
+            "centre; more is a 413 that asks for fewer hops."
+        ),
+    )
     allow_service: bool = Field(False, description="Allow SERVICE (federated queries).")
     allow_unisolated: bool = Field(
         False,

@@ -29,6 +29,11 @@ in its required patterns (a join is a join), and engines start from the bound va
 does not push a trailing ``VALUES`` into a ``UNION`` or past ``OPTIONAL``s, so a lookup of one
 party took 120 ms at 100k quads instead of 1 ms. Use it only when each parameter occurs in a
 required pattern and no aggregate or sub-select sits between (the REST API's queries do).
+
+:func:`bind_values` binds a *set* of IRIs to one ``iri`` parameter (one ``VALUES ?p { … }``
+block, placed the same way). A query may say ``#+ batch: N``: callers bind at most N IRIs per
+query (Oxigraph starts a ``UNION`` from the bound values only while they are few; see
+``ontology/queries/network/network-claims-of.rq``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -55,6 +60,7 @@ __all__ = [
     "Solutions",
     "Term",
     "bind",
+    "bind_values",
     "example_value",
     "get_query",
     "load_queries",
@@ -383,7 +389,29 @@ def bind(query: NamedQuery, values: Mapping[str, str | int]) -> str:
     if not names:
         return query.text
     variables = " ".join(f"?{n}" for n in names)
-    block = f"VALUES ({variables}) {{ ({' '.join(terms)}) }}"
+    return _with_values(query, f"VALUES ({variables}) {{ ({' '.join(terms)}) }}")
+
+
+def bind_values(query: NamedQuery, name: str, iris: Iterable[str]) -> str:
+    """The query text with its ``iri`` parameter ``name`` bound to a *set* of IRIs: one
+    ``VALUES ?name { <a> <b> … }`` block, placed as :func:`bind` places one value (at the head
+    of the outer ``WHERE`` group for ``#+ bind: inline``).
+
+    Each IRI is checked and written by :func:`render_term`; BadParameter names the parameter.
+    The caller batches large sets (a block of a few hundred terms is cheap to parse)."""
+    param = query.param(name)
+    if param.type != "iri":
+        raise BadParameter(f"parameter {name!r} of {query.name!r} is not an iri ({param.type})")
+    try:
+        terms = [render_term("iri", iri) for iri in iris]
+    except BadParameter as exc:
+        raise BadParameter(f"parameter {name!r}: {exc.message}") from None
+    if not terms:
+        raise BadParameter(f"parameter {name!r}: give at least one IRI")
+    return _with_values(query, f"VALUES ?{name} {{ {' '.join(terms)} }}")
+
+
+def _with_values(query: NamedQuery, block: str) -> str:
     if query.meta.get("bind") == "inline":
         match = _WHERE.search(query.text, _body_start(query.text))
         if match is None:

@@ -29,7 +29,7 @@ import pyoxigraph as ox
 
 from kg.config import ONTOLOGY_NS
 from kg.errors import BadParameter, ResultTooLarge
-from kg.queries import Solutions, Term, get_query, parse_solutions
+from kg.queries import Solutions, Term, bind_values, get_query, parse_solutions
 from kg.store.base import QueryRequest, Store
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "active_in",
     "filter_network",
     "graph_from_query",
+    "load_neighbourhood",
     "load_network",
     "local_name",
     "mark_unknown_counties",
@@ -142,6 +143,218 @@ async def load_network(store: Store, queries_dir: Path) -> nx.MultiDiGraph:
     return network_from_rows(dict(zip(PROJECTION_QUERIES, answers, strict=True)))
 
 
+#: The most entities a local projection gathers before it gives up (see load_neighbourhood).
+MAX_NEIGHBOURHOOD_NODES: Final = 5000
+#: IRIs bound per query: a VALUES block of a few hundred terms parses in well under a ms.
+_BATCH: Final = 500
+#: Queries of one neighbourhood in flight at once: enough to keep the store's workers busy,
+#: few enough not to fill its queue (query_queue) with one visitor's batches.
+_IN_FLIGHT: Final = 4
+_PART_OF = f"{ONTOLOGY_NS}partOf"
+_PAIRING = f"{ONTOLOGY_NS}Pairing"
+
+
+async def _run_text(store: Store, text: str) -> Solutions:
+    request = QueryRequest(query=text, accept=(_JSON_RESULTS,), row_cap=False)
+    return parse_solutions((await store.query(request)).body)
+
+
+async def _rows_of(
+    store: Store,
+    queries_dir: Path,
+    name: str,
+    param: str,
+    iris: Iterable[str],
+    *,
+    limit: asyncio.Semaphore,
+) -> list[Mapping[str, Term]]:
+    """The rows of the named query ``name`` for a set of IRIs, in batches run side by side;
+    identical rows once (a row touching two IRIs of the set comes once per IRI)."""
+    query = get_query(name, queries_dir)
+    # A query's own ``#+ batch:`` (a UNION started from the bound values only while they
+    # are few: see network-claims-of), else _BATCH.
+    size = int(query.meta.get("batch", _BATCH))
+    ordered = sorted(set(iris))
+    batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+    async def run(batch: list[str]) -> Solutions:
+        async with limit:
+            return await _run_text(store, bind_values(query, param, batch))
+
+    answers = await asyncio.gather(*(run(batch) for batch in batches))
+    return _unique(row for answer in answers for row in answer.rows)
+
+
+def _iri(term: Term | None) -> str | None:
+    return term.value if isinstance(term, ox.NamedNode) else None
+
+
+def _ends(rows: Iterable[Mapping[str, Term]]) -> set[str]:
+    return {
+        iri for row in rows for iri in (_iri(row.get("source")), _iri(row.get("target"))) if iri
+    }
+
+
+async def load_neighbourhood(
+    store: Store,
+    queries_dir: Path,
+    center: str,
+    *,
+    hops: int,
+    max_nodes: int = MAX_NEIGHBOURHOOD_NODES,
+) -> nx.MultiDiGraph:
+    """The projection restricted to the entities within ``hops`` steps of ``center`` (edges
+    read both ways, whatever they are), with every edge among them: what an entity's map
+    needs, fetched from ``center`` outwards instead of projecting the whole graph.
+
+    Filtering it with :func:`filter_network` (centre ``center``, at most ``hops`` steps) gives
+    what filtering the whole projection (after :func:`mark_unknown_counties`) gives: a filter
+    only removes edges and nodes, so the filtered neighbourhood lies inside this one. The
+    number of queries grows with ``hops`` and the size of the neighbourhood, not of the store.
+    An empty graph when ``center`` is no entity of the network; ResultTooLarge when more than
+    ``max_nodes`` entities are within reach (ask for fewer hops).
+    """
+    limit = asyncio.Semaphore(_IN_FLIGHT)
+    classes_rows = asyncio.ensure_future(_run(store, "network-classes", queries_dir))
+    try:
+        facts = await _rows_of(
+            store, queries_dir, "network-nodes-of", "node", [center], limit=limit
+        )
+        nodes: set[str] = {_value(r.get("node")) for r in facts}
+        frontier = set(nodes)
+        claims: list[Mapping[str, Term]] = []
+        relations: list[Mapping[str, Term]] = []
+        # One more round than hops: the edges of the last ring (among the set and to the
+        # containers and partners mark_unknown_counties looks at).
+        for step in range(hops + 1):
+            if not frontier:
+                break
+            found_claims, found_relations = await asyncio.gather(
+                _rows_of(store, queries_dir, "network-claims-of", "node", frontier, limit=limit),
+                _rows_of(store, queries_dir, "network-relations-of", "node", frontier, limit=limit),
+            )
+            claims.extend(found_claims)
+            relations.extend(found_relations)
+            if step == hops:
+                break
+            reached = (_ends(found_claims) | _ends(found_relations)) - nodes
+            # Only entities walk on: the whole projection has no edge through a sentence,
+            # a literal's holder or a concept.
+            new_facts = await _rows_of(
+                store, queries_dir, "network-nodes-of", "node", reached, limit=limit
+            )
+            facts.extend(new_facts)
+            frontier = {_value(r.get("node")) for r in new_facts}
+            nodes |= frontier
+            if len(nodes) > max_nodes:
+                raise ResultTooLarge(
+                    f"the map of {center} at {hops} hops reaches more than {max_nodes} "
+                    "entities: ask for fewer hops"
+                )
+        claims = _unique(claims)
+        relations = _unique(relations)
+        # mark_unknown_counties looks at a county's partOf container (for its code) and at
+        # the helpers of the pairings it receives: bring those ends in, then drop them.
+        extra = {
+            target
+            for row in relations
+            if _value(row.get("property")) == _PART_OF
+            and _value(row.get("source")) in nodes
+            and (target := _iri(row.get("target")))
+        } | {
+            source
+            for row in claims
+            if _value(row.get("kind")) == _PAIRING
+            and _value(row.get("target")) in nodes
+            and (source := _iri(row.get("source")))
+        }
+        extra -= nodes
+        extra_facts = await _rows_of(
+            store, queries_dir, "network-nodes-of", "node", extra, limit=limit
+        )
+        drawn = nodes | {_value(r.get("node")) for r in extra_facts}
+        claims = [r for r in claims if _both_in(r, drawn)]
+        relations = [r for r in relations if _both_in(r, drawn)]
+        sources = {_value(r.get("source")) for r in relations}
+        citations = await _rows_of(
+            store, queries_dir, "network-relation-citations-of", "source", sources, limit=limit
+        )
+        relations = _cited(relations, citations)
+        unknown = await _rows_of(
+            store, queries_dir, "network-unknown-of", "party", nodes, limit=limit
+        )
+        documents = {
+            iri for row in (*claims, *relations, *unknown) if (iri := _iri(row.get("document")))
+        }
+        titles = await _rows_of(
+            store, queries_dir, "network-documents-of", "document", documents, limit=limit
+        )
+        classes = await classes_rows
+    finally:
+        if not classes_rows.done():
+            classes_rows.cancel()
+    variables: tuple[str, ...] = ()
+    whole = network_from_rows(
+        {
+            "network-classes": classes,
+            "network-nodes": Solutions(variables, (*facts, *extra_facts)),
+            "network-claims": Solutions(variables, tuple(claims)),
+            "network-relations": Solutions(variables, tuple(relations)),
+            "network-documents": Solutions(variables, tuple(titles)),
+            "network-unknown": Solutions(variables, tuple(unknown)),
+        }
+    )
+    mark_unknown_counties(whole)
+    graph: nx.MultiDiGraph = whole.subgraph(nodes).copy()
+    graph.graph.update(whole.graph)
+    return graph
+
+
+_CITATION_VARIABLES: Final = ("evidence", "sentence", "via", "text", "document")
+
+
+def _cited(
+    relations: Iterable[Mapping[str, Term]], citations: Iterable[Mapping[str, Term]]
+) -> list[Mapping[str, Term]]:
+    """network-relations-of rows joined with their network-relation-citations-of rows, as
+    network-relations' ``OPTIONAL { statement UNION subject UNION derived }`` joins them: one
+    row per sentence found (the triple's statements first), the bare relation when none is."""
+    stated: dict[tuple[str, str, str], list[Mapping[str, Term]]] = defaultdict(list)
+    of_subject: dict[str, list[Mapping[str, Term]]] = defaultdict(list)
+    for row in citations:
+        source = _value(row.get("source"))
+        if _value(row.get("via")) == "statement":
+            stated[source, _value(row.get("property")), _value(row.get("target"))].append(row)
+        else:
+            of_subject[source].append(row)
+    rows: list[Mapping[str, Term]] = []
+    for relation in relations:
+        source = _value(relation.get("source"))
+        key = (source, _value(relation.get("property")), _value(relation.get("target")))
+        found = [*stated.get(key, ()), *of_subject.get(source, ())]
+        if not found:
+            rows.append(relation)
+        for citation in found:
+            extra = {k: v for k, v in citation.items() if k in _CITATION_VARIABLES}
+            rows.append({**relation, **extra})
+    return rows
+
+
+def _unique(rows: Iterable[Mapping[str, Term]]) -> list[Mapping[str, Term]]:
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    kept: list[Mapping[str, Term]] = []
+    for row in rows:
+        key = tuple(sorted((k, str(v)) for k, v in row.items()))
+        if key not in seen:
+            seen.add(key)
+            kept.append(row)
+    return kept
+
+
+def _both_in(row: Mapping[str, Term], nodes: set[str]) -> bool:
+    return _value(row.get("source")) in nodes and _value(row.get("target")) in nodes
+
+
 def network_from_rows(rows: Mapping[str, Solutions]) -> nx.MultiDiGraph:
     """Build the projection from the answers of the ``network-*`` queries (by query name)."""
     graph = nx.MultiDiGraph()
@@ -155,7 +368,22 @@ def network_from_rows(rows: Mapping[str, Solutions]) -> nx.MultiDiGraph:
     _add_relations(graph, rows["network-relations"].rows, titles)
     if "network-unknown" in rows:
         _add_unknowns(graph, rows["network-unknown"].rows, titles)
+    # Citations in a fixed order (document, then sentence number), not the engine's row
+    # order: the same edge reads the same whether projected whole or around one entity.
+    for _, _, data in graph.edges(data=True):
+        data["citations"].sort(key=_citation_order)
+    for _, data in graph.nodes(data=True):
+        if "unknown_citations" in data:
+            data["unknown_citations"].sort(key=_citation_order)
     return graph
+
+
+def _citation_order(citation: Mapping[str, str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Document, then sentence, comparing the numbers in them as numbers (s/2-1 < s/10-1)."""
+    return tuple(
+        (re.sub(r"\d+", "", value), tuple(int(n) for n in re.findall(r"\d+", value)))
+        for value in (citation["document"], citation["sentence"])
+    )
 
 
 def _add_unknowns(

@@ -3,7 +3,9 @@ period parameters, and one function per map kind.
 
 The projection of the whole graph is built once per data version (the store's version changes
 with every build) and filtered per request: a map or an analysis is then a networkx operation on
-an in-memory graph, not a round of SPARQL queries.
+an in-memory graph, not a round of SPARQL queries. An entity's map is the exception
+(:func:`entity_neighbourhood`): it fetches the entity's neighbourhood only, so it answers in
+milliseconds where projecting the whole graph would not answer at all (10M quads).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import networkx as nx
 from kg.errors import BadParameter, NotFound
 from kg.network import MAP_KINDS
 from kg.network.project import (
+    MAX_NEIGHBOURHOOD_NODES,
     Filters,
     filter_network,
+    load_neighbourhood,
     load_network,
     mark_unknown_counties,
 )
@@ -35,6 +39,8 @@ __all__ = [
     "MapRequest",
     "NetworkCache",
     "build_map",
+    "entity_neighbourhood",
+    "entity_text",
     "find_node",
     "parse_lang",
     "parse_period",
@@ -43,6 +49,8 @@ __all__ = [
 ]
 
 _CODE = re.compile(r"^[0-9]{6}$")
+#: The path of an entity page under /id/ (kind/slug/…), not a URL, id: form or name.
+_PAGE_PATH = re.compile(r"^[A-Za-z][\w.~%-]*(?:/[\w.~%-]+)+$")
 _PERIOD = re.compile(r"^(\d{4})(?:(-)(\d{4})?)?$")
 _TITLES: Final[dict[str, tuple[str, str]]] = {
     "pairings": ("广黔协作结对帮扶网络", "Guangzhou–Qiannan pairings"),
@@ -127,6 +135,40 @@ async def _resolve_node(store: Store, graph: nx.MultiDiGraph, text: str, base_ir
     if resolved.iri not in graph:
         raise NotFound(f"{text!r} ({resolved.iri}) is not an entity of the network")
     return resolved.iri
+
+
+def entity_text(text: str) -> str:
+    """An entity as the map routes and commands take it, in a form :func:`kg.resolve.resolve`
+    reads: the path of an entity page (``division/522731``, what /id/ pages frame) becomes
+    ``id:division/522731``; IRIs, ``id:`` forms, codes and names stay as they are."""
+    text = text.strip()
+    return f"id:{text}" if _PAGE_PATH.match(text) else text
+
+
+async def entity_neighbourhood(
+    store: Store,
+    queries_dir: Path,
+    text: str,
+    base_iri: str,
+    *,
+    hops: int,
+    max_nodes: int = MAX_NEIGHBOURHOOD_NODES,
+) -> tuple[str, nx.MultiDiGraph]:
+    """The entity ``text`` names and its local projection (:func:`load_neighbourhood`): what
+    an entity's map needs, without projecting the whole graph.
+
+    The entity is resolved through the search index (ids, codes, names, pinyin): NotFound
+    when nothing is named so, BadParameter when the name is ambiguous. An entity that exists
+    but is not part of the network comes back with an empty graph (``iri not in graph``)."""
+    if not 1 <= hops <= MAX_HOPS:
+        raise BadParameter(f"hops must be between 1 and {MAX_HOPS}")
+    from kg.resolve import resolve  # noqa: PLC0415 - builds a search index on first use
+
+    resolved = await resolve(store, entity_text(text), base=base_iri)
+    graph = await load_neighbourhood(
+        store, queries_dir, resolved.iri, hops=hops, max_nodes=max_nodes
+    )
+    return resolved.iri, graph
 
 
 def parse_period(value: str | None) -> tuple[int, int] | None:
