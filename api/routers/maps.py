@@ -84,7 +84,10 @@ async def _graph(request: Request, store: Store) -> nx.MultiDiGraph:
     cache = _caches.get(store)
     if cache is None:
         settings: Settings = settings_of(request)
-        cache = _caches.setdefault(store, NetworkCache(settings.ontology_dir / "queries"))
+        cache = _caches.setdefault(
+            store,
+            NetworkCache(settings.ontology_dir / "queries", max_claims=settings.network_max_claims),
+        )
     return await cache.graph(store)
 
 

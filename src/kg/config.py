@@ -79,6 +79,15 @@ class Settings(BaseSettings):
             "centre; more is a 413 that asks for fewer hops."
         ),
     )
+    network_max_claims: int = Field(
+        100_000,
+        ge=0,
+        description=(
+            "Most claims (pairings, participations, memberships, issuances) the whole-network "
+            "maps and analysis project; more is a 413 that points to an entity's map (0: no "
+            "limit)."
+        ),
+    )
     allow_service: bool = Field(False, description="Allow SERVICE (federated queries).")
     allow_unisolated: bool = Field(
         False,

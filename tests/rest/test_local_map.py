@@ -173,6 +173,33 @@ def test_entity_map_route_errors(api: TestClient, small_cap_api: TestClient) -> 
     assert "fewer hops" in too_many.json()["error"]["message"]
 
 
+@pytest.fixture(scope="module")
+def claim_cap_api(
+    real_build: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    tmp = tmp_path_factory.mktemp("claim-cap")
+    settings = mini_settings(tmp, dataset_file=real_build / "dataset.nq", network_max_claims=5)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_a_network_past_the_claim_cap_is_refused_before_it_is_projected(
+    api: TestClient, claim_cap_api: TestClient
+) -> None:
+    """KG_NETWORK_MAX_CLAIMS: the whole-network maps and analysis answer 413 at once (one
+    COUNT, `network-size`) instead of running the projection into the limits; an entity's
+    map (a local projection) is not affected."""
+    for path in ("/maps/pairings", "/maps/network", "/api/network/centrality"):
+        assert api.get(path).status_code == 200, path  # default cap: far above the data
+        refused = claim_cap_api.get(path)
+        assert refused.status_code == 413, path
+        error = refused.json()["error"]
+        assert error["code"] == "result_too_large"
+        assert "KG_NETWORK_MAX_CLAIMS" in error["message"]
+        assert "/maps/entity/" in error["message"]
+    assert claim_cap_api.get("/maps/entity/division/522731", params={"hops": 1}).status_code == 200
+
+
 #: Relations cited every way network-relations reads: the triple's rdf:Statement (which wins
 #: over the subject's sentence), the subject's gq:statedIn (two sentences, with its evidence),
 #: the subject's prov:wasDerivedFrom; one relation cited not at all.

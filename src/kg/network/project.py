@@ -137,8 +137,21 @@ PROJECTION_QUERIES: Final = (
 )
 
 
-async def load_network(store: Store, queries_dir: Path) -> nx.MultiDiGraph:
-    """The whole graph projected onto a networkx MultiDiGraph (see the module docstring)."""
+async def load_network(store: Store, queries_dir: Path, *, max_claims: int = 0) -> nx.MultiDiGraph:
+    """The whole graph projected onto a networkx MultiDiGraph (see the module docstring).
+
+    ``max_claims`` (0: none): a graph with more claims is refused with ResultTooLarge before
+    the projection's queries run (``network-size``, milliseconds at 10M quads, where the
+    projection ran into the memory limits and the deadline)."""
+    if max_claims > 0:
+        size = await _run(store, "network-size", queries_dir)
+        claims = int(_value(size.rows[0].get("claims")) or 0) if size.rows else 0
+        if claims > max_claims:
+            raise ResultTooLarge(
+                f"the whole network holds {claims:,} claims, more than the {max_claims:,} "
+                "the network maps and analysis draw (setting network_max_claims, "
+                "KG_NETWORK_MAX_CLAIMS): open one entity's map instead (/maps/entity/{id})"
+            )
     answers = await asyncio.gather(*(_run(store, n, queries_dir) for n in PROJECTION_QUERIES))
     return network_from_rows(dict(zip(PROJECTION_QUERIES, answers, strict=True)))
 

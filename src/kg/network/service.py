@@ -64,8 +64,10 @@ MAX_HOPS = 4
 class NetworkCache:
     """The projection of one store, rebuilt when the store's version changes."""
 
-    def __init__(self, queries_dir: Path) -> None:
+    def __init__(self, queries_dir: Path, *, max_claims: int = 0) -> None:
         self.queries_dir = queries_dir
+        #: A bigger network is refused (413) before it is projected (0: no limit).
+        self.max_claims = max_claims
         self._version: str | None = None
         self._graph: nx.MultiDiGraph | None = None
         self._lock = asyncio.Lock()
@@ -74,7 +76,7 @@ class NetworkCache:
         version = (await store.info()).version
         async with self._lock:
             if self._graph is None or version != self._version:
-                graph = await load_network(store, self.queries_dir)
+                graph = await load_network(store, self.queries_dir, max_claims=self.max_claims)
                 mark_unknown_counties(graph)
                 self._graph, self._version = graph, version
             return self._graph
