@@ -186,10 +186,19 @@ async def statistics(
         str | None, Query(description="PersonTime, gq:Person, an IRI …", max_length=300)
     ] = None,
     year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=answers.MAX_PAGE)] = answers.MAX_PAGE,
     format: FormatParam = None,
 ) -> Response:
     answer = await answers.statistics(
-        store, base=settings.base_iri, measure=measure, subject=subject, unit=unit, year=year
+        store,
+        base=settings.base_iri,
+        measure=measure,
+        subject=subject,
+        unit=unit,
+        year=year,
+        offset=offset,
+        limit=limit,
     )
     return render(request, answer, answer.statistics, format)
 

@@ -191,7 +191,11 @@ class StatisticView(_Model):
 
 class StatisticsAnswer(_Model):
     filters: dict[str, Ref | str | int]
+    #: Statistics on this page; ``total`` counts every match.
     count: int
+    total: int
+    offset: int
+    limit: int
     statistics: list[StatisticView]
 
 

@@ -36,7 +36,7 @@ from kg.models import (
     StatisticView,
     UnknownPartner,
 )
-from kg.queries import Term, bind, get_query, select
+from kg.queries import Term, bind, bind_values, get_query, select
 from kg.resolve import expand_type, resolve
 from kg.search import GQ, MAX_LIMIT, SearchIndex, fold, index_for, lookup
 from kg.store.base import QueryRequest, Store
@@ -259,8 +259,13 @@ async def statistics(
     subject: str | None = None,
     unit: str | None = None,
     year: int | None = None,
+    offset: int = 0,
+    limit: int = MAX_PAGE,
 ) -> StatisticsAnswer:
-    """Statistics filtered by measure, subject, unit (each resolved) and the year of the period."""
+    """Statistics filtered by measure, subject, unit (each resolved) and the year of the period,
+    sorted by IRI, one page (``offset``, ``limit``); ``total`` counts every match."""
+    if not 0 <= offset <= 10_000_000 or not 1 <= limit <= MAX_PAGE:
+        raise BadParameter(f"offset >= 0 and 1 <= limit <= {MAX_PAGE}")
     index = await index_for(store, base)
     filters: dict[str, Ref | str | int] = {}
     values: dict[str, str] = {}
@@ -279,6 +284,20 @@ async def statistics(
         if not 1900 <= year <= 2100:
             raise BadParameter("parameter 'year': a year between 1900 and 2100")
         filters["year"] = year
+    if not filters:
+        # Every statistic: the IRIs first, then the details of one page only (a national
+        # build has tens of thousands).
+        ids = await select(store, bind(get_query("api-statistic-ids"), {}))
+        every = sorted({literal(row, "statistic") or "" for row in ids.rows} - {""})
+        page = await _statistics_of(store, every[offset : offset + limit], index, base)
+        return StatisticsAnswer(
+            filters=filters,
+            count=len(page),
+            total=len(every),
+            offset=offset,
+            limit=limit,
+            statistics=page,
+        )
     # One subject (the usual question): a query that starts from it; else every statistic.
     if "subject" in values:
         query = bind(get_query("api-statistics-of-subject"), {"subject": values["subject"]})
@@ -287,28 +306,55 @@ async def statistics(
     answer = await select(store, query)
     found: list[StatisticView] = []
     for iri, rows in group_rows(answer.rows, "statistic").items():
-        row = rows[0]
-        if any(literal(row, name) != wanted for name, wanted in values.items()):
+        if any(literal(rows[0], name) != wanted for name, wanted in values.items()):
             continue
-        when = period(row)
-        if year is not None and not _active_in(when, year):
-            continue
-        found.append(
-            StatisticView(
-                iri=iri,
-                id=make_ref(iri, index, base).id,
-                measure=ref_of(row, "measure", index, base),
-                subject=ref_of(row, "subject", index, base),
-                value=_number(literal(row, "value")),
-                unit=ref_of(row, "unit", index, base),
-                period=when,
-                original_text=literal(row, "originalText"),
-                evidence=evidence(row),
-                citations=citations(rows),
-            )
-        )
+        view = _statistic(iri, rows, index, base)
+        if year is None or _active_in(view.period, year):
+            found.append(view)
     found.sort(key=lambda s: s.iri)
-    return StatisticsAnswer(filters=filters, count=len(found), statistics=found)
+    page = found[offset : offset + limit]
+    return StatisticsAnswer(
+        filters=filters,
+        count=len(page),
+        total=len(found),
+        offset=offset,
+        limit=limit,
+        statistics=page,
+    )
+
+
+async def _statistics_of(
+    store: Store, iris: Sequence[str], index: SearchIndex, base: str
+) -> list[StatisticView]:
+    """The statistics with these IRIs (api-statistics-of, in batches), sorted by IRI."""
+    query = get_query("api-statistics-of")
+    size = int(query.meta.get("batch", "500"))
+    rows: list[Mapping[str, Term]] = []
+    for start in range(0, len(iris), size):
+        found = await select(store, bind_values(query, "statistic", iris[start : start + size]))
+        rows.extend(found.rows)
+    views = [
+        _statistic(iri, group, index, base) for iri, group in group_rows(rows, "statistic").items()
+    ]
+    return sorted(views, key=lambda s: s.iri)
+
+
+def _statistic(
+    iri: str, rows: Sequence[Mapping[str, Term]], index: SearchIndex, base: str
+) -> StatisticView:
+    row = rows[0]
+    return StatisticView(
+        iri=iri,
+        id=make_ref(iri, index, base).id,
+        measure=ref_of(row, "measure", index, base),
+        subject=ref_of(row, "subject", index, base),
+        value=_number(literal(row, "value")),
+        unit=ref_of(row, "unit", index, base),
+        period=period(row),
+        original_text=literal(row, "originalText"),
+        evidence=evidence(row),
+        citations=citations(rows),
+    )
 
 
 def _fact_order(fact: Fact) -> tuple[bool, str, str, str, str, str]:

@@ -239,3 +239,35 @@ def test_statistics_of_a_subject_are_the_whole_list_filtered(api: TestClient) ->
             s for s in every if (s.get("subject") or {}).get("id") == subject
         ]
         assert body["count"] == len(body["statistics"]) > 0
+
+
+def test_statistics_page_through_every_statistic(api: TestClient) -> None:
+    """Without filters the IRIs come first and only one page's details are read
+    (api-statistic-ids, api-statistics-of): the pages put together are the whole list, as the
+    filtered path (the full query) sorts it."""
+    whole = api.get("/api/statistics").json()
+    assert whole["total"] == whole["count"] == len(whole["statistics"]) > 20
+    assert (whole["offset"], whole["limit"]) == (0, 500)
+    iris = [s["iri"] for s in whole["statistics"]]
+    assert iris == sorted(iris)
+    pages = []
+    for offset in range(0, whole["total"], 7):
+        body = api.get("/api/statistics", params={"offset": offset, "limit": 7}).json()
+        assert body["total"] == whole["total"]
+        assert body["count"] == len(body["statistics"]) <= 7
+        pages.extend(body["statistics"])
+    assert pages == whole["statistics"]
+    # The filtered path reads the full query: the same statistics, the same views.
+    units = {s["unit"]["id"] for s in whole["statistics"] if s.get("unit")}
+    by_unit = [
+        s
+        for unit in sorted(units)
+        for s in api.get("/api/statistics", params={"unit": unit}).json()["statistics"]
+    ]
+    assert sorted(by_unit, key=lambda s: s["iri"]) == [
+        s for s in whole["statistics"] if s.get("unit")
+    ]
+    beyond = api.get("/api/statistics", params={"offset": whole["total"]}).json()
+    assert (beyond["count"], beyond["statistics"], beyond["total"]) == (0, [], whole["total"])
+    for bad in ({"limit": 0}, {"limit": 501}, {"offset": -1}):
+        assert api.get("/api/statistics", params=bad).status_code == 422
