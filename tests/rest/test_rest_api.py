@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -228,7 +229,7 @@ def test_a_query_reads_its_declared_default_graph(api: TestClient) -> None:
 
 
 def test_statistics_of_a_subject_are_the_whole_list_filtered(api: TestClient) -> None:
-    """?subject= runs a query that starts from the subject (api-statistics-of-subject); its
+    """?subject= lists the subject's statistics from the subject (api-statistic-ids-by); the
     answer is exactly the whole list filtered by subject, for every subject."""
     every = api.get("/api/statistics").json()["statistics"]
     subjects = {s["subject"]["id"] for s in every if s.get("subject")}
@@ -257,7 +258,10 @@ def test_statistics_page_through_every_statistic(api: TestClient) -> None:
         assert body["count"] == len(body["statistics"]) <= 7
         pages.extend(body["statistics"])
     assert pages == whole["statistics"]
-    # The filtered path reads the full query: the same statistics, the same views.
+    # The full query of the catalogue (api-statistics) holds the same statistics.
+    full = api.get("/api/queries/api-statistics").json()
+    assert {row["statistic"]["iri"] for row in full["rows"]} == set(iris)
+    # Filtered by unit, then put together: the statistics that have a unit.
     units = {s["unit"]["id"] for s in whole["statistics"] if s.get("unit")}
     by_unit = [
         s
@@ -271,3 +275,29 @@ def test_statistics_page_through_every_statistic(api: TestClient) -> None:
     assert (beyond["count"], beyond["statistics"], beyond["total"]) == (0, [], whole["total"])
     for bad in ({"limit": 0}, {"limit": 501}, {"offset": -1}):
         assert api.get("/api/statistics", params=bad).status_code == 422
+
+
+def test_statistics_filters_together_are_the_whole_list_filtered(api: TestClient) -> None:
+    """measure, unit and year together: the intersection of the IRIs by each value, the year
+    from the details — the same as filtering the whole list."""
+    every = api.get("/api/statistics").json()["statistics"]
+
+    def ref(s: dict[str, Any], name: str) -> str | None:
+        value = s.get(name)
+        return value["id"] if value else None
+
+    pairs = sorted({(ref(s, "measure"), ref(s, "unit")) for s in every} - {(None, None)}, key=str)
+    assert len(pairs) >= 2
+    for measure, unit in pairs:
+        params = {k: v for k, v in (("measure", measure), ("unit", unit)) if v}
+        want = [s for s in every if all(ref(s, k) == v for k, v in params.items())]
+        body = api.get("/api/statistics", params=params).json()
+        assert body["statistics"] == want, params
+        assert body["total"] == len(want)
+    # The year is read from the details: a page of the year's figures is a slice of them all.
+    year = api.get("/api/statistics", params={"year": 2023}).json()
+    assert 0 < year["total"] < len(every)
+    assert all(s in every for s in year["statistics"])
+    first = api.get("/api/statistics", params={"year": 2023, "limit": 2, "offset": 1}).json()
+    assert first["statistics"] == year["statistics"][1:3]
+    assert first["total"] == year["total"]
