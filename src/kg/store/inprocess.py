@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
@@ -261,18 +262,21 @@ class InProcessLane:
             if late:
                 with contextlib.suppress(OSError):
                     os.setpriority(os.PRIO_PROCESS, task.native_id, 19)
+            outcome: Callable[[], None]
             try:
                 answered = handle(self._store, task.job, cell)
             except BaseException as exc:  # handed to the caller, never lost
-                with contextlib.suppress(RuntimeError):
-                    task.loop.call_soon_threadsafe(_fail, task.future, exc)
+                outcome = functools.partial(_fail, task.future, exc)
             else:
-                with contextlib.suppress(RuntimeError):  # the loop is closed
-                    task.loop.call_soon_threadsafe(_resolve, task.future, answered)
+                outcome = functools.partial(_resolve, task.future, answered)
+            # Free before the caller hears of it: a caller that sends its next query at once
+            # finds this thread free (it was sent to a worker when the answer came first).
             with self._lock:
                 retire = task.finish()
                 if not retire:
                     self._free += 1
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                task.loop.call_soon_threadsafe(outcome)
             if retire:
                 # Its priority was dropped (an unprivileged thread cannot raise it again):
                 # this thread retires; _finished starts a new one.
