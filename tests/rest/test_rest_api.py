@@ -301,3 +301,25 @@ def test_statistics_filters_together_are_the_whole_list_filtered(api: TestClient
     first = api.get("/api/statistics", params={"year": 2023, "limit": 2, "offset": 1}).json()
     assert first["statistics"] == year["statistics"][1:3]
     assert first["total"] == year["total"]
+
+
+def test_statistics_of_a_year_are_those_whose_period_covers_it(api: TestClient) -> None:
+    """?year= is a query (api-statistic-ids-in-year) that reads years as kg reads periods: the
+    same statistics as the whole list filtered in Python, for every year around the data."""
+    every = api.get("/api/statistics").json()["statistics"]
+
+    def year_of(value: str | None) -> int | None:
+        return int(value[:4]) if value and value[:4].isdigit() else None
+
+    def covers(statistic: dict[str, Any], year: int) -> bool:
+        period = statistic.get("period") or {}
+        start, end = year_of(period.get("start")), year_of(period.get("end"))
+        return start is not None and start <= year and (end is None or end >= year)
+
+    seen = 0
+    for year in range(2010, 2027):
+        want = [s for s in every if covers(s, year)]
+        body = api.get("/api/statistics", params={"year": year}).json()
+        assert body["statistics"] == want, year
+        seen += len(want)
+    assert seen > 0
