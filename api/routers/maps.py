@@ -84,10 +84,7 @@ async def _graph(request: Request, store: Store) -> nx.MultiDiGraph:
     cache = _caches.get(store)
     if cache is None:
         settings: Settings = settings_of(request)
-        cache = _caches.setdefault(
-            store,
-            NetworkCache(settings.ontology_dir / "queries", max_claims=settings.network_max_claims),
-        )
+        cache = _caches.setdefault(store, NetworkCache.of(settings))
     return await cache.graph(store)
 
 
@@ -138,7 +135,10 @@ async def map_asset(name: str) -> Response:
 
 
 async def _map(request: Request, store: Store, base_iri: str, map_request: MapRequest) -> Response:
-    graph = await _graph(request, store)
+    return _drawn(await _graph(request, store), map_request, base_iri)
+
+
+def _drawn(graph: nx.MultiDiGraph, map_request: MapRequest, base_iri: str) -> Response:
     rendered = build_map(graph, map_request, base_iri)
     response = _html(rendered.html)
     response.headers["X-KG-Nodes"] = str(rendered.nodes)
@@ -240,10 +240,7 @@ async def entity_map(
         message = "不在关系网络中 Not part of the network"
         return _html(render_page("关系图 Network map", message=message))
     map_request = MapRequest(kind="entity", entity=node, hops=hops, lang=lang or "zh", year=year)
-    rendered = build_map(graph, map_request, settings.base_iri)
-    response = _html(rendered.html)
-    response.headers["X-KG-Nodes"] = str(rendered.nodes)
-    return response
+    return _drawn(graph, map_request, settings.base_iri)
 
 
 @router.get(

@@ -497,9 +497,7 @@ def _network_graph(settings: Settings, names: Sequence[str] = ()) -> tuple[Any, 
     from kg.network.service import NetworkCache, resolve_node  # noqa: PLC0415
 
     async def work(store: Store) -> tuple[Any, list[str]]:
-        graph = await NetworkCache(
-            _queries_dir(settings), max_claims=settings.network_max_claims
-        ).graph(store)
+        graph = await NetworkCache.of(settings).graph(store)
         nodes = [await resolve_node(store, graph, n, settings.base_iri) for n in names]
         return graph, nodes
 
@@ -549,9 +547,7 @@ def _query_map(args: argparse.Namespace, settings: Settings) -> int:
             if named is None
             else await bind_typed(store, named, _params(args.param), base=settings.base_iri)
         )
-        known = await NetworkCache(
-            _queries_dir(settings), max_claims=settings.network_max_claims
-        ).graph(store)
+        known = await NetworkCache.of(settings).graph(store)
         return await graph_from_query(store, query, known)
 
     graph = _run(_with_store(settings, work))

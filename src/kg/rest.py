@@ -36,7 +36,7 @@ from kg.models import (
     StatisticView,
     UnknownPartner,
 )
-from kg.queries import Term, bind, bind_values, get_query, select
+from kg.queries import Term, bind, bind_batches, get_query, select
 from kg.resolve import expand_type, resolve
 from kg.search import GQ, MAX_LIMIT, SearchIndex, fold, index_for, lookup
 from kg.store.base import QueryRequest, Store
@@ -317,12 +317,9 @@ async def _statistics_of(
     store: Store, iris: Sequence[str], index: SearchIndex, base: str
 ) -> list[StatisticView]:
     """The statistics with these IRIs (api-statistics-of, in batches), sorted by IRI."""
-    query = get_query("api-statistics-of")
-    size = int(query.meta.get("batch", "500"))
     rows: list[Mapping[str, Term]] = []
-    for start in range(0, len(iris), size):
-        found = await select(store, bind_values(query, "statistic", iris[start : start + size]))
-        rows.extend(found.rows)
+    for text in bind_batches(get_query("api-statistics-of"), "statistic", iris):
+        rows.extend((await select(store, text)).rows)
     views = [
         _statistic(iri, group, index, base) for iri, group in group_rows(rows, "statistic").items()
     ]

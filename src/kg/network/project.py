@@ -29,7 +29,7 @@ import pyoxigraph as ox
 
 from kg.config import ONTOLOGY_NS
 from kg.errors import BadParameter, ResultTooLarge
-from kg.queries import Solutions, Term, bind_values, get_query, parse_solutions
+from kg.queries import Solutions, Term, bind_batches, get_query, parse_solutions
 from kg.store.base import QueryRequest, Store
 
 __all__ = [
@@ -117,12 +117,14 @@ def _value(term: Term | None) -> str:
 
 
 async def _run(store: Store, name: str, queries_dir: Path) -> Solutions:
+    return await _run_text(store, get_query(name, queries_dir).text)
+
+
+async def _run_text(store: Store, text: str) -> Solutions:
     # The project's own queries, bounded by the data: not cut at the endpoint's row cap
     # (KG_MAX_RESULT_ROWS is for what visitors send; a partial projection would draw a wrong
     # network). Deadline and memory limits still apply.
-    request = QueryRequest(
-        query=get_query(name, queries_dir).text, accept=(_JSON_RESULTS,), row_cap=False
-    )
+    request = QueryRequest(query=text, accept=(_JSON_RESULTS,), row_cap=False)
     return parse_solutions((await store.query(request)).body)
 
 
@@ -158,18 +160,11 @@ async def load_network(store: Store, queries_dir: Path, *, max_claims: int = 0) 
 
 #: The most entities a local projection gathers before it gives up (see load_neighbourhood).
 MAX_NEIGHBOURHOOD_NODES: Final = 5000
-#: IRIs bound per query: a VALUES block of a few hundred terms parses in well under a ms.
-_BATCH: Final = 500
 #: Queries of one neighbourhood in flight at once: enough to keep the store's workers busy,
 #: few enough not to fill its queue (query_queue) with one visitor's batches.
 _IN_FLIGHT: Final = 4
 _PART_OF = f"{ONTOLOGY_NS}partOf"
 _PAIRING = f"{ONTOLOGY_NS}Pairing"
-
-
-async def _run_text(store: Store, text: str) -> Solutions:
-    request = QueryRequest(query=text, accept=(_JSON_RESULTS,), row_cap=False)
-    return parse_solutions((await store.query(request)).body)
 
 
 async def _rows_of(
@@ -183,18 +178,15 @@ async def _rows_of(
 ) -> list[Mapping[str, Term]]:
     """The rows of the named query ``name`` for a set of IRIs, in batches run side by side;
     identical rows once (a row touching two IRIs of the set comes once per IRI)."""
-    query = get_query(name, queries_dir)
-    # A query's own ``#+ batch:`` (a UNION started from the bound values only while they
-    # are few: see network-claims-of), else _BATCH.
-    size = int(query.meta.get("batch", _BATCH))
-    ordered = sorted(set(iris))
-    batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    # In batches of the query's own ``#+ batch:`` (a UNION started from the bound values only
+    # while they are few: see network-claims-of).
+    texts = bind_batches(get_query(name, queries_dir), param, sorted(set(iris)))
 
-    async def run(batch: list[str]) -> Solutions:
+    async def run(text: str) -> Solutions:
         async with limit:
-            return await _run_text(store, bind_values(query, param, batch))
+            return await _run_text(store, text)
 
-    answers = await asyncio.gather(*(run(batch) for batch in batches))
+    answers = await asyncio.gather(*(run(text) for text in texts))
     return _unique(row for answer in answers for row in answer.rows)
 
 

@@ -32,6 +32,7 @@ from kg.network.project import (
 from kg.store.base import Store
 
 if TYPE_CHECKING:
+    from kg.config import Settings
     from kg.network.render import RenderedMap
 
 __all__ = [
@@ -71,6 +72,11 @@ class NetworkCache:
         self._version: str | None = None
         self._graph: nx.MultiDiGraph | None = None
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def of(cls, settings: Settings) -> NetworkCache:
+        """The cache of the queries and claim cap ``settings`` name (routes and commands)."""
+        return cls(settings.ontology_dir / "queries", max_claims=settings.network_max_claims)
 
     async def graph(self, store: Store) -> nx.MultiDiGraph:
         version = (await store.info()).version

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from kg.build import read_manifest
 from kg.config import Settings
 from kg.errors import StoreError, StoreUnavailable, UpdateNotAllowed, error_from_code
 from kg.sparql.types import QueryRequest, QueryResult, ResultKind, StoreInfo
@@ -51,23 +52,15 @@ _RESULT_KINDS: dict[str, ResultKind] = {
 }
 
 
-def _manifest(folder: Path) -> dict[str, object]:
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
-
-
 def build_version(folder: Path) -> str | None:
     """The build id from ``folder/manifest.json``, or None when there is none."""
-    build_id = _manifest(folder).get("build_id")
+    build_id = read_manifest(folder).get("build_id")
     return str(build_id) if build_id else None
 
 
 def search_index_file(folder: Path) -> str | None:
     """The search index file the build in ``folder`` holds (kg.search), None without one."""
-    name = _manifest(folder).get("search_index")
+    name = read_manifest(folder).get("search_index")
     if not isinstance(name, str) or not name or "/" in name:
         return None
     path = folder / name
