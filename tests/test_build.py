@@ -124,6 +124,26 @@ def test_failed_publish_leaves_the_current_build_and_no_partial_folder(tmp_path:
     assert leftovers == [good.build_id]
 
 
+def test_a_store_that_cannot_be_written_stops_the_search_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search index is written from the file beside the engine's load: when the store
+    fails, the build fails at once with a clear error, its index is stopped and nothing is
+    left behind (no partial folder, no thread)."""
+    import threading
+
+    import pyoxigraph
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pyoxigraph, "Store", full)
+    with pytest.raises(BuildError, match="No space left on device"):
+        publish(tmp_path, canonical_nquads(dataset()), base_iri=BASE, log=lambda _: None)
+    assert [p.name for p in (tmp_path / "builds").iterdir()] == [".lock"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("kg-search-index")]
+
+
 def test_no_current_build_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable, match="run `kg build` first"):
         current_build(tmp_path)

@@ -49,6 +49,7 @@ __all__ = [
     "Hit",
     "MatchKind",
     "SearchIndex",
+    "Stopped",
     "build_index",
     "current_index",
     "entry_for",
@@ -59,9 +60,9 @@ __all__ = [
     "index_for",
     "index_query",
     "lookup",
+    "nquads_rows",
     "raw_rows",
     "search",
-    "solution_rows",
     "write_index",
 ]
 
@@ -238,15 +239,48 @@ def raw_rows(rows: Iterable[Mapping[str, Term]]) -> Iterator[Raw]:
             yield raw
 
 
-def solution_rows(solutions: ox.QuerySolutions) -> Iterator[Raw]:
-    """The rows of ``search-index.rq`` straight from the engine (``kg build``), read by
-    position: a dict per row cost a third of the engine's own time at 10M quads."""
-    names = [v.value for v in solutions.variables]
-    at = [names.index(name) for name in _COLUMNS]
-    for solution in solutions:
-        raw = _raw(*(solution[i] for i in at))
-        if raw is not None:
-            yield raw
+_RDFS: Final = "http://www.w3.org/2000/01/rdf-schema#"
+#: The predicates of ``search-index.rq``, and what each row of it says.
+_PREDICATES: Final = {
+    ox.NamedNode(f"{_RDFS}label"): "label",
+    ox.NamedNode("http://www.w3.org/2004/02/skos/core#altLabel"): "alt",
+    ox.NamedNode(f"{GQ}pinyin"): "pinyin",
+    ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"): "class",
+    ox.NamedNode(f"{GQ}divisionCode"): "code",
+}
+
+
+class Stopped(Exception):
+    """Reading the N-Quads was stopped from outside (:func:`nquads_rows`)."""
+
+
+def nquads_rows(
+    path: Path, *, lenient: bool = False, stop: threading.Event | None = None
+) -> Iterator[Raw]:
+    """The rows of ``search-index.rq`` over the union of the graphs, read from an N-Quads
+    file instead of asked of the engine: `kg build` writes the index from the dataset file
+    while the engine bulk-loads the same file (on the other core; the loader releases the
+    GIL), instead of after it. One row per quad: a quad repeated in several graphs gives
+    its row more than once, and ``rdf:type`` rows come for resources without ``rdfs:label``
+    too; :func:`_gather` reads both as the query's rows (labels and classes are sets, a
+    class counts only beside an ``rdfs:label``). SyntaxError on a malformed file (as the
+    loader); :class:`Stopped` once ``stop`` is set."""
+    kinds = _PREDICATES.get
+    quads = ox.parse(path=str(path), format=ox.RdfFormat.N_QUADS, lenient=lenient)
+    for n, (subject, predicate, obj, _) in enumerate(quads):
+        if stop is not None and not n & 0xFFFF and stop.is_set():
+            raise Stopped
+        kind = kinds(predicate)
+        if kind is None or not isinstance(subject, ox.NamedNode):
+            continue
+        if kind == "class":
+            if isinstance(obj, ox.NamedNode):
+                yield subject.value, "", "", "", obj.value, ""
+        elif isinstance(obj, ox.Literal):
+            if kind == "code":
+                yield subject.value, "", "", "", "", obj.value
+            else:
+                yield subject.value, obj.value, obj.language or "", kind, "", ""
 
 
 def _gather(raw: Iterable[Raw], into: _Resource) -> _Resource:
@@ -263,7 +297,9 @@ def _gather(raw: Iterable[Raw], into: _Resource) -> _Resource:
 def _entry(iri: str, res: _Resource) -> Entry:
     zh = [x.value for x in res.labels if x.kind == "label" and x.language.startswith("zh")]
     en = [x.value for x in res.labels if x.kind == "label" and x.language.startswith("en")]
-    types = frozenset(res.types)
+    # search-index.rq reads classes beside an rdfs:label only (nquads_rows reads them all).
+    labelled = any(x.kind == "label" for x in res.labels)
+    types = frozenset(res.types) if labelled else frozenset()
     return Entry(
         iri=iri,
         label_zh=min(zh, key=lambda s: (len(s), s)) if zh else None,
@@ -338,14 +374,24 @@ FORMAT: Final = "kg-search-1"
 _SEP: Final = "\x1f"
 
 
-def write_index(path: Path, rows: Iterable[Raw], *, base: str, version: str) -> int:
+def write_index(
+    path: Path,
+    rows: Iterable[Raw],
+    *,
+    base: str,
+    version: str,
+    stop: threading.Event | None = None,
+) -> int:
     """Write the search index of ``rows`` (of ``search-index.rq``, from :func:`raw_rows` or
-    :func:`solution_rows`, streamed: any number) to ``path`` (atomically) for the store version
-    ``version``; returns the searched entries."""
+    :func:`nquads_rows`, streamed: any number) to ``path`` (atomically) for the store version
+    ``version``; returns the searched entries. Once ``stop`` is set, SQLite's work is
+    interrupted (sqlite3.OperationalError) and no file is left."""
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
     prefix = base + "id/"
     db = sqlite3.connect(partial)
+    if stop is not None:
+        db.set_progress_handler(stop.is_set, 100_000)
     try:
         db.executescript(_SCHEMA)
         db.executemany("INSERT INTO raw VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -354,10 +400,12 @@ def write_index(path: Path, rows: Iterable[Raw], *, base: str, version: str) -> 
         types: list[tuple[int, str]] = []
         keyed: list[tuple[str, int, int, int]] = []
         ordered = db.execute("SELECT * FROM raw ORDER BY entity")
-        for pos, (iri, raw) in enumerate(itertools.groupby(ordered, key=lambda r: r[0])):
+        pos = -1
+        for iri, raw in itertools.groupby(ordered, key=lambda r: r[0]):
             res = _gather(raw, _Resource())
             if not res.labels:
                 continue  # classes or a code without a label: nothing to show or find
+            pos += 1  # entries numbered in IRI order
             entry = _entry(iri, res)
             own = iri.startswith(prefix)
             entries.append(

@@ -12,6 +12,7 @@ import bisect
 import itertools
 import sqlite3
 from collections.abc import Iterable, Mapping
+from contextlib import closing
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -23,6 +24,7 @@ from kg.search import (
     _TIER,
     Entry,
     SearchIndex,
+    Stopped,
     _entry,
     _gather,
     _keys,
@@ -32,8 +34,8 @@ from kg.search import (
     index_file_version,
     index_for,
     index_query,
+    nquads_rows,
     raw_rows,
-    solution_rows,
     write_index,
 )
 from kg.store.base import QueryRequest
@@ -148,20 +150,119 @@ def test_lookups_agree_with_the_in_memory_reference(
         assert got == want, text
 
 
-def test_rows_from_the_engine_and_from_an_answer_agree(
-    rows: list[Mapping[str, Term]], real_build: Path
-) -> None:
-    """`kg build` reads the engine's solutions by position, a server without the file reads a
-    parsed answer by name: the same rows."""
-    from collections import Counter
+def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every table of an index file, rows sorted."""
+    with closing(sqlite3.connect(path)) as db:
+        return {
+            table: sorted(db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for table in ("meta", "entries", "types", "postings", "keys")
+        }
 
+
+def _answer_rows(dataset: Path) -> list[Mapping[str, Term]]:
+    """The rows of search-index.rq over ``dataset``, as a server reads a store's answer."""
     store = ox.Store()
-    store.bulk_load(path=str(real_build / "dataset.nq"), format=ox.RdfFormat.N_QUADS)
+    store.bulk_load(path=str(dataset), format=ox.RdfFormat.N_QUADS)
     solutions = store.query(index_query(), use_default_graph_as_union=True)
     assert isinstance(solutions, ox.QuerySolutions)
-    from_engine = Counter(solution_rows(solutions))
-    assert from_engine == Counter(raw_rows(rows))
-    assert sum(from_engine.values()) > 1000
+    names = solutions.variables
+    return [{v.value: s[v] for v in names if s[v] is not None} for s in solutions]
+
+
+_EDGES = f"""
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix gq: <https://w3id.org/gq-kg/ontology#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix id: <{BASE}id/> .
+id:a rdfs:label "甲县"@zh ; a gq:County .
+<https://example.org/g1> {{ id:a rdfs:label "甲县"@zh ; skos:altLabel "甲" ; a gq:County . }}
+<https://example.org/g2> {{ id:a a gq:Place ; gq:pinyin "jia" . }}
+id:b skos:altLabel "乙" ; a gq:County ; gq:divisionCode "520000" .
+id:c a gq:County ; gq:divisionCode "520001" .
+_:x rdfs:label "空白"@zh ; a gq:County .
+id:d rdfs:label <https://example.org/not-a-literal> , "丁村"@zh ; gq:pinyin "dingcun" ;
+     a "not a class" , gq:Village ; gq:divisionCode <https://example.org/not-a-code> .
+id:e rdfs:label "E Town"@en , "Ｅ镇" ; a gq:Town ; gq:divisionCode "522701001"^^xsd:string .
+<https://w3id.org/gq-kg/ontology#Town> rdfs:label "镇"@zh , "town"@en .
+"""
+
+
+def _nquads(tmp_path: Path, name: str, trig: str | Path) -> Path:
+    text = trig.read_text(encoding="utf-8") if isinstance(trig, Path) else trig
+    dataset = ox.Dataset(ox.parse(text, format=ox.RdfFormat.TRIG))
+    path = tmp_path / f"{name}.nq"
+    path.write_bytes(ox.serialize(dataset, format=ox.RdfFormat.N_QUADS) or b"")
+    return path
+
+
+@pytest.mark.parametrize("data", ["edges", "mini", "hostile", "network-hostile", "generated"])
+def test_the_index_from_the_file_equals_the_index_from_the_store(tmp_path: Path, data: str) -> None:
+    """`kg build` reads the dataset file (nquads_rows, beside the engine's load); a server
+    without the file reads the store's answer to search-index.rq: the same index, table by
+    table (repeated quads, classes without rdfs:label, blank nodes, non-literal labels)."""
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    if data == "edges":
+        dataset = _nquads(tmp_path, data, _EDGES)
+    elif data == "generated":
+        from bench.generate import generate
+
+        dataset = tmp_path / "generated.nq"
+        generate(dataset, 20_000, 7, BASE)
+    else:
+        dataset = _nquads(tmp_path, data, fixtures / f"{data}.trig")
+    from_file, from_store = tmp_path / "file.sqlite", tmp_path / "store.sqlite"
+    write_index(from_file, nquads_rows(dataset), base=BASE, version="v")
+    write_index(from_store, raw_rows(_answer_rows(dataset)), base=BASE, version="v")
+    tables = _tables(from_file)
+    assert tables == _tables(from_store)
+    assert tables["entries"]
+    if data == "edges":
+        index = SearchIndex(from_file)
+        assert index.entry(BASE + "id/a") is not None
+        assert index.entry(BASE + "id/a").types == {  # type: ignore[union-attr]
+            "https://w3id.org/gq-kg/ontology#County",
+            "https://w3id.org/gq-kg/ontology#Place",
+        }
+        assert index.entry(BASE + "id/b").types == frozenset()  # type: ignore[union-attr]
+        assert index.entry(BASE + "id/c") is None  # no label
+        assert index.entry_for_code("522701001").iri == BASE + "id/e"  # type: ignore[union-attr]
+        assert [h.entry.iri for h in index.lookup("dingcun")] == [BASE + "id/d"]
+
+
+def test_the_build_index_equals_the_index_from_its_store(
+    rows: list[Mapping[str, Term]], real_build: Path, tmp_path: Path
+) -> None:
+    """What `kg build` wrote (from the file, on its own thread) is what the project's store
+    answers, read as a server without the file reads it."""
+    expected = tmp_path / "search.sqlite"
+    write_index(expected, raw_rows(rows), base=BASE, version=real_build.name)
+    assert _tables(real_build / "search.sqlite") == _tables(expected)
+
+
+def test_a_stopped_or_broken_read_leaves_no_file(tmp_path: Path) -> None:
+    """The build stops the index when its load fails (a set event); a malformed file fails
+    the read as it fails the loader."""
+    import threading
+
+    dataset = _nquads(tmp_path, "edges", _EDGES)
+    stop = threading.Event()
+    stop.set()
+    target = tmp_path / "out" / "search.sqlite"
+    target.parent.mkdir()
+    with pytest.raises(Stopped):
+        write_index(target, nquads_rows(dataset, stop=stop), base=BASE, version="v")
+    many = [(f"{BASE}id/e{i}", f"名{i}", "zh", "label", "", "") for i in range(50_000)]
+    with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+        write_index(target, iter(many), base=BASE, version="v", stop=stop)  # SQLite's work
+    write_index(target, iter(many[:3]), base=BASE, version="v")  # not stopped: written
+    assert len(SearchIndex(target)) == 3
+    target.unlink()
+    broken = tmp_path / "broken.nq"
+    broken.write_text('<https://a> <https://b> "open .\n', encoding="utf-8")
+    with pytest.raises(SyntaxError):
+        write_index(target, nquads_rows(broken), base=BASE, version="v")
+    assert list(target.parent.iterdir()) == []
 
 
 def test_entries_codes_pages_and_terms(rows: list[Mapping[str, Term]], real_build: Path) -> None:
