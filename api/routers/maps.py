@@ -263,15 +263,22 @@ async def query_map(
     other query parameters are the named query's parameters."""
     if (name is None) == (query is None):
         raise BadParameter("give name= (a named query) or query= (SPARQL text), not both")
+    graphs: tuple[str, ...] = ()
     if name is not None:
         named = get_query(name, settings.ontology_dir / "queries")
         values = {k: v for k, v in request.query_params.items() if k not in {"name", "lang"}}
         text = await bind_typed(store, named, values, base=settings.base_iri)
-        title = named.summary
+        title, graphs = named.summary, named.default_graphs(settings.base_iri)
     else:
         text, title = str(query), "SPARQL"
-    known = await _graph(request, store)
-    graph = await graph_from_query(store, text, known)
+    # The answer's entities only, not the whole projection: drawn at any size of the store.
+    graph = await graph_from_query(
+        store,
+        text,
+        settings.ontology_dir / "queries",
+        default_graphs=graphs,
+        max_nodes=settings.map_max_nodes,
+    )
     language = parse_lang(lang)
     options = MapOptions(kind="query", title=title, lang=language, base_iri=settings.base_iri)
     rendered = render_map(graph, options)

@@ -527,7 +527,6 @@ def _entity_graph(settings: Settings, text: str, hops: int) -> tuple[Any, list[s
 def _query_map(args: argparse.Namespace, settings: Settings) -> int:
     from kg.network.project import graph_from_query  # noqa: PLC0415
     from kg.network.render import MapOptions, render_map  # noqa: PLC0415
-    from kg.network.service import NetworkCache  # noqa: PLC0415
     from kg.queries import get_query  # noqa: PLC0415
 
     if bool(args.name) == bool(args.file):
@@ -547,8 +546,14 @@ def _query_map(args: argparse.Namespace, settings: Settings) -> int:
             if named is None
             else await bind_typed(store, named, _params(args.param), base=settings.base_iri)
         )
-        known = await NetworkCache.of(settings).graph(store)
-        return await graph_from_query(store, query, known)
+        graphs = named.default_graphs(settings.base_iri) if named is not None else ()
+        return await graph_from_query(
+            store,
+            query,
+            _queries_dir(settings),
+            default_graphs=graphs,
+            max_nodes=settings.map_max_nodes,
+        )
 
     graph = _run(_with_store(settings, work))
     options = MapOptions(kind="query", title=title, lang=args.lang, self_contained=True)

@@ -292,3 +292,91 @@ def test_local_projection_of_the_hostile_graph(tmp_path: Path) -> None:
 
     differences = asyncio.run(compare())
     assert not differences, differences[:10]
+
+
+# --- maps of a query's answer ------------------------------------------------------------
+
+_PREFIXES = (
+    "PREFIX gq: <https://w3id.org/gq-kg/ontology#>\n"
+    "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+    "PREFIX org: <http://www.w3.org/ns/org#>\n"
+)
+#: What visitors draw: pairings with labels, containment as a CONSTRUCT, a DESCRIBE, memberships,
+#: rows whose ends are literals or sentences, a blank node, every relation of one county.
+ANSWERS = (
+    "SELECT ?source ?target ?label WHERE { ?p a gq:Pairing ; gq:helper ?source ; "
+    "gq:recipient ?target . OPTIONAL { ?p gq:level ?label } }",
+    "CONSTRUCT { ?a gq:partOf ?b . ?a rdfs:label ?l } WHERE { ?a gq:partOf ?b . "
+    "OPTIONAL { ?a rdfs:label ?l } }",
+    f"DESCRIBE <{SANDU}>",
+    "SELECT ?source ?target (org:member AS ?relation) WHERE { ?m a gq:Membership ; "
+    "org:member ?source ; org:organization ?target }",
+    "SELECT ?source ?target WHERE { ?source gq:statedIn ?target } LIMIT 40",
+    "SELECT ?source ?target WHERE { ?source rdfs:label ?target } LIMIT 40",
+    "CONSTRUCT { _:b gq:partOf ?c } WHERE { ?c a gq:County }",
+    f"SELECT ?source ?relation ?target WHERE {{ {{ <{SANDU}> ?relation ?target . "
+    f"BIND(<{SANDU}> AS ?source) }} UNION {{ ?source ?relation <{SANDU}> . "
+    f"BIND(<{SANDU}> AS ?target) }} }}",
+)
+
+
+@pytest.mark.parametrize("text", ANSWERS)
+def test_a_query_map_knows_its_entities_as_the_whole_projection_does(
+    real_store: MemoryStore, whole: nx.MultiDiGraph, text: str
+) -> None:
+    """/maps/query and `kg map query` fetch what the projection knows about the answer's
+    entities only (load_among): the same map as with the whole projection."""
+    from kg.network.project import answer_edges, graph_from_edges, load_among
+
+    query = _PREFIXES + text
+    # One answer drawn both ways (a CONSTRUCT's blank nodes are new at every run).
+    edges, iris = asyncio.run(answer_edges(real_store, query))
+    real_store.queries.clear()
+    local = graph_from_edges(edges, asyncio.run(load_among(real_store, QUERIES, iris)))
+    whole_queries = {get_query(n, QUERIES).text for n in ("network-claims", "network-nodes")}
+    assert not whole_queries & {q.query for q in real_store.queries}
+    before = graph_from_edges(edges, whole)
+    assert local.number_of_edges() > 0
+    assert _snapshot(local) == _snapshot(before)
+    assert local.graph["classes"] == whole.graph["classes"]
+
+
+def test_a_query_map_of_too_many_entities_is_result_too_large(real_store: MemoryStore) -> None:
+    from kg.network.project import graph_from_query
+
+    query = _PREFIXES + ANSWERS[0]
+    with pytest.raises(ResultTooLarge, match="narrow the query"):
+        asyncio.run(graph_from_query(real_store, query, QUERIES, max_nodes=3))
+
+
+def test_a_query_map_reads_the_default_graph_it_is_given(real_store: MemoryStore) -> None:
+    """A named query's ``#+ default-graph:`` reaches the store (the route and `kg map query`
+    pass NamedQuery.default_graphs): over the ontology graph the class tree, over the
+    article's graph nothing."""
+    from kg.network.project import graph_from_query
+
+    query = _PREFIXES + "SELECT ?source ?target WHERE { ?source rdfs:subClassOf ?target }"
+    union = asyncio.run(graph_from_query(real_store, query, QUERIES))
+    ontology = asyncio.run(
+        graph_from_query(real_store, query, QUERIES, default_graphs=(f"{BASE}graph/ontology",))
+    )
+    article = asyncio.run(
+        graph_from_query(real_store, query, QUERIES, default_graphs=(f"{BASE}graph/article",))
+    )
+    assert ontology.number_of_edges() > 10
+    assert article.number_of_edges() == 0
+    assert set(ontology.edges) <= set(union.edges)
+
+
+def test_a_query_map_is_drawn_when_the_whole_network_is_over_its_cap(
+    claim_cap_api: TestClient,
+) -> None:
+    """/maps/query no longer projects the whole network: with KG_NETWORK_MAX_CLAIMS far below
+    the data the other whole-network maps answer 413, a query's map is drawn, with the
+    sentences of its edges."""
+    named = claim_cap_api.get("/maps/query", params={"name": "network-district-county"})
+    assert named.status_code == 200, named.text[:300]
+    edges = _data_block(named.text)["edges"]
+    assert len(edges) > 5
+    assert all(e["kg"]["citations"] for e in edges)
+    assert claim_cap_api.get("/maps/pairings").status_code == 413

@@ -36,8 +36,11 @@ __all__ = [
     "ClassInfo",
     "Filters",
     "active_in",
+    "answer_edges",
     "filter_network",
+    "graph_from_edges",
     "graph_from_query",
+    "load_among",
     "load_neighbourhood",
     "load_network",
     "local_name",
@@ -219,13 +222,49 @@ async def load_neighbourhood(
     An empty graph when ``center`` is no entity of the network; ResultTooLarge when more than
     ``max_nodes`` entities are within reach (ask for fewer hops).
     """
+    too_many = (
+        f"the map of {center} at {hops} hops reaches more than {max_nodes} entities: "
+        "ask for fewer hops"
+    )
+    return await _load_local(
+        store, queries_dir, {center}, hops=hops, max_nodes=max_nodes, too_many=too_many
+    )
+
+
+async def load_among(
+    store: Store,
+    queries_dir: Path,
+    iris: Iterable[str],
+    *,
+    max_nodes: int = MAX_NEIGHBOURHOOD_NODES,
+) -> nx.MultiDiGraph:
+    """The projection restricted to the entities among ``iris`` (what is no entity of the
+    network is left out), with every edge among them: what a map of a query's answer needs
+    to know about its nodes, fetched for them only instead of projecting the whole graph
+    (the same as :func:`load_neighbourhood` at 0 hops around each). ResultTooLarge when they
+    are more than ``max_nodes`` entities."""
+    too_many = f"the answer names more than {max_nodes} entities: narrow the query"
+    return await _load_local(
+        store, queries_dir, set(iris), hops=0, max_nodes=max_nodes, too_many=too_many
+    )
+
+
+async def _load_local(
+    store: Store,
+    queries_dir: Path,
+    starts: set[str],
+    *,
+    hops: int,
+    max_nodes: int,
+    too_many: str,
+) -> nx.MultiDiGraph:
     limit = asyncio.Semaphore(_IN_FLIGHT)
     classes_rows = asyncio.ensure_future(_run(store, "network-classes", queries_dir))
     try:
-        facts = await _rows_of(
-            store, queries_dir, "network-nodes-of", "node", [center], limit=limit
-        )
+        facts = await _rows_of(store, queries_dir, "network-nodes-of", "node", starts, limit=limit)
         nodes: set[str] = {_value(r.get("node")) for r in facts}
+        if len(nodes) > max_nodes:
+            raise ResultTooLarge(too_many)
         frontier = set(nodes)
         claims: list[Mapping[str, Term]] = []
         relations: list[Mapping[str, Term]] = []
@@ -252,10 +291,7 @@ async def load_neighbourhood(
             frontier = {_value(r.get("node")) for r in new_facts}
             nodes |= frontier
             if len(nodes) > max_nodes:
-                raise ResultTooLarge(
-                    f"the map of {center} at {hops} hops reaches more than {max_nodes} "
-                    "entities: ask for fewer hops"
-                )
+                raise ResultTooLarge(too_many)
         claims = _unique(claims)
         relations = _unique(relations)
         # mark_unknown_counties looks at a county's partOf container (for its code) and at
@@ -704,32 +740,55 @@ _NTRIPLES = "application/n-triples"
 _RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 
 
+#: One edge of a query's answer: source, relation, target, label, source and target labels.
+AnswerEdge = tuple[str, str, str, str, str, str]
+
+
 async def graph_from_query(
-    store: Store, text: str, known: nx.MultiDiGraph | None = None
+    store: Store,
+    text: str,
+    queries_dir: Path,
+    *,
+    default_graphs: tuple[str, ...] = (),
+    max_nodes: int = MAX_NEIGHBOURHOOD_NODES,
 ) -> nx.MultiDiGraph:
     """The answer of a user's (or a named) query as a network.
 
     A SELECT needs ``?source`` and ``?target`` (optionally ``?relation``, ``?label`` for the edge,
     ``?sourceLabel``/``?targetLabel``); a CONSTRUCT or DESCRIBE gives one edge per triple whose
-    object is a resource (rdfs:label triples label the nodes). Nodes and edges the projection
-    ``known`` has keep its types, labels, coordinates and citations.
+    object is a resource (rdfs:label triples label the nodes). The entities of the answer keep
+    the projection's types, labels, coordinates and citations, fetched for them only
+    (:func:`load_among`, at most ``max_nodes`` of them): a small answer is drawn at once
+    whatever the size of the store. ``default_graphs``: the query's default graph (a named
+    query's ``#+ default-graph:``).
     """
-    result = await store.query(QueryRequest(query=text, accept=(_JSON_RESULTS, _NTRIPLES)))
+    edges, iris = await answer_edges(store, text, default_graphs=default_graphs)
+    known = await load_among(store, queries_dir, iris, max_nodes=max_nodes)
+    return graph_from_edges(edges, known)
+
+
+async def answer_edges(
+    store: Store, text: str, *, default_graphs: tuple[str, ...] = ()
+) -> tuple[list[AnswerEdge], set[str]]:
+    """The edges of a query's answer (see :func:`graph_from_query`) and the IRIs among their
+    ends."""
+    request = QueryRequest(
+        query=text, accept=(_JSON_RESULTS, _NTRIPLES), default_graph_uris=default_graphs
+    )
+    result = await store.query(request)
     if result.truncated:
         # The visitor's own query: a partial answer would draw a wrong network without saying so.
         raise ResultTooLarge(
             f"the query's answer was cut at {result.rows} rows (setting max_result_rows, "
             "KG_MAX_RESULT_ROWS); a map of part of it would be wrong: narrow the query"
         )
-    graph = nx.MultiDiGraph()
-    graph.graph["classes"] = known.graph.get("classes", {}) if known is not None else {}
     if result.kind == "solutions":
         solutions = parse_solutions(result.body)
         if not {"source", "target"} <= set(solutions.variables):
             raise BadParameter(
                 "a SELECT drawn as a network needs the variables ?source and ?target"
             )
-        rows = [
+        rows: list[AnswerEdge] = [
             (
                 _value(row.get("source")),
                 local_name(_value(row.get("relation"))) or "related",
@@ -741,18 +800,35 @@ async def graph_from_query(
             for row in solutions.rows
             if row.get("source") is not None and row.get("target") is not None
         ]
+        iris = {
+            iri
+            for row in solutions.rows
+            if row.get("source") is not None and row.get("target") is not None
+            for iri in (_iri(row.get("source")), _iri(row.get("target")))
+            if iri
+        }
     elif result.kind == "graph":
         labels: dict[str, str] = {}
         rows = []
+        iris = set()
         for triple in ox.parse(result.body, format=ox.RdfFormat.N_TRIPLES):
             subject, obj = str(triple.subject.value), triple.object
             if triple.predicate.value == _RDFS_LABEL and isinstance(obj, ox.Literal):
                 labels.setdefault(subject, obj.value)
             elif isinstance(obj, ox.NamedNode | ox.BlankNode):
                 rows.append((subject, local_name(triple.predicate.value), obj.value, "", "", ""))
+                iris.update(t.value for t in (triple.subject, obj) if isinstance(t, ox.NamedNode))
         rows = [(s, p, o, lab, labels.get(s, ""), labels.get(o, "")) for s, p, o, lab, _, _ in rows]
     else:
         raise BadParameter("an ASK query has no network to draw: use SELECT or CONSTRUCT")
+    return rows, iris
+
+
+def graph_from_edges(rows: Iterable[AnswerEdge], known: nx.MultiDiGraph | None) -> nx.MultiDiGraph:
+    """The network of a query's edges; nodes and edges the projection ``known`` has keep its
+    types, labels, coordinates and citations."""
+    graph = nx.MultiDiGraph()
+    graph.graph["classes"] = known.graph.get("classes", {}) if known is not None else {}
     for source, relation, target, label, source_label, target_label in rows:
         for node, node_label in ((source, source_label), (target, target_label)):
             if node in graph:
