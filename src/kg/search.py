@@ -20,6 +20,7 @@ a private temporary file, rebuilt when the store's version changes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -673,7 +674,8 @@ def _types(types: Sequence[str]) -> str | None:
 def build_index(rows: Iterable[Mapping[str, Term]], base: str, version: str = "") -> SearchIndex:
     """The index over rows of ``search-index.rq`` in a private temporary file; entities under
     ``{base}id/`` are searched, other labelled resources (ontology terms) only described."""
-    handle, name = tempfile.mkstemp(prefix="kg-search-", suffix=".sqlite")
+    _sweep_private_files()
+    handle, name = tempfile.mkstemp(prefix=f"{_PRIVATE}{os.getpid()}-", suffix=".sqlite")
     os.close(handle)
     path = Path(name)
     try:
@@ -682,6 +684,40 @@ def build_index(rows: Iterable[Mapping[str, Term]], base: str, version: str = ""
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+#: Private index files: ``kg-search-<pid>-<random>.sqlite`` in the temporary folder.
+_PRIVATE: Final = "kg-search-"
+_PRIVATE_NAME: Final = re.compile(rf"^{_PRIVATE}(\d+)-\w+\.sqlite(?:\.partial)?$")
+
+
+def _sweep_private_files(folder: Path | None = None) -> list[Path]:
+    """Remove the private index files of processes that are gone (a server killed with
+    SIGKILL cannot remove its own); returns them. A file of a living process stays."""
+    removed: list[Path] = []
+    folder = folder or Path(tempfile.gettempdir())
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _PRIVATE_NAME.match(name)
+        if match is None or _alive(int(match[1])):
+            continue
+        with contextlib.suppress(OSError):
+            (folder / name).unlink()
+            removed.append(folder / name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def index_query() -> str:

@@ -398,3 +398,30 @@ def test_a_remote_store_uses_the_build_index_of_its_dump(
     assert (index.path == index_file) is pinned
     assert hits[0] == BASE + "id/division/522731"
     assert hits == [h.entry.iri for h in SearchIndex(index_file).lookup("惠水")]
+
+
+def test_private_index_files_of_dead_processes_are_swept(tmp_path: Path) -> None:
+    """A server without the build's file writes a private index in the temporary folder and
+    removes it when done; one killed with SIGKILL cannot, so the next private index sweeps
+    the files of processes that are gone (and only those)."""
+    import os
+    import subprocess
+    import sys
+
+    from kg.search import _sweep_private_files
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = int(child.stdout)
+    gone = tmp_path / f"kg-search-{dead}-abc123.sqlite"
+    half = tmp_path / f"kg-search-{dead}-def456.sqlite.partial"
+    mine = tmp_path / f"kg-search-{os.getpid()}-xyz.sqlite"
+    other = tmp_path / "kg-search-notes.txt"
+    for path in (gone, half, mine, other):
+        path.write_bytes(b"x")
+    assert sorted(_sweep_private_files(tmp_path)) == sorted([gone, half])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])
