@@ -25,6 +25,8 @@ BASE = "https://w3id.org/gq-kg/"
 HAIZHU = BASE + "id/division/440105"
 SANDU = BASE + "id/division/522732"
 SENTENCE = "/id/document/gq2023/s/13-1"
+GQ = BASE + "ontology#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 @pytest.fixture
@@ -349,6 +351,48 @@ def test_pages_revalidate_with_etags(mini: TestClient) -> None:
     missing = mini.get("/id/division/999999")
     assert missing.status_code == 404
     assert "etag" not in missing.headers
+
+
+def test_an_iri_with_chinese_letters_has_its_page_and_an_ascii_link_header(
+    hostile: TestClient,
+) -> None:
+    """hostile.trig's ``id/document/三都``: the Link header (Latin-1 only) was built from the
+    raw path, so the page of any IRI that is not ASCII was a 500 (UnicodeEncodeError)."""
+    page = hostile.get("/id/document/三都")
+    assert page.status_code == 200, page.text
+    link = page.headers["link"]
+    assert link.isascii()
+    assert "</id/document/%E4%B8%89%E9%83%BD.ttl>" in link
+    target = re.search(r"<([^>]+\.ttl)>", link)
+    assert target is not None
+    turtle = hostile.get(target.group(1))  # the link works as it is written
+    assert turtle.status_code == 200
+    assert (f"<{BASE}id/document/三都>", f"<{RDF_TYPE}>", f"<{GQ}Document>") in triples(
+        turtle.content, ox.RdfFormat.TURTLE
+    )
+    tag = page.headers["etag"]
+    assert hostile.get("/id/document/三都", headers={"if-none-match": tag}).status_code == 304
+
+
+@pytest.mark.parametrize("suffix", ["", ".ttl"])
+def test_if_none_match_star_is_a_304_only_where_a_representation_exists(
+    hostile: TestClient, suffix: str
+) -> None:
+    """``If-None-Match: *`` matches a current representation (RFC 9110 §13.1.2): it was a 304
+    for any path at all — an unknown id, an invalid one, and (with a CR or a Chinese letter in
+    the path) a 500 or a dropped connection from the Link header of that 304."""
+    star = {"if-none-match": "*"}
+    assert hostile.get(f"/id/division/440105{suffix}", headers=star).status_code == 304
+    assert hostile.get(f"/id/document/三都{suffix}", headers=star).status_code == 304
+    for path in ("/id/division/999999", "/id/a%0Db", "/id/%E4%B8%8D%E5%9C%A8"):
+        response = hostile.get(path + suffix, headers=star)
+        assert response.status_code == 404, (path, response.status_code)
+        assert "etag" not in response.headers
+    # The endpoint: a 304 only for a query that has an answer.
+    query = {"query": "ASK {}"}
+    assert hostile.get("/sparql", params=query, headers=star).status_code == 304
+    broken = hostile.get("/sparql", params={"query": "ASK {"}, headers=star)
+    assert broken.status_code == 400
 
 
 @pytest.mark.parametrize("path", ["/", "/ontology", "/cq", "/search?q=x"])
