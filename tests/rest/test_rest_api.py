@@ -207,6 +207,7 @@ def test_bad_input_is_a_readable_4xx(api: TestClient, url: str, status: int, nee
         "https://w3id.org/gq-kg/id/\ue000",
         "https://w3id.org/gq-kg/id/\uffff",
         "https://w3id.org/gq-kg/id/%ZZ",
+        "\x00" * 200,  # a prefix of every search key in SQLite: a 500 (score over 100)
     ],
 )
 def test_hostile_strings_are_inert(api: TestClient, hostile: str) -> None:
@@ -224,7 +225,10 @@ def test_hostile_strings_are_inert(api: TestClient, hostile: str) -> None:
         assert response.status_code in {200, 404, 422}, (url, response.text)
         if response.status_code != 200:
             assert response.json()["error"]["status"] == response.status_code
-    for path in (f"/api/entities/{hostile[:400]}", f"/api/entities/{quote(hostile[:400])}"):
+    paths = [f"/api/entities/{quote(hostile[:400])}"]
+    if "\x00" not in hostile:  # httpx refuses to send a raw NUL
+        paths.append(f"/api/entities/{hostile[:400]}")
+    for path in paths:
         response = api.get(path)
         assert response.status_code in {404, 422}, (path, response.text)
 
