@@ -400,6 +400,28 @@ def test_exports_read_back_with_networkx(real: nx.MultiDiGraph, fmt: str) -> Non
     assert again.number_of_edges() == real.number_of_edges()
 
 
+@pytest.mark.parametrize("fmt", ["gexf", "graphml"])
+def test_exports_stay_xml_with_control_characters_in_the_data(
+    hostile: nx.MultiDiGraph, fmt: str
+) -> None:
+    """Nothing in the build refuses a control character in a label or a sentence (a form feed
+    pasted from a PDF): it made the whole GEXF/GraphML file unreadable. Each such character
+    becomes U+FFFD; everything else, markup included, is the data's text."""
+    graph = hostile.copy()
+    district = f"{ID}division/440199"
+    graph.nodes[district]["label_zh"] = "海\x0c珠\x00区\x1f<b>"
+    source, target, key = next(iter(graph.out_edges(district, keys=True)))
+    graph.edges[source, target, key]["citations"] = [
+        {"text": "结对\x0b帮扶", "sentence": f"{ID}document/h/s/1-1"}
+    ]
+    body = export_network(graph, fmt)
+    again = nx.read_gexf(io.BytesIO(body)) if fmt == "gexf" else nx.read_graphml(io.BytesIO(body))
+    assert again.nodes[district]["label"] == "海\ufffd珠\ufffd区\ufffd<b>"
+    citations = [d.get("citation") for _, _, d in again.out_edges(district, data=True)]
+    assert "结对\ufffd帮扶" in citations
+    assert again.number_of_nodes() == graph.number_of_nodes()
+
+
 # --- HTTP ------------------------------------------------------------------------------------
 
 
