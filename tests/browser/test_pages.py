@@ -33,6 +33,7 @@ PAGES = {
     "/cq/cq39-ask-luodian-partner": "#answer-boolean",
     "/search?q=huishui": "#results tbody tr",
     "/query": ".yasqe .CodeMirror",
+    "/sparql": ".yasqe .CodeMirror",  # a browser opening the endpoint gets the editor
     "/api/docs": ".swagger-ui .info",
     # Its style attribute broke the CSP (a console error on every card).
     "/reconcile/preview?id=division/522731": "body > strong",
