@@ -426,6 +426,37 @@ def test_exports_stay_xml_with_control_characters_in_the_data(
 
 
 @pytest.mark.parametrize(
+    ("path", "needle"),
+    [
+        ("/maps/network?level=districttocounty", "DistrictToCounty"),  # the case matters
+        ("/maps/pairings?level=Bogus", "DistrictToCounty"),
+        ("/maps/network?type=Countyy", "type 'Countyy'"),
+        ("/maps/network?relation=pairing", "Pairing"),
+        ("/maps/network?evidence=rumour", "stated"),
+        ("/api/network/centrality?level=bogus", "DistrictToCounty"),
+        ("/api/network/components?level=bogus", "DistrictToCounty"),
+    ],
+)
+def test_a_filter_value_nothing_has_is_a_clear_4xx(
+    api: TestClient, real: nx.MultiDiGraph, path: str, needle: str
+) -> None:
+    """A typo in a filter kept nothing and answered 200: an empty map, an empty ranking."""
+    response = api.get(path)
+    # BadParameter: 422 under /api/ as every REST route, 400 for a page.
+    assert response.status_code == (422 if path.startswith("/api/") else 400), path
+    error = response.json()["error"]
+    assert error["code"] == "bad_parameter"
+    assert needle in error["message"]
+    # What the message offers works.
+    levels = {d["level"] for _, _, d in real.edges(data=True) if d.get("level")}
+    assert "DistrictToCounty" in levels
+    for good in ("level=DistrictToCounty&evidence=stated", "type=AdministrativeUnit"):
+        answer = api.get(f"/maps/network?{good}")
+        assert answer.status_code == 200, answer.text
+        assert int(answer.headers["x-kg-nodes"]) > 0, good
+
+
+@pytest.mark.parametrize(
     "path", ["/maps/pairings", "/maps/network", "/maps/geo", "/maps/entity/id:division/522732"]
 )
 def test_map_routes_answer_html_with_a_csp(api: TestClient, path: str) -> None:

@@ -42,6 +42,7 @@ from kg.network.service import (
     MapRequest,
     NetworkCache,
     build_map,
+    check_filters,
     entity_neighbourhood,
     parse_lang,
     parse_period,
@@ -286,7 +287,9 @@ async def _analysed(
     graph = await _graph(request, store)
     if year is None and not level:
         return graph
-    return select_subgraph(graph, MapRequest(kind="network", year=year, levels=level), base_iri)
+    wanted = MapRequest(kind="network", year=year, levels=level)
+    check_filters(graph, wanted)
+    return select_subgraph(graph, wanted, base_iri)
 
 
 @router.get("/api/network/centrality", response_model=CentralityAnswer)
