@@ -435,6 +435,7 @@ def test_exports_stay_xml_with_control_characters_in_the_data(
         ("/maps/network?evidence=rumour", "stated"),
         ("/api/network/centrality?level=bogus", "DistrictToCounty"),
         ("/api/network/components?level=bogus", "DistrictToCounty"),
+        ("/api/network/periods?level=bogus", "DistrictToCounty"),
     ],
 )
 def test_a_filter_value_nothing_has_is_a_clear_4xx(

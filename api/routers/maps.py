@@ -360,6 +360,7 @@ async def network_periods(
 ) -> PeriodsAnswer:
     """District–county pairings per period, and what changed from one period to the next."""
     graph = await _graph(request, store)
+    check_filters(graph, MapRequest(kind="network", levels=[level]))
     if not period:
         return compare_periods(graph, level=level)
     spans = []
