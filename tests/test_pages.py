@@ -213,6 +213,14 @@ def test_search_page_finds_names_without_javascript(mini: TestClient) -> None:
     assert mini.get("/search").status_code == 200
     long = mini.get("/search", params={"q": "惠" * 2_000})
     assert long.status_code == 200
+    county = mini.get("/search", params={"q": "haizhu", "type": "Division"})
+    assert 'href="/id/division/440105"' in county.text
+    # A class that does not exist: said so (it found nothing, as if there were no such place).
+    typo = mini.get("/search", params={"q": "haizhu", "type": "Divisionn<b>"})
+    assert typo.status_code == 400
+    assert "&#39;Divisionn&lt;b&gt;&#39; is not a class" in typo.text
+    assert "is not a class of the ontology" in mini.get("/search?q=a&type=Divisionn").text
+    assert 'href="/id/division/440105"' not in typo.text
 
 
 def test_query_page_serves_yasgui_from_the_package_and_examples(mini: TestClient) -> None:

@@ -181,6 +181,10 @@ def test_query_catalogue(api: TestClient) -> None:
         ("/api/pairings?party=学校", 422, "ambiguous"),
         ("/api/search?q=", 422, "q"),
         ("/api/search?q=x&limit=1000", 422, "limit"),
+        # A class that does not exist found nothing, silently (200, an empty list).
+        ("/api/entities?type=Countyy", 422, "'Countyy' is not a class"),
+        ("/api/search?q=huishui&type=gq:Countyy", 422, "not a class of the ontology"),
+        ("/api/entities?type=gq:divisionCode", 422, "not a class"),  # a property
         ("/api/pairings?format=xml", 422, "format"),
     ],
 )
