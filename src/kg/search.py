@@ -119,6 +119,17 @@ def _to_simplified(text: str) -> str:
     return str(converted)
 
 
+#: Control, format, surrogate and private-use characters (not unassigned ones: this Python's
+#: Unicode may predate a new CJK extension, whose letters are names).
+_UNSEARCHED: Final = frozenset({"Cc", "Cf", "Cs", "Co"})
+
+
+def _unsearched(c: str) -> bool:
+    code = ord(c)
+    noncharacter = 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+    return noncharacter or unicodedata.category(c) in _UNSEARCHED
+
+
 # Names repeat (thousands of villages share a name nationally): a build folds and spells each
 # once. Bounded; the results are immutable.
 @lru_cache(maxsize=1 << 16)
@@ -133,9 +144,7 @@ def fold(text: str) -> str:
     """
     text = _to_simplified(unicodedata.normalize("NFKC", text)).lower().replace("u:", "v")
     decomposed = unicodedata.normalize("NFKD", text).replace("u\u0308", "v")
-    text = "".join(
-        c for c in decomposed if not unicodedata.combining(c) and unicodedata.category(c)[0] != "C"
-    )
+    text = "".join(c for c in decomposed if not unicodedata.combining(c) and not _unsearched(c))
     text = unicodedata.normalize("NFKC", text)
     text = _TONE_DIGITS.sub("", text)
     return _DROP.sub("", text)
