@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 
 import pyoxigraph as ox
 import pytest
+from api.routers.query import VENDOR, YASGUI_BUILD
 from fastapi.testclient import TestClient
 
 from tests.conftest import FIXTURES
@@ -245,6 +246,27 @@ def test_api_docs_are_swagger_ui_served_here(mini: TestClient) -> None:
     assert mini.get("/static/api-docs.js").status_code == 200
     schema = mini.get("/api/openapi.json").json()
     assert schema["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/vendor/swagger-ui/index.html",  # the Petstore demo: fetches petstore.swagger.io
+        "/static/vendor/swagger-ui/swagger-initializer.js",
+        "/static/vendor/swagger-ui/oauth2-redirect.html",
+        "/static/vendor/swagger-ui/package.json",
+        "/static/vendor/yasgui/yasgui.esm.js",
+        "/static/vendor/yasgui/ts/src/Tab.d.ts",
+    ],
+)
+def test_only_the_vendor_files_the_pages_load_are_served(mini: TestClient, path: str) -> None:
+    """The npm packages' folders were served whole: swagger-ui-dist's stock index.html is a
+    page of this origin whose script reaches https://petstore.swagger.io (only the CSP
+    stopped it)."""
+    package = (VENDOR / "swagger-ui-dist") if "swagger-ui" in path else YASGUI_BUILD
+    local = path.rsplit("/vendor/", 1)[1].split("/", 1)[1]
+    assert (package / local).is_file(), path  # the file is there
+    assert mini.get(path).status_code == 404
 
 
 # --- hostile data is text everywhere --------------------------------------------------------
