@@ -13,12 +13,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Final
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
@@ -62,6 +65,30 @@ async def _open(settings: Settings, store: Store | None) -> Served:
         return await open_served(settings)
     await store.start()
     return served_for(settings, store)
+
+
+#: The files of the npm packages the pages load (and their source maps), nothing else: the
+#: whole swagger-ui-dist folder held the stock Petstore page (index.html, whose script fetches
+#: https://petstore.swagger.io/…) and oauth2-redirect.html, served from this origin.
+VENDOR_FILES: Final = {
+    "yasgui": frozenset({"yasgui.min.js", "yasgui.min.css", "yasgui.min.js.map"}),
+    "swagger-ui": frozenset(
+        {"swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-bundle.js.map", "swagger-ui.css.map"}
+    ),
+}
+
+
+class VendorFiles(StaticFiles):
+    """StaticFiles over a package folder that serves only ``allowed`` files (404 otherwise)."""
+
+    def __init__(self, directory: Path, allowed: frozenset[str]) -> None:
+        super().__init__(directory=directory, check_dir=False)
+        self.allowed = allowed
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path not in self.allowed:
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
@@ -125,12 +152,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     # Before /static: the npm packages' files (api/web/node_modules, installed by `make setup`).
     app.mount(
         "/static/vendor/yasgui",
-        StaticFiles(directory=query.YASGUI_BUILD, check_dir=False),
+        VendorFiles(query.YASGUI_BUILD, VENDOR_FILES["yasgui"]),
         name="vendor-yasgui",
     )
     app.mount(
         "/static/vendor/swagger-ui",
-        StaticFiles(directory=apidocs.SWAGGER_UI_DIST, check_dir=False),
+        VendorFiles(apidocs.SWAGGER_UI_DIST, VENDOR_FILES["swagger-ui"]),
         name="vendor-swagger-ui",
     )
     app.include_router(maps.router)

@@ -3,7 +3,10 @@
 An answer's ETag is a weak tag over the store version and whatever else selects the answer
 (query text, dataset, negotiated format): a new build or an update changes the version, so
 every tag changes with it. ``If-None-Match`` is compared weakly (RFC 9110 §13.1.2: ``W/`` is
-ignored), as a list, with ``*`` matching anything.
+ignored), as a list. ``*`` matches only a resource that has a current representation
+(§13.1.2): a route passes ``exists=True`` once it knows the answer exists (a dump file, a
+described resource, a query that ran), so ``If-None-Match: *`` never turns an unknown id or a
+failing query into a 304.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from starlette.requests import Request
 
 from api.state import context_of
 
-__all__ = ["cache_headers", "etag", "not_modified"]
+__all__ = ["cache_headers", "etag", "not_modified", "wants_any"]
 
 
 def etag(version: str, *parts: str) -> str:
@@ -26,17 +29,24 @@ def etag(version: str, *parts: str) -> str:
     return f'W/"{digest.hexdigest()}"'
 
 
-def not_modified(request: Request, tag: str) -> bool:
-    """True when the request's ``If-None-Match`` matches ``tag`` (weak comparison)."""
+def not_modified(request: Request, tag: str, *, exists: bool = False) -> bool:
+    """True when the request's ``If-None-Match`` matches ``tag`` (weak comparison), or is
+    ``*`` and ``exists`` (the caller knows the resource has a representation)."""
     header = request.headers.get("if-none-match")
     if header is None:
         return False
     opaque = tag.removeprefix("W/")
     for raw in header.split(","):
         candidate = raw.strip()
-        if candidate == "*" or candidate.removeprefix("W/") == opaque:
+        if (candidate == "*" and exists) or candidate.removeprefix("W/") == opaque:
             return True
     return False
+
+
+def wants_any(request: Request) -> bool:
+    """True when ``If-None-Match`` lists ``*``: a 304 once the answer is known to exist."""
+    header = request.headers.get("if-none-match")
+    return header is not None and any(raw.strip() == "*" for raw in header.split(","))
 
 
 def cache_headers(request: Request, tag: str, last_modified: str | None) -> dict[str, str]:

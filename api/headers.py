@@ -53,15 +53,18 @@ class SecurityHeaders:
                 raw = message.setdefault("headers", [])
                 if not isinstance(raw, list):
                     raw = message["headers"] = list(raw)
-                raw.append(_NOSNIFF)
-                html = False
-                for name, value in raw:
+                html = nosniff = policy = False
+                for raw_name, value in raw:
+                    name = raw_name.lower()
                     if name == b"content-security-policy":
-                        html = False
-                        break
-                    if name == b"content-type" and value.split(b";", 1)[0].strip().lower() in _HTML:
-                        html = True
-                if html:
+                        policy = True
+                    elif name == b"x-content-type-options":
+                        nosniff = True  # a route set it: once is enough (it was sent twice)
+                    elif name == b"content-type":
+                        html = value.split(b";", 1)[0].strip().lower() in _HTML
+                if not nosniff:
+                    raw.append(_NOSNIFF)
+                if html and not policy:
                     raw.append(_CSP)
             await send(message)
 

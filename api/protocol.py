@@ -95,8 +95,15 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with QueryTooLarge past ``limit`` bytes.
 
     A Content-Length over the limit is refused before reading anything; a chunked body is
-    counted while it arrives and refused as soon as it passes the limit.
+    counted while it arrives and refused as soon as it passes the limit. A body with a content
+    coding (``Content-Encoding: gzip``) is refused with 415 (RFC 9110 §8.4.1): nothing here
+    decompresses, and the compressed bytes were read as the query, or as the form.
     """
+    coding = request.headers.get("content-encoding", "").strip().lower()
+    if coding not in {"", "identity"}:
+        raise UnsupportedMediaType(
+            f"Content-Encoding {coding[:40]!r} is not supported: send the body uncompressed"
+        )
     declared = request.headers.get("content-length")
     if declared is not None:
         try:

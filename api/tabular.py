@@ -4,12 +4,18 @@
 ``application/json`` and ``text/csv``; anything else (a browser's ``text/html``) gets JSON.
 A CSV row is one record of the answer's list, nested fields joined by dots
 (``helper.label``), lists (citations) joined with `` | `` so one cell holds every sentence.
+
+The CSV is meant to be opened in a spreadsheet, which runs a cell starting with ``=``, ``+``,
+``-``, ``@``, tab or carriage return as a formula (``=HYPERLINK(…)`` in a label would become a
+live link, ``@SUM(…)|cmd`` worse). Such a cell is written with a leading apostrophe (the
+spreadsheets' own "this is text" mark, OWASP's advice), unless it is a plain number (``-3.5``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
@@ -19,7 +25,7 @@ from starlette.responses import Response
 
 from kg.sparql.negotiation import rank
 
-__all__ = ["CSV_RESPONSES", "Format", "flatten", "render", "to_csv", "wants_csv"]
+__all__ = ["CSV_RESPONSES", "Format", "flatten", "inert", "render", "to_csv", "wants_csv"]
 
 Format = Literal["json", "csv"]
 _JSON: Final = "application/json"
@@ -57,11 +63,24 @@ def _cells(prefix: str, value: object, out: dict[str, list[str]]) -> None:
         out.setdefault(prefix, [])
 
 
+#: What a spreadsheet reads as the start of a formula.
+_FORMULA: Final = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def inert(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it as text: a leading apostrophe before a formula."""
+    if cell.startswith(_FORMULA) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
 def flatten(record: Mapping[str, object]) -> dict[str, str]:
-    """One answer record as CSV cells (dotted names; list values joined by `` | ``)."""
+    """One answer record as CSV cells (dotted names; list values joined by `` | ``), each
+    cell :func:`inert`."""
     cells: dict[str, list[str]] = {}
     _cells("", record, cells)
-    return {k: _JOIN.join(v) for k, v in cells.items()}
+    return {k: inert(_JOIN.join(v)) for k, v in cells.items()}
 
 
 def to_csv(records: Iterable[Mapping[str, object]], columns: Sequence[str] = ()) -> bytes:

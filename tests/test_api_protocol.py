@@ -7,6 +7,7 @@ each answer parsed and its content checked against the fixture data.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 from collections.abc import Mapping
 
@@ -322,6 +323,28 @@ def test_direct_post_in_utf16_is_refused(client: TestClient) -> None:
     response = client.post("/sparql", content=body, headers=undeclared)
     assert response.status_code == 400
     assert "UTF-8" in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body"),
+    [
+        ("/sparql", "application/sparql-query", b"ASK {}"),
+        ("/sparql", "application/x-www-form-urlencoded", b"query=ASK%20%7B%7D"),
+        ("/reconcile", "application/x-www-form-urlencoded", b'queries={"q0":{"query":"a"}}'),
+    ],
+)
+def test_a_compressed_body_is_415_not_read_as_text(
+    client: TestClient, path: str, content_type: str, body: bytes
+) -> None:
+    """Nothing decompresses a body: Content-Encoding: gzip was ignored and the compressed bytes
+    read as the query (a gzip body got 400 'not valid UTF-8', a plain one labelled gzip ran)."""
+    for coding, data in (("gzip", gzip.compress(body)), ("gzip", body), ("br", body)):
+        headers = {"content-type": content_type, "content-encoding": coding}
+        response = client.post(path, content=data, headers=headers)
+        assert response.status_code == 415, (path, coding, response.text)
+        assert "Content-Encoding" in response.text
+    identity = {"content-type": content_type, "content-encoding": "identity"}
+    assert client.post(path, content=body, headers=identity).status_code == 200
 
 
 def test_form_with_invalid_utf8_escape_is_400(client: TestClient) -> None:

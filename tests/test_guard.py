@@ -168,6 +168,13 @@ def test_check_refuses_unknown_graphs(text: str, options: dict[str, list[str]]) 
     check(text, settings(allow_remote_from=True), GRAPHS, **options)  # type: ignore[arg-type]
 
 
+def test_an_unknown_using_graph_is_named_as_using() -> None:
+    """An update's USING was refused as 'FROM <…> is not a graph of this store'."""
+    update = "DELETE { ?s ?p ?o } USING NAMED <http://elsewhere/g> WHERE { ?s ?p ?o }"
+    with pytest.raises(ForbiddenQuery, match=r"USING NAMED\) <http://elsewhere/g>"):
+        check(update, settings(), GRAPHS)
+
+
 def test_check_refuses_large_queries() -> None:
     with pytest.raises(QueryTooLarge, match="max_request_bytes"):
         check("ASK {} #" + "x" * 5000, settings(), GRAPHS)

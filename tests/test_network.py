@@ -400,7 +400,61 @@ def test_exports_read_back_with_networkx(real: nx.MultiDiGraph, fmt: str) -> Non
     assert again.number_of_edges() == real.number_of_edges()
 
 
+@pytest.mark.parametrize("fmt", ["gexf", "graphml"])
+def test_exports_stay_xml_with_control_characters_in_the_data(
+    hostile: nx.MultiDiGraph, fmt: str
+) -> None:
+    """Nothing in the build refuses a control character in a label or a sentence (a form feed
+    pasted from a PDF): it made the whole GEXF/GraphML file unreadable. Each such character
+    becomes U+FFFD; everything else, markup included, is the data's text."""
+    graph = hostile.copy()
+    district = f"{ID}division/440199"
+    graph.nodes[district]["label_zh"] = "海\x0c珠\x00区\x1f<b>"
+    source, target, key = next(iter(graph.out_edges(district, keys=True)))
+    graph.edges[source, target, key]["citations"] = [
+        {"text": "结对\x0b帮扶", "sentence": f"{ID}document/h/s/1-1"}
+    ]
+    body = export_network(graph, fmt)
+    again = nx.read_gexf(io.BytesIO(body)) if fmt == "gexf" else nx.read_graphml(io.BytesIO(body))
+    assert again.nodes[district]["label"] == "海\ufffd珠\ufffd区\ufffd<b>"
+    citations = [d.get("citation") for _, _, d in again.out_edges(district, data=True)]
+    assert "结对\ufffd帮扶" in citations
+    assert again.number_of_nodes() == graph.number_of_nodes()
+
+
 # --- HTTP ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "needle"),
+    [
+        ("/maps/network?level=districttocounty", "DistrictToCounty"),  # the case matters
+        ("/maps/pairings?level=Bogus", "DistrictToCounty"),
+        ("/maps/network?type=Countyy", "type 'Countyy'"),
+        ("/maps/network?relation=pairing", "Pairing"),
+        ("/maps/network?evidence=rumour", "stated"),
+        ("/api/network/centrality?level=bogus", "DistrictToCounty"),
+        ("/api/network/components?level=bogus", "DistrictToCounty"),
+        ("/api/network/periods?level=bogus", "DistrictToCounty"),
+    ],
+)
+def test_a_filter_value_nothing_has_is_a_clear_4xx(
+    api: TestClient, real: nx.MultiDiGraph, path: str, needle: str
+) -> None:
+    """A typo in a filter kept nothing and answered 200: an empty map, an empty ranking."""
+    response = api.get(path)
+    # BadParameter: 422 under /api/ as every REST route, 400 for a page.
+    assert response.status_code == (422 if path.startswith("/api/") else 400), path
+    error = response.json()["error"]
+    assert error["code"] == "bad_parameter"
+    assert needle in error["message"]
+    # What the message offers works.
+    levels = {d["level"] for _, _, d in real.edges(data=True) if d.get("level")}
+    assert "DistrictToCounty" in levels
+    for good in ("level=DistrictToCounty&evidence=stated", "type=AdministrativeUnit"):
+        answer = api.get(f"/maps/network?{good}")
+        assert answer.status_code == 200, answer.text
+        assert int(answer.headers["x-kg-nodes"]) > 0, good
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 
 import pyoxigraph as ox
 import pytest
+from api.routers.query import VENDOR, YASGUI_BUILD
 from fastapi.testclient import TestClient
 
 from tests.conftest import FIXTURES
@@ -25,6 +26,8 @@ BASE = "https://w3id.org/gq-kg/"
 HAIZHU = BASE + "id/division/440105"
 SANDU = BASE + "id/division/522732"
 SENTENCE = "/id/document/gq2023/s/13-1"
+GQ = BASE + "ontology#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 @pytest.fixture
@@ -211,6 +214,14 @@ def test_search_page_finds_names_without_javascript(mini: TestClient) -> None:
     assert mini.get("/search").status_code == 200
     long = mini.get("/search", params={"q": "惠" * 2_000})
     assert long.status_code == 200
+    county = mini.get("/search", params={"q": "haizhu", "type": "Division"})
+    assert 'href="/id/division/440105"' in county.text
+    # A class that does not exist: said so (it found nothing, as if there were no such place).
+    typo = mini.get("/search", params={"q": "haizhu", "type": "Divisionn<b>"})
+    assert typo.status_code == 400
+    assert "&#39;Divisionn&lt;b&gt;&#39; is not a class" in typo.text
+    assert "is not a class of the ontology" in mini.get("/search?q=a&type=Divisionn").text
+    assert 'href="/id/division/440105"' not in typo.text
 
 
 def test_query_page_serves_yasgui_from_the_package_and_examples(mini: TestClient) -> None:
@@ -235,6 +246,27 @@ def test_api_docs_are_swagger_ui_served_here(mini: TestClient) -> None:
     assert mini.get("/static/api-docs.js").status_code == 200
     schema = mini.get("/api/openapi.json").json()
     assert schema["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/vendor/swagger-ui/index.html",  # the Petstore demo: fetches petstore.swagger.io
+        "/static/vendor/swagger-ui/swagger-initializer.js",
+        "/static/vendor/swagger-ui/oauth2-redirect.html",
+        "/static/vendor/swagger-ui/package.json",
+        "/static/vendor/yasgui/yasgui.esm.js",
+        "/static/vendor/yasgui/ts/src/Tab.d.ts",
+    ],
+)
+def test_only_the_vendor_files_the_pages_load_are_served(mini: TestClient, path: str) -> None:
+    """The npm packages' folders were served whole: swagger-ui-dist's stock index.html is a
+    page of this origin whose script reaches https://petstore.swagger.io (only the CSP
+    stopped it)."""
+    package = (VENDOR / "swagger-ui-dist") if "swagger-ui" in path else YASGUI_BUILD
+    local = path.rsplit("/vendor/", 1)[1].split("/", 1)[1]
+    assert (package / local).is_file(), path  # the file is there
+    assert mini.get(path).status_code == 404
 
 
 # --- hostile data is text everywhere --------------------------------------------------------
@@ -349,6 +381,48 @@ def test_pages_revalidate_with_etags(mini: TestClient) -> None:
     missing = mini.get("/id/division/999999")
     assert missing.status_code == 404
     assert "etag" not in missing.headers
+
+
+def test_an_iri_with_chinese_letters_has_its_page_and_an_ascii_link_header(
+    hostile: TestClient,
+) -> None:
+    """hostile.trig's ``id/document/三都``: the Link header (Latin-1 only) was built from the
+    raw path, so the page of any IRI that is not ASCII was a 500 (UnicodeEncodeError)."""
+    page = hostile.get("/id/document/三都")
+    assert page.status_code == 200, page.text
+    link = page.headers["link"]
+    assert link.isascii()
+    assert "</id/document/%E4%B8%89%E9%83%BD.ttl>" in link
+    target = re.search(r"<([^>]+\.ttl)>", link)
+    assert target is not None
+    turtle = hostile.get(target.group(1))  # the link works as it is written
+    assert turtle.status_code == 200
+    assert (f"<{BASE}id/document/三都>", f"<{RDF_TYPE}>", f"<{GQ}Document>") in triples(
+        turtle.content, ox.RdfFormat.TURTLE
+    )
+    tag = page.headers["etag"]
+    assert hostile.get("/id/document/三都", headers={"if-none-match": tag}).status_code == 304
+
+
+@pytest.mark.parametrize("suffix", ["", ".ttl"])
+def test_if_none_match_star_is_a_304_only_where_a_representation_exists(
+    hostile: TestClient, suffix: str
+) -> None:
+    """``If-None-Match: *`` matches a current representation (RFC 9110 §13.1.2): it was a 304
+    for any path at all — an unknown id, an invalid one, and (with a CR or a Chinese letter in
+    the path) a 500 or a dropped connection from the Link header of that 304."""
+    star = {"if-none-match": "*"}
+    assert hostile.get(f"/id/division/440105{suffix}", headers=star).status_code == 304
+    assert hostile.get(f"/id/document/三都{suffix}", headers=star).status_code == 304
+    for path in ("/id/division/999999", "/id/a%0Db", "/id/%E4%B8%8D%E5%9C%A8"):
+        response = hostile.get(path + suffix, headers=star)
+        assert response.status_code == 404, (path, response.status_code)
+        assert "etag" not in response.headers
+    # The endpoint: a 304 only for a query that has an answer.
+    query = {"query": "ASK {}"}
+    assert hostile.get("/sparql", params=query, headers=star).status_code == 304
+    broken = hostile.get("/sparql", params={"query": "ASK {"}, headers=star)
+    assert broken.status_code == 400
 
 
 @pytest.mark.parametrize("path", ["/", "/ontology", "/cq", "/search?q=x"])

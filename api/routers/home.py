@@ -23,9 +23,10 @@ from api.routers.pages import has_route, not_found_page, page_context, vocabular
 from kg.answers import Answer, answer
 from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import Value
-from kg.errors import DataError, UnknownQuery
+from kg.errors import BadParameter, DataError, UnknownQuery
 from kg.queries import NamedQuery, Term, get_query, load_queries
-from kg.search import MAX_QUERY_CHARS, search
+from kg.rest import class_types
+from kg.search import MAX_QUERY_CHARS, index_for, search
 
 __all__ = ["router"]
 
@@ -236,7 +237,13 @@ async def search_page(request: Request, settings: SettingsDep, store: StoreDep) 
     links = Links(settings, vocabulary)
     text = request.query_params.get("q", "").strip()[:MAX_QUERY_CHARS]
     kind = request.query_params.get("type", "").strip()
-    types = (kind if ":" in kind else ONTOLOGY_NS + kind,) if kind else ()
-    hits = await search(store, text, base=settings.base_iri, types=types, limit=50) if text else []
-    context = page_context(request, links, hits=hits, text=text, kind=kind)
-    return render("search.html", context)
+    error = None
+    try:  # a class of the ontology, or the page says so (a typo found nothing, silently)
+        types = class_types(await index_for(store, settings.base_iri), kind)
+    except BadParameter as exc:
+        error, types = exc.message, []
+    hits = []
+    if text and error is None:
+        hits = await search(store, text, base=settings.base_iri, types=types, limit=50)
+    context = page_context(request, links, hits=hits, text=text, kind=kind, error=error)
+    return render("search.html", context, status=400 if error else 200)

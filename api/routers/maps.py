@@ -42,6 +42,7 @@ from kg.network.service import (
     MapRequest,
     NetworkCache,
     build_map,
+    check_filters,
     entity_neighbourhood,
     parse_lang,
     parse_period,
@@ -293,7 +294,9 @@ async def _analysed(
     graph = await _graph(request, store)
     if year is None and not level:
         return graph
-    return select_subgraph(graph, MapRequest(kind="network", year=year, levels=level), base_iri)
+    wanted = MapRequest(kind="network", year=year, levels=level)
+    check_filters(graph, wanted)
+    return select_subgraph(graph, wanted, base_iri)
 
 
 @router.get("/api/network/centrality", response_model=CentralityAnswer)
@@ -364,6 +367,7 @@ async def network_periods(
 ) -> PeriodsAnswer:
     """District–county pairings per period, and what changed from one period to the next."""
     graph = await _graph(request, store)
+    check_filters(graph, MapRequest(kind="network", levels=[level]))
     if not period:
         return compare_periods(graph, level=level)
     spans = []

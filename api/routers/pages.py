@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
-from api.caching import cache_headers, etag, not_modified
+from api.caching import cache_headers, etag, not_modified, wants_any
 from api.deps import SettingsDep, StoreDep
 from api.render import Links, render, templates_signature
 from api.state import context_of
@@ -148,8 +149,11 @@ def _alternates(path: str) -> list[dict[str, str]]:
 
 
 def _link_header(path: str) -> str:
+    # Percent-encoded: a header value is Latin-1 without controls, a path may be any text
+    # (an IRI with Chinese letters; a CR from %0D in the request).
+    target = quote(f"/id/{path}", safe="/:@!$&'()*+,;=~")
     return ", ".join(
-        f'</id/{path}.{ext}>; rel="alternate"; type="{media}"'
+        f'<{target}.{ext}>; rel="alternate"; type="{media}"'
         for ext, media in FORMATS.items()
         if ext != "html"
     )
@@ -170,6 +174,8 @@ async def resource(path: str, request: Request, settings: SettingsDep, store: St
     if media_type != HTML:
         iri = iri_for_path(settings, stem)
         body = await describe_rdf(store, settings, iri, media_type)
+        if wants_any(request):  # If-None-Match: * and the resource exists
+            return Response(status_code=304, headers=headers)
         charset = "; charset=utf-8" if media_type == "text/turtle" else ""
         return Response(body, media_type=media_type + charset, headers=headers)
     vocabulary = await vocabulary_of(request, store, settings)
@@ -179,6 +185,8 @@ async def resource(path: str, request: Request, settings: SettingsDep, store: St
         d = await describe(store, settings, iri, vocabulary)
     except NotFound as exc:
         return not_found_page(request, links, exc.message)  # no ETag: not a representation
+    if wants_any(request):  # If-None-Match: * and the resource exists
+        return Response(status_code=304, headers=headers)
     title = " · ".join([*d.labels("zh"), *d.labels("en")]) or links.short(d.iri)
     facts = [f for f in d.facts if f.property not in {RDF_TYPE, _LABEL, _TEXT}]
     texts = [f.value.term.value for f in d.facts if f.property == _TEXT]

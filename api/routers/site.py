@@ -65,7 +65,7 @@ async def dataset(ext: str, request: Request, settings: SettingsDep, served: Ser
     fmt, media_type = DUMP_FORMATS[ext]
     tag = etag(info.version, "dump", ext)
     headers = cache_headers(request, tag, served.last_modified())
-    if not_modified(request, tag):
+    if not_modified(request, tag, exists=True):  # the dump file is there
         return Response(status_code=304, headers=headers)
     try:
         source_format = ox.RdfFormat.from_extension(source.suffix.lstrip("."))

@@ -17,7 +17,7 @@ from typing import Final
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.caching import cache_headers, etag, not_modified
+from api.caching import cache_headers, etag, not_modified, wants_any
 from api.protocol import Operation, parse_operation
 from api.routers.service import describe_service
 from api.state import AppContext, Served, context_of
@@ -122,6 +122,8 @@ async def _query(request: Request, op: Operation, settings: Settings, served: Se
             client=request.client.host if request.client else None,
         )
     )
+    if wants_any(request):  # If-None-Match: * and the query has an answer
+        return Response(status_code=304, headers=headers)
     n3 = n3_requested(request.headers.get("accept"), op.format)
     return _render(result, headers, public_base(request, settings), n3)
 

@@ -32,6 +32,36 @@
     });
   }
 
+  // YASR's table gives DataTables each value for sorting and filtering through DOMPurify, an
+  // HTML parser: a literal such as <img src=x onerror=…> from the data was parsed as markup
+  // (the page's CSP refused its handler, with a console error). Those two are text: the value
+  // escaped for filtering (DataTables decodes entities into text, no element), as it is for
+  // sorting (DataTables strips tags with a regular expression). Display is unchanged.
+  function escapeHtml(text) {
+    return String(text)
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;")
+      .replace(/'/g, "&#39;");
+  }
+  const Table = Yasgui.Yasr && Yasgui.Yasr.plugins && Yasgui.Yasr.plugins.table;
+  if (Table && Table.prototype.getColumns) {
+    const getColumns = Table.prototype.getColumns;
+    Table.prototype.getColumns = function () {
+      return getColumns.call(this).map((column, index) => {
+        if (index === 0 || typeof column.render !== "function") return column;
+        const render = column.render;
+        return Object.assign({}, column, {
+          render: (cell, type, row, meta) =>
+            cell !== "" && cell && (type === "filter" || type === "sort" || !type)
+              ? escapeHtml(cell.value)
+              : render(cell, type, row, meta),
+        });
+      });
+    };
+  }
+
   Yasgui.Yasqe.defaults.autocompleters = ["variables", "prefixes"];
   let termList = null;
   Yasgui.Yasqe.registerAutocompleter({

@@ -65,6 +65,7 @@ __all__ = [
     "bind_values",
     "example_value",
     "get_query",
+    "is_iri",
     "load_queries",
     "parse_query_file",
     "parse_solutions",
@@ -319,6 +320,20 @@ def _cached_queries(folder: Path, signature: tuple[tuple[str, int], ...]) -> dic
     return load_queries(folder)
 
 
+def is_iri(value: str) -> bool:
+    """True for an absolute IRI a query may hold as ``<value>``: SPARQL's IRIREF characters
+    and RFC 3987's grammar as the engine reads it (no U+FFFD from a bad %-escape, no
+    noncharacter, no private-use or C1 code point: those failed later, in the engine's
+    parser, as a 400 query_syntax about a query the client never wrote)."""
+    if not _SCHEME.match(value) or _IRI_FORBIDDEN.search(value):
+        return False
+    try:
+        ox.NamedNode(value)
+    except (ValueError, UnicodeEncodeError):  # a lone surrogate cannot even be encoded
+        return False
+    return True
+
+
 def render_term(ptype: ParamType, value: str | int) -> str:
     """``value`` as a SPARQL term of type ``ptype``; BadParameter if it does not fit."""
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -331,7 +346,7 @@ def render_term(ptype: ParamType, value: str | int) -> str:
     if isinstance(value, int):
         raise BadParameter(f"expected {ptype}, got the integer {value}")
     if ptype == "iri":
-        if not _SCHEME.match(value) or _IRI_FORBIDDEN.search(value):
+        if not is_iri(value):
             raise BadParameter(
                 f'{value!r} is not an absolute IRI (scheme:..., without spaces or <>"{{}}|^`\\)'
             )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from kg.errors import BadParameter, NotFound
-from kg.queries import bind, get_query, select
+from kg.queries import bind, get_query, is_iri, select
 from kg.search import (
     GQ,
     MAX_QUERY_CHARS,
@@ -39,8 +39,6 @@ __all__ = ["Resolved", "compact", "expand", "expand_type", "resolve"]
 
 How = Literal["iri", "id", "code", "name"]
 
-_SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
-_IRI_FORBIDDEN: Final = re.compile(r'[<>"{}|^`\\\x00-\x20\x7f]')
 _CODE: Final = re.compile(r"^(?:[0-9]{6}|[0-9]{9}|[0-9]{12})$")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _CURIE: Final = re.compile(r"^(id|gq):([A-Za-z0-9_\-./%]+)$")
@@ -91,7 +89,7 @@ def expand_type(text: str) -> str:
         return GQ + match[2]
     if re.fullmatch(r"[A-Z][A-Za-z0-9]{0,80}", text):
         return GQ + text
-    if _SCHEME.match(text) and not _IRI_FORBIDDEN.search(text) and len(text) <= 500:
+    if len(text) <= 500 and is_iri(text):
         return text
     raise BadParameter(f"{text[:80]!r} is not a class (an IRI, gq:County or County)")
 
@@ -110,7 +108,7 @@ def _check_types(resolved: Resolved, types: Sequence[str], text: str) -> Resolve
 async def _by_iri(
     store: Store, iri: str, how: How, types: Sequence[str], text: str, *, base: str
 ) -> Resolved:
-    if _IRI_FORBIDDEN.search(iri) or len(iri) > 2000:
+    if len(iri) > 2000 or not is_iri(iri):
         raise BadParameter(f"{text[:80]!r} is not a valid IRI")
     entry = await entry_for(store, iri, base)
     if entry is not None:

@@ -435,7 +435,7 @@ async def list_entities(
     if not 0 <= offset <= 10_000_000 or not 1 <= limit <= MAX_PAGE:
         raise BadParameter(f"offset >= 0 and 1 <= limit <= {MAX_PAGE}")
     index = await index_for(store, base)
-    types = [expand_type(type_)] if type_ else []
+    types = class_types(index, type_)
     if q:
         chosen = [h.entry for h in await lookup(index, q, types=types, limit=MAX_LIMIT)]
         total, page = len(chosen), chosen[offset : offset + limit]
@@ -449,6 +449,30 @@ async def list_entities(
     )
 
 
+_OWL_CLASS: Final = "http://www.w3.org/2002/07/owl#Class"
+
+
+def class_types(index: SearchIndex, type_: str | None) -> list[str]:
+    """``[IRI]`` of the class ``type_`` names (IRI, ``gq:County``, ``County``), ``[]`` for none;
+    BadParameter for a name that is neither a class of the ontology nor any entity's type
+    (``Countyy`` answered an empty list, as if there were no county)."""
+    if not type_:
+        return []
+    iri = expand_type(type_)
+    term = index.terms.get(iri)
+    known = term is not None and _OWL_CLASS in term.types
+    if not known and index.page([iri], 0, 1)[0] == 0:  # nor the type of any entity
+        classes = sorted(
+            e.iri.removeprefix(GQ) for e in index.terms.values() if _OWL_CLASS in e.types
+        )
+        hint = ", ".join(c for c in classes if c in _COMMON_CLASSES) or ", ".join(classes[:6])
+        raise BadParameter(f"type {type_[:80]!r} is not a class of the ontology (e.g. {hint})")
+    return [iri]
+
+
+_COMMON_CLASSES: Final = frozenset({"County", "UrbanDistrict", "Prefecture", "Document"})
+
+
 async def search_entities(
     store: Store, text: str, *, base: str, type_: str | None = None, limit: int = 10
 ) -> SearchAnswer:
@@ -458,7 +482,7 @@ async def search_entities(
     if not 1 <= limit <= MAX_LIMIT:
         raise BadParameter(f"parameter 'limit': between 1 and {MAX_LIMIT}")
     index = await index_for(store, base)
-    types = [expand_type(type_)] if type_ else []
+    types = class_types(index, type_)
     hits = await lookup(index, text, types=types, limit=limit)
     return SearchAnswer(
         query=text,

@@ -121,6 +121,17 @@ def _to_simplified(text: str) -> str:
     return str(converted)
 
 
+#: Control, format, surrogate and private-use characters (not unassigned ones: this Python's
+#: Unicode may predate a new CJK extension, whose letters are names).
+_UNSEARCHED: Final = frozenset({"Cc", "Cf", "Cs", "Co"})
+
+
+def _unsearched(c: str) -> bool:
+    code = ord(c)
+    noncharacter = 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+    return noncharacter or unicodedata.category(c) in _UNSEARCHED
+
+
 # Names repeat (thousands of villages share a name nationally): a build folds and spells each
 # once. Bounded; the results are immutable.
 @lru_cache(maxsize=1 << 16)
@@ -129,11 +140,13 @@ def fold(text: str) -> str:
 
     Simplified Chinese, no accents or tone marks (``Huìshuǐ`` → ``huishui``), ``ü`` as ``v``
     (pypinyin's spelling), lower case, tone digits after letters dropped (``hui4shui3``),
-    spaces and punctuation dropped (``Weng'an`` → ``wengan``).
+    spaces and punctuation dropped (``Weng'an`` → ``wengan``), and so are control, format,
+    surrogate and private-use characters: a NUL reached SQLite, whose ``||`` stops at it, so
+    200 NULs were a prefix of every key (each a hit scored 4,525: a 500 from /api/search).
     """
     text = _to_simplified(unicodedata.normalize("NFKC", text)).lower().replace("u:", "v")
     decomposed = unicodedata.normalize("NFKD", text).replace("u\u0308", "v")
-    text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    text = "".join(c for c in decomposed if not unicodedata.combining(c) and not _unsearched(c))
     text = unicodedata.normalize("NFKC", text)
     text = _TONE_DIGITS.sub("", text)
     return _DROP.sub("", text)

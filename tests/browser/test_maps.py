@@ -219,6 +219,17 @@ def test_period_control_hides_edges_of_other_rounds(
     guarded.assert_clean()
 
 
+def test_the_maps_index_and_a_query_map_are_drawn_clean(guarded: GuardedPage) -> None:
+    assert guarded.goto("/maps/") == 200
+    links = guarded.page.eval_on_selector_all("main li a", "as => as.map(a => a.href)")
+    assert len(links) >= 8
+    assert all(link.startswith(guarded.base_url + "/") for link in links)
+    assert guarded.goto("/maps/query?name=network-district-county") == 200
+    assert _wait_drawn(guarded) > 10
+    assert _painted_pixels(guarded) > 1000
+    guarded.assert_clean()
+
+
 def test_home_and_entity_pages_lead_to_the_maps(guarded: GuardedPage) -> None:
     assert guarded.goto("/") == 200
     assert guarded.page.locator("a[href^='/maps']").count() >= 1

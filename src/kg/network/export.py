@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+import re
+from collections.abc import Mapping
+from typing import Any, Final
 
 import networkx as nx
 
@@ -21,18 +23,30 @@ from kg.network.project import year_of
 __all__ = ["NETWORK_FORMATS", "export_network"]
 
 
+#: What XML 1.0 cannot hold (C0 controls but tab, CR, LF; lone surrogates; U+FFFE, U+FFFF).
+_NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(value: object) -> object:
+    """A text value XML can carry: each character it cannot becomes U+FFFD (a label pasted
+    with a form feed made the whole GEXF/GraphML file unreadable)."""
+    return _NOT_XML.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def _scalars(data: Mapping[str, object]) -> dict[str, Any]:
+    return {k: _xml_text(v) for k, v in data.items() if isinstance(v, str | int | float | bool)}
+
+
 def _flat(graph: nx.MultiDiGraph, *, timeline: bool) -> nx.MultiDiGraph:
     flat = nx.MultiDiGraph()
     for node, data in graph.nodes(data=True):
-        scalars = {k: v for k, v in data.items() if isinstance(v, str | int | float | bool)}
-        scalars["label"] = data.get("label_zh") or data.get("label_en") or node
+        scalars = _scalars(data)
+        scalars["label"] = _xml_text(data.get("label_zh") or data.get("label_en") or node)
         flat.add_node(node, **scalars)
     for source, target, key, data in graph.edges(keys=True, data=True):
-        values: dict[str, Any] = {
-            k: v for k, v in data.items() if isinstance(v, str | int | float | bool)
-        }
+        values = _scalars(data)
         citations = data.get("citations", [])
-        values["citation"] = " | ".join(c.get("text", "") for c in citations)
+        values["citation"] = _xml_text(" | ".join(c.get("text", "") for c in citations))
         values["sentences"] = " ".join(c.get("sentence", "") for c in citations)
         if timeline:
             # GEXF's dynamic mode reads start/end as the edge's lifetime: years, integers.

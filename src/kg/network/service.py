@@ -40,6 +40,7 @@ __all__ = [
     "MapRequest",
     "NetworkCache",
     "build_map",
+    "check_filters",
     "entity_neighbourhood",
     "entity_text",
     "find_node",
@@ -235,16 +236,17 @@ def select_subgraph(graph: nx.MultiDiGraph, request: MapRequest, base_iri: str) 
         if not request.entity:
             raise BadParameter("the entity map needs an entity")
         center = find_node(graph, request.entity, base_iri)
+    levels, types, evidence = _set(request.levels), _set(request.types), _set(request.evidence)
     relations = _set(request.relations)
     if request.kind == "pairings" and not relations:
         relations = frozenset({"Pairing"})
     filters = Filters(
         center=center,
         hops=request.hops,
-        levels=_set(request.levels),
-        types=_set(request.types),
+        levels=levels,
+        types=types,
         relations=relations,
-        evidence=_set(request.evidence),
+        evidence=evidence,
         years=parse_period(request.year),
     )
     selected = filter_network(graph, filters)
@@ -256,11 +258,50 @@ def select_subgraph(graph: nx.MultiDiGraph, request: MapRequest, base_iri: str) 
     return selected
 
 
+def check_filters(graph: nx.MultiDiGraph, request: MapRequest) -> None:
+    """BadParameter for a filter value of ``request`` that nothing in ``graph``, the whole
+    projection, has (not a neighbourhood: a level may be absent there and valid)."""
+    _check_filter(graph, "level", _set(request.levels))
+    _check_filter(graph, "relation", _set(request.relations))
+    _check_filter(graph, "evidence", _set(request.evidence))
+    _check_types(graph, _set(request.types))
+
+
+def _check_filter(graph: nx.MultiDiGraph, attribute: str, wanted: frozenset[str]) -> None:
+    """BadParameter for a filter value no edge of the network has (``level=districttocounty``
+    or a typo kept nothing and answered an empty map, an empty ranking: a 200 that looked
+    like an answer). The message lists the values there are."""
+    if not wanted:
+        return
+    present = {d.get(attribute) for _, _, d in graph.edges(data=True)} - {None, ""}
+    missing = sorted(wanted - present)
+    if missing:
+        there = ", ".join(sorted(present)) or "none"
+        raise BadParameter(
+            f"{attribute} {missing[0][:80]!r}: no edge of the network has it ({attribute} "
+            f"values there: {there})"
+        )
+
+
+def _check_types(graph: nx.MultiDiGraph, wanted: frozenset[str]) -> None:
+    """BadParameter for a type that is neither a class of the ontology nor a node's kind."""
+    if not wanted:
+        return
+    known = set(graph.graph.get("classes", {})) | {k for _, k in graph.nodes(data="kind") if k}
+    missing = sorted(wanted - known)
+    if missing:
+        raise BadParameter(
+            f"type {missing[0][:80]!r} is not a class of the network "
+            f"(a local name such as {', '.join(sorted(known)[:8]) or 'County'})"
+        )
+
+
 def build_map(graph: nx.MultiDiGraph, request: MapRequest, base_iri: str) -> RenderedMap:
     """The map ``request`` asks for (HTML, node and edge counts)."""
     from kg.network.render import MapOptions, render_map  # noqa: PLC0415 - pyvis: maps only
 
     lang = parse_lang(request.lang)
+    check_filters(graph, request)
     selected = select_subgraph(graph, request, base_iri)
     zh, en = _TITLES[request.kind]
     title = en if lang == "en" else zh

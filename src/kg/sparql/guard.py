@@ -343,8 +343,9 @@ def check(
     if refuse_unknown_graphs and not settings.allow_remote_from:
         known = set(known_graphs)
         for what, graphs in (
-            ("FROM", shape.from_graphs),
-            ("FROM NAMED", shape.from_named_graphs),
+            # One list each for the query's FROM and the update's USING: the message names both.
+            ("FROM (or USING)", shape.from_graphs),
+            ("FROM NAMED (or USING NAMED)", shape.from_named_graphs),
             ("default-graph-uri", default_graph_uris),
             ("named-graph-uri", named_graph_uris),
         ):
