@@ -60,7 +60,7 @@ from kg.errors import (
     UpdateUnauthorized,
     WorkerCrashed,
 )
-from kg.sparql.negotiation import OFFERED, parse_accept
+from kg.sparql.negotiation import OFFERED, parse_accept, rank
 
 __all__ = [
     "error_body",
@@ -197,11 +197,36 @@ def _kg_error(request: Request, exc: Exception) -> Response:
     return kg_error_response(request, exc)
 
 
+#: Paths answered for programs: their errors stay JSON (or text on /sparql) whatever Accept says.
+_PROGRAM_PREFIXES: Final = ("/api/", "/sparql", "/reconcile", "/static/", "/maps/assets/")
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page (GET/HEAD, text/html listed in Accept and ranked first):
+    an unknown URL gets the site's error page, not a JSON body shown as raw text."""
+    if request.method not in {"GET", "HEAD"} or request.url.path.startswith(_PROGRAM_PREFIXES):
+        return False
+    accept = request.headers.get("accept")
+    if not any(r.essence == "text/html" and r.q > 0 for r in parse_accept(accept)):
+        return False  # curl, scripts: */* or nothing
+    ranked = rank(accept, ("text/html", "application/json"))
+    return bool(ranked) and ranked[0] == "text/html"
+
+
+def _error_page(status: int, heading: str, message: str) -> Response:
+    from api.render import render  # noqa: PLC0415 - Jinja: pages only
+
+    context = {"status": status, "heading": heading, "message": message, "extra_nav": [], "q": ""}
+    return render("error.html", context, status=status)
+
+
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
     code = _HTTP_CODES.get(status, "http_error")
     headers = dict(exc.headers or {})
+    if status == 404 and _wants_page(request):
+        return _error_page(404, "Not found 未找到", f"no page at {request.url.path}")
     if status == 405 and "Allow" not in headers:
         headers["Allow"] = "GET, HEAD, POST, OPTIONS"
     return error_response(request, status, code, str(exc.detail), headers)

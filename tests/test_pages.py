@@ -431,3 +431,28 @@ def test_head_answers_like_get_without_a_body(mini: TestClient, path: str) -> No
     assert head.status_code == get.status_code == 200
     assert head.headers["content-type"] == get.headers["content-type"]
     assert head.content == b""
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("path", ["/nope", "/maps/nope", "/ontologyy", "/nope/%3Cscript%3Ealert(1)"])
+def test_an_unknown_url_is_an_error_page_for_a_browser_and_json_for_programs(
+    mini: TestClient, path: str
+) -> None:
+    """A browser (text/html ranked first) gets the site's 404 page, with the path as text;
+    curl, scripts and the API's clients keep the JSON error body."""
+    page = mini.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "404" in page.text
+    assert "<script>" not in page.text
+    assert "content-security-policy" in page.headers
+    for accept in ("*/*", "application/json", "application/json, text/html;q=0.5"):
+        answer = mini.get(path, headers={"Accept": accept})
+        assert answer.status_code == 404
+        assert answer.json()["error"]["code"] == "not_found"
+    assert mini.get(path).json()["error"]["status"] == 404  # no Accept at all
+    # Programs' paths stay JSON whatever the browser asks for.
+    api = mini.get("/api/nope", headers={"Accept": BROWSER_ACCEPT})
+    assert api.headers["content-type"] == "application/json"
