@@ -94,11 +94,15 @@ class PairingView(_Model):
 
 
 class UnknownPartner(_Model):
-    """No source known to kg names a partner of ``party`` (at ``level``): unknown, not none."""
+    """No source known to kg names a partner of ``party`` (at ``level``): unknown, not none.
+    ``period``: the time the record covers (no bound given: any time); ``rule``: how an
+    inferred record was read from its source."""
 
     party: Ref
     level: Ref | None = None
+    period: Period | None = None
     evidence: Evidence = None
+    rule: str | None = None
     note: str
     citations: list[Citation]
 

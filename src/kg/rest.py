@@ -97,6 +97,13 @@ def _active_in(period: Period, year: int) -> bool:
     return start is not None and start <= year and (end is None or end >= year)
 
 
+def _covers(period: Period, year: int) -> bool:
+    """A record of an unknown covers ``year``: no bound of its period excludes it (a record
+    with no period covers any year)."""
+    start, end = _year_of(period.start), _year_of(period.end)
+    return (start is None or start <= year) and (end is None or end >= year)
+
+
 def _pairing(rows: Sequence[Mapping[str, Term]], index: SearchIndex, base: str) -> PairingView:
     row = rows[0]
     iri = literal(row, "pairing") or ""
@@ -171,12 +178,18 @@ async def list_pairings(
         return PairingsAnswer(
             status="known", filters=filters, count=len(pairings), pairings=pairings
         )
-    unknown = await _unknowns(store, refs, level_ref, index, base)
+    unknown = await _unknowns(store, refs, level_ref, year=year, index=index, base=base)
     return PairingsAnswer(status="unknown", filters=filters, count=0, pairings=[], unknown=unknown)
 
 
 async def _unknowns(
-    store: Store, refs: Mapping[str, Ref], level: Ref | None, index: SearchIndex, base: str
+    store: Store,
+    refs: Mapping[str, Ref],
+    level: Ref | None,
+    *,
+    year: int | None,
+    index: SearchIndex,
+    base: str,
 ) -> list[UnknownPartner]:
     party = refs.get("party") or refs.get("recipient") or refs.get("helper")
     if party is None:
@@ -187,11 +200,16 @@ async def _unknowns(
         row_level = ref_of(rows[0], "level", index, base)
         if level is not None and row_level is not None and row_level.iri != level.iri:
             continue
+        row_period = period(rows[0])
+        if year is not None and not _covers(row_period, year):
+            continue  # a record of another round does not speak for this year
         found.append(
             UnknownPartner(
                 party=party,
                 level=row_level,
+                period=row_period,
                 evidence=evidence(rows[0]),
+                rule=literal(rows[0], "rule"),
                 note=f"{_UNKNOWN_NOTE} of {party.label or party.id}",
                 citations=citations(rows),
             )

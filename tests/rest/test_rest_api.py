@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from kg.config import project_root
+
 BASE = "https://w3id.org/gq-kg/"
 HUISHUI = BASE + "id/division/522731"
 
@@ -71,6 +73,59 @@ def test_recorded_unknown_cites_its_source(api: TestClient) -> None:
     assert unknown["level"]["id"] == "gq:DistrictToCounty"
     assert unknown["citations"]
     assert all(c["text"] for c in unknown["citations"])
+
+
+def _qiannan_county_codes() -> list[str]:
+    """The county-level divisions of 黔南州, read from the reference table itself."""
+    path = project_root() / "data" / "reference" / "divisions.csv"
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return [r["adcode"] for r in rows if r["parent_zh"] == "黔南布依族苗族自治州"]
+
+
+def test_every_qiannan_county_has_a_partner_or_a_recorded_unknown(api: TestClient) -> None:
+    # Unknown must be said explicitly, with the source that records it: a county that is
+    # "unknown" only because nothing is in the graph (福泉市 before its row) fails here.
+    codes = _qiannan_county_codes()
+    assert len(codes) == 12
+    for code in codes:
+        params = {"recipient": code, "level": "DistrictToCounty"}
+        body = api.get("/api/pairings", params=params).json()
+        if body["status"] == "known":
+            continue
+        (unknown,) = body["unknown"]
+        assert unknown["party"]["code"] == code
+        assert unknown["level"]["id"] == "gq:DistrictToCounty", code
+        assert unknown["citations"], f"{code}: unknown by absence only"
+        assert all(c["text"] for c in unknown["citations"])
+
+
+def test_fuquan_unknown_cites_the_reference_notes(api: TestClient) -> None:
+    body = api.get("/api/pairings", params={"party": "Fuquan", "year": 2019}).json()
+    assert body["status"] == "unknown"
+    (unknown,) = body["unknown"]
+    assert unknown["party"]["label"] == "福泉市"
+    assert unknown["evidence"] == "inferred"
+    assert "福泉市" in unknown["rule"]
+    assert unknown["period"]["start_precision"] == "unknown"  # no period: any year
+    (citation,) = unknown["citations"]
+    assert citation["sentence"] == BASE + "id/document/refnotes/s/4-1"
+    assert "all but 都匀市 and 福泉市" in citation["text"]
+
+
+def test_a_recorded_unknown_speaks_only_for_its_period(api: TestClient) -> None:
+    # 长顺县's gap is recorded for the 2021+ round (refnotes L3): it is cited for 2022, and
+    # not for 2019, where the graph records nothing (still "unknown", without that citation).
+    later = api.get("/api/pairings", params={"party": "长顺县", "year": 2022}).json()
+    (unknown,) = later["unknown"]
+    assert unknown["period"]["start"] == "2021-01-01"
+    assert [c["sentence"] for c in unknown["citations"]] == [BASE + "id/document/refnotes/s/3-1"]
+    earlier = api.get("/api/pairings", params={"party": "长顺县", "year": 2019}).json()
+    assert earlier["status"] == "unknown"
+    (unknown,) = earlier["unknown"]
+    assert unknown["citations"] == []
+    assert unknown["period"] is None
+    assert unknown["note"].endswith("matching these filters")
 
 
 def test_pairings_csv(api: TestClient) -> None:
