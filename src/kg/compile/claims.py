@@ -193,6 +193,7 @@ def add_date(ctx: Context, graph: Graph, row: Row, node: URIRef, prop: URIRef = 
 
 
 _KINDS = {"stock": GQ.Stock, "flow": GQ.Flow}
+_OF_WHICH = "其中"
 
 
 def emit_no_known_partner(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
@@ -230,6 +231,10 @@ def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
         ctx.problem(row, f"value: {exc}")
     if row.get("original_text") not in row.get("quote"):
         ctx.problem(row, f"original_text {row.get('original_text')!r} is not in the quote")
+    if row.get("part_of") and _OF_WHICH not in row.get("quote"):
+        # Two figures in one sentence are not a whole and its part unless the source says so.
+        said = f"part_of: the quote does not say {_OF_WHICH} (of which)"
+        ctx.problem(row, f"{said}: give it, or leave part_of empty")
     if not row.get("period_start") and not row.get("period_rule"):
         ctx.problem(row, "period_rule: say why the start is unknown (or give period_start)")
     period = Graph()
