@@ -79,6 +79,16 @@ def test_counts_of_curated_facts(dataset: Dataset) -> None:
     assert len(set(reference.subjects(gq("divisionCode"), None))) == 27
 
 
+def test_claims_are_labelled_with_the_names_of_their_terms(dataset: Dataset) -> None:
+    # A label is read by people (pages, search): the level is 区对县, not "ontology#…".
+    reference = dataset.graph(graph_iri(BASE, "reference"))
+    unknown = ident("unknown/522729-district-county")
+    assert reference.value(unknown, RDFS.label) == Literal("长顺县 结对方未知(区对县)", lang="zh")
+    for subject in union(dataset):
+        if subject[1] == RDFS.label:
+            assert "ontology#" not in str(subject[2]), subject
+
+
 def test_every_claim_cites_an_existing_sentence_that_holds_its_wording(dataset: Dataset) -> None:
     sources = dataset.graph(graph_iri(BASE, "sources"))
     triples = union(dataset)
