@@ -89,6 +89,22 @@ def test_claims_are_labelled_with_the_names_of_their_terms(dataset: Dataset) -> 
             assert "ontology#" not in str(subject[2]), subject
 
 
+def test_each_round_of_a_pairing_reads_apart_in_both_languages(dataset: Dataset) -> None:
+    # 黄埔区 → 独山县 in 2016-2020 and again from 2021: lists (entity pages, search) show both.
+    reference = dataset.graph(graph_iri(BASE, "reference"))
+    labels = {
+        (str(label), label.language)
+        for slug in ("440112-522726-2016-2020", "440112-522726-2021")
+        for label in reference.objects(ident(f"pairing/{slug}"), RDFS.label)
+    }
+    assert labels == {
+        ("黄埔区—独山县 结对帮扶(2016–2020)", "zh"),
+        ("黄埔区—独山县 结对帮扶(2021–)", "zh"),
+        ("Huangpu District – Dushan County pairing (2016–2020)", "en"),
+        ("Huangpu District – Dushan County pairing (2021–)", "en"),
+    }
+
+
 def test_every_claim_cites_an_existing_sentence_that_holds_its_wording(dataset: Dataset) -> None:
     sources = dataset.graph(graph_iri(BASE, "sources"))
     triples = union(dataset)
