@@ -187,6 +187,8 @@ class StatisticView(_Model):
     subject: Ref | None = None
     value: float | int | str
     unit: Ref | None = None
+    #: "stock" (a level as of the period's end: 282 schools) or "flow" (an amount over it).
+    kind: Literal["stock", "flow"] | None = None
     period: Period
     original_text: str | None = Field(default=None, examples=["3.45万人"])
     evidence: Evidence = None

@@ -97,6 +97,9 @@ def _active_in(period: Period, year: int) -> bool:
     return start is not None and start <= year and (end is None or end >= year)
 
 
+_KINDS: Final[dict[str, Literal["stock", "flow"]]] = {GQ + "Stock": "stock", GQ + "Flow": "flow"}
+
+
 def _covers(period: Period, year: int) -> bool:
     """A record of an unknown covers ``year``: no bound of its period excludes it (a record
     with no period covers any year)."""
@@ -355,6 +358,7 @@ def _statistic(
         subject=ref_of(row, "subject", index, base),
         value=_number(literal(row, "value")),
         unit=ref_of(row, "unit", index, base),
+        kind=_KINDS.get(literal(row, "kind") or ""),
         period=period(row),
         original_text=literal(row, "originalText"),
         evidence=evidence(row),

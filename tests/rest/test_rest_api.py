@@ -379,6 +379,21 @@ def test_statistics_filters_together_are_the_whole_list_filtered(api: TestClient
     assert first["total"] == year["total"]
 
 
+def test_the_article_counts_as_of_2023_are_figures_of_2023(api: TestClient) -> None:
+    # L13.1 "广州282所学校结对帮扶黔南328所学校" is a count as of the 2023 article (a stock with
+    # no start): a figure of 2023. A flow of "recent years" (L27.3 39家, no start) is not: how
+    # much of it fell in 2023 is not said.
+    body = api.get("/api/statistics", params={"year": 2023}).json()
+    texts = {s["original_text"] for s in body["statistics"]}
+    assert {"282所学校", "328所学校", "15个", "141个", "3.45万人"} <= texts
+    assert "39家" not in texts
+    assert all(s["kind"] in {"stock", "flow"} for s in body["statistics"])
+    schools = next(s for s in body["statistics"] if s["original_text"] == "282所学校")
+    assert schools["kind"] == "stock"
+    assert schools["period"]["start"] is None
+    assert api.get("/api/statistics", params={"year": 2022}).json()["total"] == 0
+
+
 def test_statistics_of_a_year_are_those_whose_period_covers_it(api: TestClient) -> None:
     """?year= is a query (api-statistic-ids-in-year) that reads years as kg reads periods: the
     same statistics as the whole list filtered in Python, for every year around the data."""
@@ -390,7 +405,9 @@ def test_statistics_of_a_year_are_those_whose_period_covers_it(api: TestClient) 
     def covers(statistic: dict[str, Any], year: int) -> bool:
         period = statistic.get("period") or {}
         start, end = year_of(period.get("start")), year_of(period.get("end"))
-        return start is not None and start <= year and (end is None or end >= year)
+        if start is None:  # a stock is a level as of its end; a flow's share is unknown
+            return statistic["kind"] == "stock" and end == year
+        return start <= year and (end is None or end >= year)
 
     seen = 0
     for year in range(2010, 2027):
