@@ -121,6 +121,25 @@ def test_in_the_current_round_every_qiannan_county_is_paired_or_recorded_unknown
     assert [p["helper"]["label"] for p in earlier["pairings"]] == ["黄埔区"]
 
 
+def test_home_table_shows_each_recorded_unknown_with_its_period(api: TestClient) -> None:
+    page = api.get("/").text
+    table = page.split('id="county-table"', 1)[1].split("</table>", 1)[0]
+    rows = table.split("<tr")[1:]
+    # 都匀市: 黄埔区 in 2016-2020, then the record that no partner is known from 2021.
+    at = next(i for i, r in enumerate(rows) if "/id/division/522701" in r)
+    assert "2016 – 2020" in rows[at]
+    duyun_unknown = rows[at + 1]
+    assert "unknown" in duyun_unknown
+    assert 'href="/id/unknown/522701-district-county"' in duyun_unknown
+    assert "2021 – ?" in duyun_unknown
+    assert 'href="/id/document/refnotes/s/4-1"' in duyun_unknown
+    changshun = next(r for r in rows if "/id/division/522729" in r)
+    assert "(2021 – ?)" in changshun
+    fuquan = next(r for r in rows if "/id/division/522702" in r)
+    assert 'href="/id/unknown/522702-district-county"' in fuquan
+    assert "?" not in fuquan.split("claim ›", 1)[0]  # no period: none shown
+
+
 def test_fuquan_unknown_cites_the_reference_notes(api: TestClient) -> None:
     body = api.get("/api/pairings", params={"party": "Fuquan", "year": 2019}).json()
     assert body["status"] == "unknown"
