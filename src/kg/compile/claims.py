@@ -133,6 +133,10 @@ def emit_pairing(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
         graph.add((node, GQ.relationText, Literal(verb, lang="zh")))
     label = f"{ctx.label_of(helper)} {verb} {ctx.label_of(recipient)}"
     graph.add((node, RDFS.label, Literal(label, lang="zh")))
+    helper_en, recipient_en = ctx.label_en_of(helper), ctx.label_en_of(recipient)
+    if helper_en and recipient_en:
+        label_en = f"{helper_en} – {recipient_en} pairing"
+        graph.add((node, RDFS.label, Literal(label_en, lang="en")))
     add_period(ctx, graph, row, node)
 
 
@@ -212,6 +216,10 @@ def emit_no_known_partner(ctx: Context, graph: Graph, row: Row, node: URIRef) ->
     graph.add((node, GQ.level, level))
     label = f"{ctx.label_of(party)} 结对方未知({ctx.label_of(level)})"
     graph.add((node, RDFS.label, Literal(label, lang="zh")))
+    party_en, level_en = ctx.label_en_of(party), ctx.label_en_of(level)
+    if party_en and level_en:
+        label_en = f"{party_en}: no known partner ({level_en})"
+        graph.add((node, RDFS.label, Literal(label_en, lang="en")))
 
 
 def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:

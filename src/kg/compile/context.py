@@ -73,6 +73,8 @@ class Context:
     labels: dict[URIRef, str] = field(default_factory=dict)
     #: Chinese labels of the ontology's terms (区对县 for gq:DistrictToCounty).
     term_labels: dict[URIRef, str] = field(default_factory=dict)
+    #: English labels of declared resources and of the ontology's terms, where they have one.
+    labels_en: dict[URIRef, str] = field(default_factory=dict)
     classes: set[URIRef] = field(default_factory=lambda: set(BUILTIN_CLASSES))
     individuals: set[URIRef] = field(default_factory=lambda: set(BUILTIN_INDIVIDUALS))
     object_properties: set[URIRef] = field(default_factory=lambda: set(OBJECT_PROPERTIES))
@@ -101,6 +103,8 @@ class Context:
             # Claims are labelled with their terms' names (区对县), not a piece of the IRI.
             if isinstance(term, URIRef) and isinstance(label, Literal) and label.language == "zh":
                 self.term_labels.setdefault(term, str(label))
+            if isinstance(term, URIRef) and isinstance(label, Literal) and label.language == "en":
+                self.labels_en.setdefault(term, str(label))
 
     # --- issues ----------------------------------------------------------------------------
 
@@ -269,6 +273,10 @@ class Context:
             return False
         provenance.add_to(graph, node)
         return True
+
+    def label_en_of(self, iri: URIRef) -> str | None:
+        """The English label of a resource or ontology term, None when it has none."""
+        return self.labels_en.get(iri)
 
     def label_of(self, iri: URIRef) -> str:
         """The Chinese label of a resource, or its id when it has none."""

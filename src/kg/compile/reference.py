@@ -335,6 +335,8 @@ def read_reference(ctx: Context, data_dir: Path, pages: WebPages) -> ReferenceTa
             node = ctx.declare_iri(f"division:{code}", row)
             if node is not None:
                 ctx.labels[node] = row.get("name_zh")
+                if row.get("name_en"):
+                    ctx.labels_en[node] = row.get("name_en")
                 found.divisions.append((row, node))
     if pairings.is_file():
         groups: list[list[Row]] = []
