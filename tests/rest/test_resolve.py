@@ -61,6 +61,10 @@ def test_every_way_of_naming_huishui(real_store: MemoryStore, text: str) -> None
         # "Qiannan Prefecture party and government delegation", whose name it begins.
         ("Qiannan Prefecture", "522700"),
         ("Sandu County", "522732"),  # Sandu Shui Autonomous County
+        ("Sandu Autonomous County", "522732"),
+        ("Qiannan Autonomous Prefecture", "522700"),
+        ("Duyun City", "522701"),  # 都匀市, Duyun: the 市 in English
+        ("Guangzhou City", "440100"),
         ("广州", "440100"),
     ],
 )
