@@ -100,6 +100,14 @@ def _active_in(period: Period, year: int) -> bool:
 _KINDS: Final[dict[str, Literal["stock", "flow"]]] = {GQ + "Stock": "stock", GQ + "Flow": "flow"}
 
 
+def _stated_in_year(period: Period, rows: Sequence[Mapping[str, Term]], year: int) -> bool:
+    """A pairing with no period at all holds when its source says it: in the year the source
+    was issued (the article's aggregate pairings, of 2023), as the counts of its sentence do."""
+    if period.start or period.end:
+        return False
+    return any(_year_of(literal(row, "issued")) == year for row in rows)
+
+
 def _covers(period: Period, year: int) -> bool:
     """A record of an unknown covers ``year``: no bound of its period excludes it (a record
     with no period covers any year)."""
@@ -162,7 +170,8 @@ async def list_pairings(
     else:
         text = bind(get_query("api-pairings"), values)
     answer = await select(store, text)
-    pairings = [_pairing(rows, index, base) for rows in group_rows(answer.rows, "pairing").values()]
+    grouped = group_rows(answer.rows, "pairing")
+    pairings = [_pairing(rows, index, base) for rows in grouped.values()]
     if "party" in refs:  # the other filters, on the party's pairings
         pairings = [
             p
@@ -171,7 +180,11 @@ async def list_pairings(
             and (level_ref is None or p.level.iri == level_ref.iri)
         ]
     if year is not None:
-        pairings = [p for p in pairings if _active_in(p.period, year)]
+        pairings = [
+            p
+            for p in pairings
+            if _active_in(p.period, year) or _stated_in_year(p.period, grouped[p.iri], year)
+        ]
     if evidence_grade is not None:
         pairings = [p for p in pairings if p.evidence == evidence_grade]
     pairings.sort(

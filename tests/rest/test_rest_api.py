@@ -168,6 +168,23 @@ def test_a_recorded_unknown_speaks_only_for_its_period(api: TestClient) -> None:
     assert unknown["note"].endswith("matching these filters")
 
 
+def test_the_article_pairings_hold_in_the_year_of_the_article(api: TestClient) -> None:
+    # L13.1 "广州282所学校结对帮扶黔南328所学校": no period is stated, the 2023 article says they
+    # are paired. They count for 2023 (as the counts of that sentence do), not for 2022.
+    body = api.get("/api/pairings", params={"level": "SchoolToSchool", "year": 2023}).json()
+    assert body["status"] == "known"
+    assert [p["id"] for p in body["pairings"]] == ["id:pairing/gz-qn-schools"]
+    assert body["pairings"][0]["period"]["start"] is None
+    before = api.get("/api/pairings", params={"level": "SchoolToSchool", "year": 2022}).json()
+    assert before["status"] == "unknown"
+    # The named query says the same.
+    rows = api.get("/api/queries/active-in-year", params={"year": 2023}).json()["rows"]
+    active = {row["pairing"]["iri"] for row in rows}
+    assert BASE + "id/pairing/gz-qn-schools" in active
+    assert BASE + "id/pairing/440112-522726-2021" in active
+    assert BASE + "id/pairing/440112-522726-2016-2020" not in active
+
+
 def test_pairings_csv(api: TestClient) -> None:
     for response in (
         api.get("/api/pairings", params={"party": "罗甸", "format": "csv"}),
