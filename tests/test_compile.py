@@ -72,8 +72,9 @@ def test_counts_of_curated_facts(dataset: Dataset) -> None:
     # 14 rows, one pairing (荔湾区 → 惠水县) stated by two of them: 13 real-world pairings.
     assert len(set(reference.subjects(RDF.type, gq("Pairing")))) == 13
     assert len(set(reference.subjects(RDF.type, gq("Attestation")))) == 14
-    # 长顺县, 贵定县, 龙里县, 都匀市 (2021+) and 福泉市 (no period).
-    assert len(set(reference.subjects(RDF.type, gq("NoKnownPartner")))) == 5
+    # 长顺县, 贵定县, 龙里县, 都匀市 (2021+), 福泉市 (no period); 荔波县, 贵定县, 罗甸县, 长顺县,
+    # 龙里县 (2016-2020).
+    assert len(set(reference.subjects(RDF.type, gq("NoKnownPartner")))) == 10
     assert len(set(article.subjects(RDF.type, gq("Photo")))) == 9
     assert len(set(article.subjects(RDF.type, gq("Issuance")))) == 3
     assert len(set(reference.subjects(gq("divisionCode"), None))) == 27
@@ -117,7 +118,7 @@ def test_every_pairing_and_recorded_unknown_has_an_english_label(dataset: Datase
         label = o if p == RDFS.label and isinstance(o, Literal) else None
         if label is not None and label.language == "en":
             english[s] = str(label)
-    assert len(claims) == 25
+    assert len(claims) == 30
     assert claims <= english.keys(), sorted(str(c) for c in claims - english.keys())
     assert english[ident("pairing/gz-qn-schools")] == (
         "282 schools of Guangzhou – 328 schools of Qiannan pairing"
@@ -133,8 +134,8 @@ def test_every_claim_cites_an_existing_sentence_that_holds_its_wording(dataset: 
     statements = {s for s, p, o in triples if p == RDF.type and o == RDF.Statement}
     cited = {(s, o) for s, p, o in triples if p == gq("statedIn") and s not in statements}
     # 45 statistics, 20 pairings (one cites two sentences: 21), 8 events, 3+1+3 other claims,
-    # 5 explicit unknowns; and 14 attestations of the reference pairings.
-    assert len(cited) == 86 + 14
+    # 10 explicit unknowns; and 14 attestations of the reference pairings.
+    assert len(cited) == 91 + 14
     for claim, sentence in cited:
         assert (sentence, RDF.type, gq("Sentence")) in sources, (claim, sentence)
         assert (

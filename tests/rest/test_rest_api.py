@@ -68,11 +68,13 @@ def test_recorded_unknown_cites_its_source(api: TestClient) -> None:
     body = api.get("/api/pairings", params={"party": "changshun", "level": "DistrictToCounty"})
     answer = body.json()
     assert answer["status"] == "unknown"
-    (unknown,) = answer["unknown"]
-    assert unknown["party"]["label"] == "长顺县"
-    assert unknown["level"]["id"] == "gq:DistrictToCounty"
-    assert unknown["citations"]
-    assert all(c["text"] for c in unknown["citations"])
+    # One record per round (2016-2020, 2021+), each with its citation.
+    assert len(answer["unknown"]) == 2
+    for unknown in answer["unknown"]:
+        assert unknown["party"]["label"] == "长顺县"
+        assert unknown["level"]["id"] == "gq:DistrictToCounty"
+        assert unknown["citations"]
+        assert all(c["text"] for c in unknown["citations"])
 
 
 def _qiannan_county_codes() -> list[str]:
@@ -93,26 +95,30 @@ def test_every_qiannan_county_has_a_partner_or_a_recorded_unknown(api: TestClien
         body = api.get("/api/pairings", params=params).json()
         if body["status"] == "known":
             continue
-        (unknown,) = body["unknown"]
-        assert unknown["party"]["code"] == code
-        assert unknown["level"]["id"] == "gq:DistrictToCounty", code
-        assert unknown["citations"], f"{code}: unknown by absence only"
-        assert all(c["text"] for c in unknown["citations"])
+        assert body["unknown"], code
+        for unknown in body["unknown"]:
+            assert unknown["party"]["code"] == code
+            assert unknown["level"]["id"] == "gq:DistrictToCounty", code
+            assert unknown["citations"], f"{code}: unknown by absence only"
+            assert all(c["text"] for c in unknown["citations"])
 
 
-def test_in_the_current_round_every_qiannan_county_is_paired_or_recorded_unknown(
+def test_in_each_round_every_qiannan_county_is_paired_or_recorded_unknown(
     api: TestClient,
 ) -> None:
     # 2022: 都匀市's partner 黄埔区 is of 2016-2020 only; the reference notes (L4) leave 都匀市
     # out of the ten counties the article's districts pair with. Unknown, and cited.
-    for code in _qiannan_county_codes():
-        params = {"recipient": code, "level": "DistrictToCounty", "year": "2022"}
-        body = api.get("/api/pairings", params=params).json()
-        if body["status"] == "known":
-            assert all(p["period"]["start"] <= "2022-12-31" for p in body["pairings"])
-            continue
-        (unknown,) = body["unknown"]
-        assert unknown["citations"], f"{code}: unknown by absence only in 2022"
+    # 2019: the notes (L3) record that pairings of that round are not identified; 荔波县,
+    # 贵定县, 罗甸县, 长顺县, 龙里县 and 福泉市 have no known partner then.
+    for year in (2019, 2022):
+        for code in _qiannan_county_codes():
+            params = {"recipient": code, "level": "DistrictToCounty", "year": str(year)}
+            body = api.get("/api/pairings", params=params).json()
+            if body["status"] == "known":
+                assert all(p["period"]["start"] <= f"{year}-12-31" for p in body["pairings"])
+                continue
+            (unknown,) = body["unknown"]
+            assert unknown["citations"], f"{code}: unknown by absence only in {year}"
     duyun = api.get("/api/pairings", params={"party": "都匀市", "year": 2022}).json()
     (unknown,) = duyun["unknown"]
     assert unknown["period"]["start"] == "2021-01-01"
@@ -154,13 +160,18 @@ def test_fuquan_unknown_cites_the_reference_notes(api: TestClient) -> None:
 
 
 def test_a_recorded_unknown_speaks_only_for_its_period(api: TestClient) -> None:
-    # 长顺县's gap is recorded for the 2021+ round (refnotes L3): it is cited for 2022, and
-    # not for 2019, where the graph records nothing (still "unknown", without that citation).
+    # 长顺县's gaps are recorded for the 2016-2020 round and for the 2021+ round (refnotes L3):
+    # each is cited for its own years only; for 2015 the graph records nothing (still
+    # "unknown", without a citation).
     later = api.get("/api/pairings", params={"party": "长顺县", "year": 2022}).json()
     (unknown,) = later["unknown"]
     assert unknown["period"]["start"] == "2021-01-01"
     assert [c["sentence"] for c in unknown["citations"]] == [BASE + "id/document/refnotes/s/3-1"]
-    earlier = api.get("/api/pairings", params={"party": "长顺县", "year": 2019}).json()
+    round_one = api.get("/api/pairings", params={"party": "长顺县", "year": 2019}).json()
+    (unknown,) = round_one["unknown"]
+    assert (unknown["period"]["start"], unknown["period"]["end"]) == ("2016-01-01", "2020-12-31")
+    assert unknown["evidence"] == "inferred"
+    earlier = api.get("/api/pairings", params={"party": "长顺县", "year": 2015}).json()
     assert earlier["status"] == "unknown"
     (unknown,) = earlier["unknown"]
     assert unknown["citations"] == []
