@@ -107,24 +107,26 @@ def test_each_round_of_a_pairing_reads_apart_in_both_languages(dataset: Dataset)
     }
 
 
-def test_every_pairing_and_recorded_unknown_has_an_english_label(dataset: Dataset) -> None:
-    # A query for English labels (FILTER(LANG(?l) = "en")) finds every pairing and unknown.
+def test_every_pairing_unknown_and_figure_has_an_english_label(dataset: Dataset) -> None:
+    # A query for English labels (FILTER(LANG(?l) = "en")) finds every pairing, unknown, figure.
     triples = union(dataset)
-    claims = {
-        s for s, p, o in triples if p == RDF.type and o in {gq("Pairing"), gq("NoKnownPartner")}
-    }
+    kinds = {gq("Pairing"), gq("NoKnownPartner"), gq("Statistic")}
+    claims = {s for s, p, o in triples if p == RDF.type and o in kinds}
     english: dict[Node, str] = {}
     for s, p, o in triples:
         label = o if p == RDFS.label and isinstance(o, Literal) else None
         if label is not None and label.language == "en":
             english[s] = str(label)
-    assert len(claims) == 30
+    assert len(claims) == 30 + 45
     assert claims <= english.keys(), sorted(str(c) for c in claims - english.keys())
     assert english[ident("pairing/gz-qn-schools")] == (
         "282 schools of Guangzhou – 328 schools of Qiannan pairing"
     )
     assert english[ident("unknown/522729-district-county")] == (
         "Changshun County: no known partner (district to county)"
+    )
+    assert english[ident("statistic/rural-labour-employed")] == (
+        "rural workers of Qiannan helped into employment: 34500 person"
     )
 
 

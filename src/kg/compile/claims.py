@@ -267,6 +267,10 @@ def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     graph.add((node, GQ.originalText, Literal(row.get("original_text"), lang="zh")))
     label = f"{ctx.label_of(measure)}:{row.get('original_text')}"
     graph.add((node, RDFS.label, Literal(label, lang="zh")))
+    measure_en, unit_en = ctx.label_en_of(measure), ctx.label_en_of(unit)
+    if measure_en and unit_en:  # the number as stored, in its unit: 34500 person
+        amount = decimal_literal(value)
+        graph.add((node, RDFS.label, Literal(f"{measure_en}: {amount} {unit_en}", lang="en")))
 
 
 def emit_event(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
