@@ -72,10 +72,62 @@ def test_counts_of_curated_facts(dataset: Dataset) -> None:
     # 14 rows, one pairing (荔湾区 → 惠水县) stated by two of them: 13 real-world pairings.
     assert len(set(reference.subjects(RDF.type, gq("Pairing")))) == 13
     assert len(set(reference.subjects(RDF.type, gq("Attestation")))) == 14
-    assert len(set(reference.subjects(RDF.type, gq("NoKnownPartner")))) == 3
+    # 长顺县, 贵定县, 龙里县, 都匀市 (2021+), 福泉市 (no period); 荔波县, 贵定县, 罗甸县, 长顺县,
+    # 龙里县 (2016-2020).
+    assert len(set(reference.subjects(RDF.type, gq("NoKnownPartner")))) == 10
     assert len(set(article.subjects(RDF.type, gq("Photo")))) == 9
     assert len(set(article.subjects(RDF.type, gq("Issuance")))) == 3
     assert len(set(reference.subjects(gq("divisionCode"), None))) == 27
+
+
+def test_claims_are_labelled_with_the_names_of_their_terms(dataset: Dataset) -> None:
+    # A label is read by people (pages, search): the level is 区对县, not "ontology#…".
+    reference = dataset.graph(graph_iri(BASE, "reference"))
+    unknown = ident("unknown/522729-district-county")
+    labels = set(reference.objects(unknown, RDFS.label))
+    assert Literal("长顺县 结对方未知(区对县)", lang="zh") in labels
+    for subject in union(dataset):
+        if subject[1] == RDFS.label:
+            assert "ontology#" not in str(subject[2]), subject
+
+
+def test_each_round_of_a_pairing_reads_apart_in_both_languages(dataset: Dataset) -> None:
+    # 黄埔区 → 独山县 in 2016-2020 and again from 2021: lists (entity pages, search) show both.
+    reference = dataset.graph(graph_iri(BASE, "reference"))
+    labels = {
+        (str(label), getattr(label, "language", None))
+        for slug in ("440112-522726-2016-2020", "440112-522726-2021")
+        for label in reference.objects(ident(f"pairing/{slug}"), RDFS.label)
+    }
+    assert labels == {
+        ("黄埔区—独山县 结对帮扶(2016–2020)", "zh"),
+        ("黄埔区—独山县 结对帮扶(2021–)", "zh"),
+        ("Huangpu District – Dushan County pairing (2016–2020)", "en"),
+        ("Huangpu District – Dushan County pairing (2021–)", "en"),
+    }
+
+
+def test_every_pairing_unknown_and_figure_has_an_english_label(dataset: Dataset) -> None:
+    # A query for English labels (FILTER(LANG(?l) = "en")) finds every pairing, unknown, figure.
+    triples = union(dataset)
+    kinds = {gq("Pairing"), gq("NoKnownPartner"), gq("Statistic")}
+    claims = {s for s, p, o in triples if p == RDF.type and o in kinds}
+    english: dict[Node, str] = {}
+    for s, p, o in triples:
+        label = o if p == RDFS.label and isinstance(o, Literal) else None
+        if label is not None and label.language == "en":
+            english[s] = str(label)
+    assert len(claims) == 30 + 45
+    assert claims <= english.keys(), sorted(str(c) for c in claims - english.keys())
+    assert english[ident("pairing/gz-qn-schools")] == (
+        "282 schools of Guangzhou – 328 schools of Qiannan pairing"
+    )
+    assert english[ident("unknown/522729-district-county")] == (
+        "Changshun County: no known partner (district to county)"
+    )
+    assert english[ident("statistic/rural-labour-employed")] == (
+        "rural workers of Qiannan helped into employment: 34500 person"
+    )
 
 
 def test_every_claim_cites_an_existing_sentence_that_holds_its_wording(dataset: Dataset) -> None:
@@ -84,8 +136,8 @@ def test_every_claim_cites_an_existing_sentence_that_holds_its_wording(dataset: 
     statements = {s for s, p, o in triples if p == RDF.type and o == RDF.Statement}
     cited = {(s, o) for s, p, o in triples if p == gq("statedIn") and s not in statements}
     # 45 statistics, 20 pairings (one cites two sentences: 21), 8 events, 3+1+3 other claims,
-    # 3 explicit unknowns; and 14 attestations of the reference pairings.
-    assert len(cited) == 84 + 14
+    # 10 explicit unknowns; and 14 attestations of the reference pairings.
+    assert len(cited) == 91 + 14
     for claim, sentence in cited:
         assert (sentence, RDF.type, gq("Sentence")) in sources, (claim, sentence)
         assert (

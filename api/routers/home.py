@@ -44,6 +44,8 @@ class CountyRow:
     code: str
     partners: list[dict[str, Value | str | None]] = field(default_factory=list)
     unknowns: dict[str, list[Value]] = field(default_factory=dict)
+    #: The period each record of an unknown covers ("2021", None): none given, any time.
+    unknown_periods: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
 
 def _v(
@@ -93,6 +95,12 @@ def _counties(found: Answer) -> list[CountyRow]:
                     }
                 )
         if "unknown" in row:
+            entry.unknown_periods[row["unknown"].value] = (
+                _text(row, "periodStart")
+                and period_bound(_text(row, "periodStart"), _text(row, "startPrecision")),
+                _text(row, "periodEnd")
+                and period_bound(_text(row, "periodEnd"), _text(row, "endPrecision")),
+            )
             sentences = entry.unknowns.setdefault(row["unknown"].value, [])
             if "sentence" in row:
                 text = row.get("sentenceText")

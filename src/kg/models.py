@@ -94,11 +94,15 @@ class PairingView(_Model):
 
 
 class UnknownPartner(_Model):
-    """No source known to kg names a partner of ``party`` (at ``level``): unknown, not none."""
+    """No source known to kg names a partner of ``party`` (at ``level``): unknown, not none.
+    ``period``: the time the record covers (no bound given: any time); ``rule``: how an
+    inferred record was read from its source."""
 
     party: Ref
     level: Ref | None = None
+    period: Period | None = None
     evidence: Evidence = None
+    rule: str | None = None
     note: str
     citations: list[Citation]
 
@@ -183,6 +187,8 @@ class StatisticView(_Model):
     subject: Ref | None = None
     value: float | int | str
     unit: Ref | None = None
+    #: "stock" (a level as of the period's end: 282 schools) or "flow" (an amount over it).
+    kind: Literal["stock", "flow"] | None = None
     period: Period
     original_text: str | None = Field(default=None, examples=["3.45万人"])
     evidence: Evidence = None

@@ -97,6 +97,24 @@ def _active_in(period: Period, year: int) -> bool:
     return start is not None and start <= year and (end is None or end >= year)
 
 
+_KINDS: Final[dict[str, Literal["stock", "flow"]]] = {GQ + "Stock": "stock", GQ + "Flow": "flow"}
+
+
+def _stated_in_year(period: Period, rows: Sequence[Mapping[str, Term]], year: int) -> bool:
+    """A pairing with no period at all holds when its source says it: in the year the source
+    was issued (the article's aggregate pairings, of 2023), as the counts of its sentence do."""
+    if period.start or period.end:
+        return False
+    return any(_year_of(literal(row, "issued")) == year for row in rows)
+
+
+def _covers(period: Period, year: int) -> bool:
+    """A record of an unknown covers ``year``: no bound of its period excludes it (a record
+    with no period covers any year)."""
+    start, end = _year_of(period.start), _year_of(period.end)
+    return (start is None or start <= year) and (end is None or end >= year)
+
+
 def _pairing(rows: Sequence[Mapping[str, Term]], index: SearchIndex, base: str) -> PairingView:
     row = rows[0]
     iri = literal(row, "pairing") or ""
@@ -152,7 +170,8 @@ async def list_pairings(
     else:
         text = bind(get_query("api-pairings"), values)
     answer = await select(store, text)
-    pairings = [_pairing(rows, index, base) for rows in group_rows(answer.rows, "pairing").values()]
+    grouped = group_rows(answer.rows, "pairing")
+    pairings = [_pairing(rows, index, base) for rows in grouped.values()]
     if "party" in refs:  # the other filters, on the party's pairings
         pairings = [
             p
@@ -161,7 +180,11 @@ async def list_pairings(
             and (level_ref is None or p.level.iri == level_ref.iri)
         ]
     if year is not None:
-        pairings = [p for p in pairings if _active_in(p.period, year)]
+        pairings = [
+            p
+            for p in pairings
+            if _active_in(p.period, year) or _stated_in_year(p.period, grouped[p.iri], year)
+        ]
     if evidence_grade is not None:
         pairings = [p for p in pairings if p.evidence == evidence_grade]
     pairings.sort(
@@ -171,12 +194,18 @@ async def list_pairings(
         return PairingsAnswer(
             status="known", filters=filters, count=len(pairings), pairings=pairings
         )
-    unknown = await _unknowns(store, refs, level_ref, index, base)
+    unknown = await _unknowns(store, refs, level_ref, year=year, index=index, base=base)
     return PairingsAnswer(status="unknown", filters=filters, count=0, pairings=[], unknown=unknown)
 
 
 async def _unknowns(
-    store: Store, refs: Mapping[str, Ref], level: Ref | None, index: SearchIndex, base: str
+    store: Store,
+    refs: Mapping[str, Ref],
+    level: Ref | None,
+    *,
+    year: int | None,
+    index: SearchIndex,
+    base: str,
 ) -> list[UnknownPartner]:
     party = refs.get("party") or refs.get("recipient") or refs.get("helper")
     if party is None:
@@ -187,11 +216,16 @@ async def _unknowns(
         row_level = ref_of(rows[0], "level", index, base)
         if level is not None and row_level is not None and row_level.iri != level.iri:
             continue
+        row_period = period(rows[0])
+        if year is not None and not _covers(row_period, year):
+            continue  # a record of another round does not speak for this year
         found.append(
             UnknownPartner(
                 party=party,
                 level=row_level,
+                period=row_period,
                 evidence=evidence(rows[0]),
+                rule=literal(rows[0], "rule"),
                 note=f"{_UNKNOWN_NOTE} of {party.label or party.id}",
                 citations=citations(rows),
             )
@@ -337,6 +371,7 @@ def _statistic(
         subject=ref_of(row, "subject", index, base),
         value=_number(literal(row, "value")),
         unit=ref_of(row, "unit", index, base),
+        kind=_KINDS.get(literal(row, "kind") or ""),
         period=period(row),
         original_text=literal(row, "originalText"),
         evidence=evidence(row),

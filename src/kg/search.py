@@ -103,6 +103,9 @@ _TONE_DIGITS: Final = re.compile(r"(?<=[a-z])[1-5]")
 _AUTONOMOUS: Final = re.compile(
     r"^(.+?)(?:布依族|苗族|水族|侗族|瑶族|壮族|土家族|彝族|仡佬族|毛南族|回族|白族|黎族|畲族)+自治(州|县)$"
 )
+# … and in English: Qiannan Buyei and Miao Autonomous Prefecture is Qiannan Prefecture, Sandu
+# Shui Autonomous County Sandu County.
+_EN_AUTONOMOUS: Final = re.compile(r"^(\S+)\s.*?\bautonomous\s+(county|prefecture)$", re.I)
 _CJK: Final = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -329,6 +332,12 @@ def _keys(entry: Entry, res: _Resource) -> set[tuple[str, bool]]:
     """(key, weak) of a searched entry: folded names, short forms, pinyin, initials, code."""
     texts = {x.value for x in res.labels}
     texts.update(f"{m[1]}{m[2]}" for t in list(texts) if (m := _AUTONOMOUS.match(t)))
+    for m in filter(None, map(_EN_AUTONOMOUS.match, list(texts))):
+        texts.update((f"{m[1]} {m[2]}", f"{m[1]} autonomous {m[2]}"))
+    if entry.level != _NOT_A_DIVISION and any(t.endswith("市") for t in texts):
+        # 都匀市 is Duyun City, 广州市 Guangzhou City: the 市 of the name, in English.
+        english = [x.value for x in res.labels if x.language.startswith("en")]
+        texts.update(f"{t} city" for t in english if not t.lower().endswith(" city"))
     if entry.level != _NOT_A_DIVISION:
         for pattern in (_ZH_SUFFIX, _EN_SUFFIX):
             texts.update(m[1] for t in list(texts) if (m := pattern.match(t)))

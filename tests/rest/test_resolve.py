@@ -57,6 +57,14 @@ def test_every_way_of_naming_huishui(real_store: MemoryStore, text: str) -> None
         ("黔南", "522700"),
         ("黔南州", "522700"),  # the usual short form of 黔南布依族苗族自治州
         ("三都县", "522732"),  # the prefecture outranks groups named 黔南…
+        # … and in English (Qiannan Buyei and Miao Autonomous Prefecture): not the delegation
+        # "Qiannan Prefecture party and government delegation", whose name it begins.
+        ("Qiannan Prefecture", "522700"),
+        ("Sandu County", "522732"),  # Sandu Shui Autonomous County
+        ("Sandu Autonomous County", "522732"),
+        ("Qiannan Autonomous Prefecture", "522700"),
+        ("Duyun City", "522701"),  # 都匀市, Duyun: the 市 in English
+        ("Guangzhou City", "440100"),
         ("广州", "440100"),
     ],
 )

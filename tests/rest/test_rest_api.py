@@ -13,6 +13,7 @@ import pytest
 from api.tabular import inert
 from fastapi.testclient import TestClient
 
+from kg.config import project_root
 from tests.conftest import FIXTURES
 from tests.fixtures.memory_store import MemoryStore
 
@@ -73,11 +74,132 @@ def test_recorded_unknown_cites_its_source(api: TestClient) -> None:
     body = api.get("/api/pairings", params={"party": "changshun", "level": "DistrictToCounty"})
     answer = body.json()
     assert answer["status"] == "unknown"
-    (unknown,) = answer["unknown"]
-    assert unknown["party"]["label"] == "长顺县"
-    assert unknown["level"]["id"] == "gq:DistrictToCounty"
-    assert unknown["citations"]
-    assert all(c["text"] for c in unknown["citations"])
+    # One record per round (2016-2020, 2021+), each with its citation.
+    assert len(answer["unknown"]) == 2
+    for unknown in answer["unknown"]:
+        assert unknown["party"]["label"] == "长顺县"
+        assert unknown["level"]["id"] == "gq:DistrictToCounty"
+        assert unknown["citations"]
+        assert all(c["text"] for c in unknown["citations"])
+
+
+def _qiannan_county_codes() -> list[str]:
+    """The county-level divisions of 黔南州, read from the reference table itself."""
+    path = project_root() / "data" / "reference" / "divisions.csv"
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return [r["adcode"] for r in rows if r["parent_zh"] == "黔南布依族苗族自治州"]
+
+
+def test_every_qiannan_county_has_a_partner_or_a_recorded_unknown(api: TestClient) -> None:
+    # Unknown must be said explicitly, with the source that records it: a county that is
+    # "unknown" only because nothing is in the graph (福泉市 before its row) fails here.
+    codes = _qiannan_county_codes()
+    assert len(codes) == 12
+    for code in codes:
+        params = {"recipient": code, "level": "DistrictToCounty"}
+        body = api.get("/api/pairings", params=params).json()
+        if body["status"] == "known":
+            continue
+        assert body["unknown"], code
+        for unknown in body["unknown"]:
+            assert unknown["party"]["code"] == code
+            assert unknown["level"]["id"] == "gq:DistrictToCounty", code
+            assert unknown["citations"], f"{code}: unknown by absence only"
+            assert all(c["text"] for c in unknown["citations"])
+
+
+def test_in_each_round_every_qiannan_county_is_paired_or_recorded_unknown(
+    api: TestClient,
+) -> None:
+    # 2022: 都匀市's partner 黄埔区 is of 2016-2020 only; the reference notes (L4) leave 都匀市
+    # out of the ten counties the article's districts pair with. Unknown, and cited.
+    # 2019: the notes (L3) record that pairings of that round are not identified; 荔波县,
+    # 贵定县, 罗甸县, 长顺县, 龙里县 and 福泉市 have no known partner then.
+    for year in (2019, 2022):
+        for code in _qiannan_county_codes():
+            params = {"recipient": code, "level": "DistrictToCounty", "year": str(year)}
+            body = api.get("/api/pairings", params=params).json()
+            if body["status"] == "known":
+                assert all(p["period"]["start"] <= f"{year}-12-31" for p in body["pairings"])
+                continue
+            (unknown,) = body["unknown"]
+            assert unknown["citations"], f"{code}: unknown by absence only in {year}"
+    duyun = api.get("/api/pairings", params={"party": "都匀市", "year": 2022}).json()
+    (unknown,) = duyun["unknown"]
+    assert unknown["period"]["start"] == "2021-01-01"
+    assert [c["sentence"] for c in unknown["citations"]] == [BASE + "id/document/refnotes/s/4-1"]
+    earlier = api.get("/api/pairings", params={"party": "都匀市", "year": 2019}).json()
+    assert [p["helper"]["label"] for p in earlier["pairings"]] == ["黄埔区"]
+
+
+def test_home_table_shows_each_recorded_unknown_with_its_period(api: TestClient) -> None:
+    page = api.get("/").text
+    table = page.split('id="county-table"', 1)[1].split("</table>", 1)[0]
+    rows = table.split("<tr")[1:]
+    # 都匀市: 黄埔区 in 2016-2020, then the record that no partner is known from 2021.
+    at = next(i for i, r in enumerate(rows) if "/id/division/522701" in r)
+    assert "2016 – 2020" in rows[at]
+    duyun_unknown = rows[at + 1]
+    assert "unknown" in duyun_unknown
+    assert 'href="/id/unknown/522701-district-county"' in duyun_unknown
+    assert "2021 – ?" in duyun_unknown
+    assert 'href="/id/document/refnotes/s/4-1"' in duyun_unknown
+    changshun = next(r for r in rows if "/id/division/522729" in r)
+    assert "(2021 – ?)" in changshun
+    fuquan = next(r for r in rows if "/id/division/522702" in r)
+    assert 'href="/id/unknown/522702-district-county"' in fuquan
+    assert "?" not in fuquan.split("claim ›", 1)[0]  # no period: none shown
+
+
+def test_fuquan_unknown_cites_the_reference_notes(api: TestClient) -> None:
+    body = api.get("/api/pairings", params={"party": "Fuquan", "year": 2019}).json()
+    assert body["status"] == "unknown"
+    (unknown,) = body["unknown"]
+    assert unknown["party"]["label"] == "福泉市"
+    assert unknown["evidence"] == "inferred"
+    assert "福泉市" in unknown["rule"]
+    assert unknown["period"]["start_precision"] == "unknown"  # no period: any year
+    (citation,) = unknown["citations"]
+    assert citation["sentence"] == BASE + "id/document/refnotes/s/4-1"
+    assert "all but 都匀市 and 福泉市" in citation["text"]
+
+
+def test_a_recorded_unknown_speaks_only_for_its_period(api: TestClient) -> None:
+    # 长顺县's gaps are recorded for the 2016-2020 round and for the 2021+ round (refnotes L3):
+    # each is cited for its own years only; for 2015 the graph records nothing (still
+    # "unknown", without a citation).
+    later = api.get("/api/pairings", params={"party": "长顺县", "year": 2022}).json()
+    (unknown,) = later["unknown"]
+    assert unknown["period"]["start"] == "2021-01-01"
+    assert [c["sentence"] for c in unknown["citations"]] == [BASE + "id/document/refnotes/s/3-1"]
+    round_one = api.get("/api/pairings", params={"party": "长顺县", "year": 2019}).json()
+    (unknown,) = round_one["unknown"]
+    assert (unknown["period"]["start"], unknown["period"]["end"]) == ("2016-01-01", "2020-12-31")
+    assert unknown["evidence"] == "inferred"
+    earlier = api.get("/api/pairings", params={"party": "长顺县", "year": 2015}).json()
+    assert earlier["status"] == "unknown"
+    (unknown,) = earlier["unknown"]
+    assert unknown["citations"] == []
+    assert unknown["period"] is None
+    assert unknown["note"].endswith("matching these filters")
+
+
+def test_the_article_pairings_hold_in_the_year_of_the_article(api: TestClient) -> None:
+    # L13.1 "广州282所学校结对帮扶黔南328所学校": no period is stated, the 2023 article says they
+    # are paired. They count for 2023 (as the counts of that sentence do), not for 2022.
+    body = api.get("/api/pairings", params={"level": "SchoolToSchool", "year": 2023}).json()
+    assert body["status"] == "known"
+    assert [p["id"] for p in body["pairings"]] == ["id:pairing/gz-qn-schools"]
+    assert body["pairings"][0]["period"]["start"] is None
+    before = api.get("/api/pairings", params={"level": "SchoolToSchool", "year": 2022}).json()
+    assert before["status"] == "unknown"
+    # The named query says the same.
+    rows = api.get("/api/queries/active-in-year", params={"year": 2023}).json()["rows"]
+    active = {row["pairing"]["iri"] for row in rows}
+    assert BASE + "id/pairing/gz-qn-schools" in active
+    assert BASE + "id/pairing/440112-522726-2021" in active
+    assert BASE + "id/pairing/440112-522726-2016-2020" not in active
 
 
 def test_pairings_csv(api: TestClient) -> None:
@@ -331,6 +453,21 @@ def test_statistics_filters_together_are_the_whole_list_filtered(api: TestClient
     assert first["total"] == year["total"]
 
 
+def test_the_article_counts_as_of_2023_are_figures_of_2023(api: TestClient) -> None:
+    # L13.1 "广州282所学校结对帮扶黔南328所学校" is a count as of the 2023 article (a stock with
+    # no start): a figure of 2023. A flow of "recent years" (L27.3 39家, no start) is not: how
+    # much of it fell in 2023 is not said.
+    body = api.get("/api/statistics", params={"year": 2023}).json()
+    texts = {s["original_text"] for s in body["statistics"]}
+    assert {"282所学校", "328所学校", "15个", "141个", "3.45万人"} <= texts
+    assert "39家" not in texts
+    assert all(s["kind"] in {"stock", "flow"} for s in body["statistics"])
+    schools = next(s for s in body["statistics"] if s["original_text"] == "282所学校")
+    assert schools["kind"] == "stock"
+    assert schools["period"]["start"] is None
+    assert api.get("/api/statistics", params={"year": 2022}).json()["total"] == 0
+
+
 def test_statistics_of_a_year_are_those_whose_period_covers_it(api: TestClient) -> None:
     """?year= is a query (api-statistic-ids-in-year) that reads years as kg reads periods: the
     same statistics as the whole list filtered in Python, for every year around the data."""
@@ -342,7 +479,9 @@ def test_statistics_of_a_year_are_those_whose_period_covers_it(api: TestClient) 
     def covers(statistic: dict[str, Any], year: int) -> bool:
         period = statistic.get("period") or {}
         start, end = year_of(period.get("start")), year_of(period.get("end"))
-        return start is not None and start <= year and (end is None or end >= year)
+        if start is None:  # a stock is a level as of its end; a flow's share is unknown
+            return statistic["kind"] == "stock" and end == year
+        return start <= year and (end is None or end >= year)
 
     seen = 0
     for year in range(2010, 2027):

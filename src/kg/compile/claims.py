@@ -133,6 +133,10 @@ def emit_pairing(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
         graph.add((node, GQ.relationText, Literal(verb, lang="zh")))
     label = f"{ctx.label_of(helper)} {verb} {ctx.label_of(recipient)}"
     graph.add((node, RDFS.label, Literal(label, lang="zh")))
+    helper_en, recipient_en = ctx.label_en_of(helper), ctx.label_en_of(recipient)
+    if helper_en and recipient_en:
+        label_en = f"{helper_en} – {recipient_en} pairing"
+        graph.add((node, RDFS.label, Literal(label_en, lang="en")))
     add_period(ctx, graph, row, node)
 
 
@@ -193,6 +197,7 @@ def add_date(ctx: Context, graph: Graph, row: Row, node: URIRef, prop: URIRef = 
 
 
 _KINDS = {"stock": GQ.Stock, "flow": GQ.Flow}
+_OF_WHICH = "其中"
 
 
 def emit_no_known_partner(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
@@ -211,6 +216,10 @@ def emit_no_known_partner(ctx: Context, graph: Graph, row: Row, node: URIRef) ->
     graph.add((node, GQ.level, level))
     label = f"{ctx.label_of(party)} 结对方未知({ctx.label_of(level)})"
     graph.add((node, RDFS.label, Literal(label, lang="zh")))
+    party_en, level_en = ctx.label_en_of(party), ctx.label_en_of(level)
+    if party_en and level_en:
+        label_en = f"{party_en}: no known partner ({level_en})"
+        graph.add((node, RDFS.label, Literal(label_en, lang="en")))
 
 
 def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
@@ -230,6 +239,10 @@ def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
         ctx.problem(row, f"value: {exc}")
     if row.get("original_text") not in row.get("quote"):
         ctx.problem(row, f"original_text {row.get('original_text')!r} is not in the quote")
+    if row.get("part_of") and _OF_WHICH not in row.get("quote"):
+        # Two figures in one sentence are not a whole and its part unless the source says so.
+        said = f"part_of: the quote does not say {_OF_WHICH} (of which)"
+        ctx.problem(row, f"{said}: give it, or leave part_of empty")
     if not row.get("period_start") and not row.get("period_rule"):
         ctx.problem(row, "period_rule: say why the start is unknown (or give period_start)")
     period = Graph()
@@ -254,6 +267,10 @@ def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
     graph.add((node, GQ.originalText, Literal(row.get("original_text"), lang="zh")))
     label = f"{ctx.label_of(measure)}:{row.get('original_text')}"
     graph.add((node, RDFS.label, Literal(label, lang="zh")))
+    measure_en, unit_en = ctx.label_en_of(measure), ctx.label_en_of(unit)
+    if measure_en and unit_en:  # the number as stored, in its unit: 34500 person
+        amount = decimal_literal(value)
+        graph.add((node, RDFS.label, Literal(f"{measure_en}: {amount} {unit_en}", lang="en")))
 
 
 def emit_event(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:

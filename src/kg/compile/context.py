@@ -71,6 +71,10 @@ class Context:
     declared: dict[str, tuple[str, int]] = field(default_factory=dict)
     #: Chinese labels of declared resources (used to label claims readably).
     labels: dict[URIRef, str] = field(default_factory=dict)
+    #: Chinese labels of the ontology's terms (区对县 for gq:DistrictToCounty).
+    term_labels: dict[URIRef, str] = field(default_factory=dict)
+    #: English labels of declared resources and of the ontology's terms, where they have one.
+    labels_en: dict[URIRef, str] = field(default_factory=dict)
     classes: set[URIRef] = field(default_factory=lambda: set(BUILTIN_CLASSES))
     individuals: set[URIRef] = field(default_factory=lambda: set(BUILTIN_INDIVIDUALS))
     object_properties: set[URIRef] = field(default_factory=lambda: set(OBJECT_PROPERTIES))
@@ -95,6 +99,12 @@ class Context:
         for subject in ontology.subjects(RDF.type, None):
             if isinstance(subject, URIRef) and str(subject).startswith(str(GQ)):
                 self.individuals.add(subject)
+        for term, label in sorted(ontology.subject_objects(RDFS.label)):
+            # Claims are labelled with their terms' names (区对县), not a piece of the IRI.
+            if isinstance(term, URIRef) and isinstance(label, Literal) and label.language == "zh":
+                self.term_labels.setdefault(term, str(label))
+            if isinstance(term, URIRef) and isinstance(label, Literal) and label.language == "en":
+                self.labels_en.setdefault(term, str(label))
 
     # --- issues ----------------------------------------------------------------------------
 
@@ -264,6 +274,11 @@ class Context:
         provenance.add_to(graph, node)
         return True
 
+    def label_en_of(self, iri: URIRef) -> str | None:
+        """The English label of a resource or ontology term, None when it has none."""
+        return self.labels_en.get(iri)
+
     def label_of(self, iri: URIRef) -> str:
         """The Chinese label of a resource, or its id when it has none."""
-        return self.labels.get(iri, str(iri).rsplit("/", 1)[-1])
+        label = self.labels.get(iri) or self.term_labels.get(iri)
+        return label or str(iri).rsplit("/", 1)[-1]

@@ -181,6 +181,8 @@ def _read_folder(
                 continue
             if table.label is not None:
                 ctx.labels[node] = row.get(table.label)
+                if english := row.get(table.label.removesuffix("_zh") + "_en"):
+                    ctx.labels_en[node] = english
             rows.append((row, node))
         found.append((folder, table, rows))
     return found

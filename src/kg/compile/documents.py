@@ -125,6 +125,17 @@ def read_sources(ctx: Context, data_dir: Path) -> SourceDocuments:
     return found
 
 
+# A day in a page's path (/2022-12-08/, /20231103/, t20230905_): news and government sites
+# publish under the day of publication.
+_URL_DAY = re.compile(r"(?<![0-9])(20[0-9]{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])(?![0-9])")
+
+
+def url_day(url: str) -> str | None:
+    """The publication day a page's URL path carries (YYYY-MM-DD), if any."""
+    match = _URL_DAY.search(urlsplit(url).path)
+    return "-".join(match.groups()) if match else None
+
+
 @dataclass
 class WebPages:
     """Web pages cited by reference rows: one document per URL, one sentence per quote."""
@@ -141,6 +152,10 @@ class WebPages:
             parse_period(text)
         except ValueError as exc:
             ctx.problem(row, f"source_date: {exc}")
+            return
+        day = url_day(url)
+        if day is not None and not day.startswith(text):
+            ctx.problem(row, f"source_date: {text} but the page's URL dates it {day}")
             return
         if self.dates.setdefault(url, text) != text:
             ctx.problem(

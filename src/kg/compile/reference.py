@@ -277,10 +277,15 @@ def _pairing(ctx: Context, graph: Graph, node: URIRef, rows: list[Row], pages: W
     graph.add((node, GQ.helper, parties[0]))
     graph.add((node, GQ.recipient, parties[1]))
     graph.add((node, GQ.level, level))
-    label = f"{first.get('helper_zh')}—{first.get('helped_zh')} 结对帮扶"
-    graph.add((node, RDFS.label, Literal(label, lang="zh")))
     # The claim's period is the most precise one its sources give (2021-03 over 2021).
-    add_period(ctx, graph, max(rows, key=_precision), node)
+    widest = max(rows, key=_precision)
+    # Two rounds of one pair read apart in lists: 黄埔区—独山县 结对帮扶(2016–2020), (2021–).
+    span = f"{widest.get('period_start') or '?'}–{widest.get('period_end')}"
+    label = f"{first.get('helper_zh')}—{first.get('helped_zh')} 结对帮扶({span})"
+    graph.add((node, RDFS.label, Literal(label, lang="zh")))
+    label_en = f"{first.get('helper_en')} – {first.get('helped_en')} pairing ({span})"
+    graph.add((node, RDFS.label, Literal(label_en, lang="en")))
+    add_period(ctx, graph, widest, node)
     graph.remove((node, GQ.periodText, None))
     stated = GQ.Stated in grades
     graph.add((node, GQ.evidence, GQ.Stated if stated else GQ.Inferred))
@@ -330,6 +335,8 @@ def read_reference(ctx: Context, data_dir: Path, pages: WebPages) -> ReferenceTa
             node = ctx.declare_iri(f"division:{code}", row)
             if node is not None:
                 ctx.labels[node] = row.get("name_zh")
+                if row.get("name_en"):
+                    ctx.labels_en[node] = row.get("name_en")
                 found.divisions.append((row, node))
     if pairings.is_file():
         groups: list[list[Row]] = []

@@ -430,15 +430,23 @@ def _citation_order(citation: Mapping[str, str]) -> tuple[tuple[str, tuple[int, 
 def _add_unknowns(
     graph: nx.MultiDiGraph, rows: Iterable[Mapping[str, Term]], titles: Mapping[str, str]
 ) -> None:
-    """gq:NoKnownPartner claims: the party is marked unknown at that level, with the citation."""
+    """gq:NoKnownPartner claims: the party is marked unknown at that level, with the citation.
+    Not a party the map shows paired at that level: a record of a later round (都匀市 from 2021,
+    paired with 黄埔区 in 2016-2020) does not make a drawn partner unknown."""
     for row in rows:
         party = _value(row.get("party"))
         if party not in graph:
             continue
+        level = local_name(_value(row.get("level")))
+        if any(
+            d.get("relation") == "Pairing" and d.get("level") == level
+            for _, _, d in (*graph.in_edges(party, data=True), *graph.out_edges(party, data=True))
+        ):
+            continue
         node = graph.nodes[party]
         node["unknown"] = True
         levels = set(filter(None, node.get("unknown_levels", "").split()))
-        levels.add(local_name(_value(row.get("level"))))
+        levels.add(level)
         node["unknown_levels"] = " ".join(sorted(levels))
         citations: list[dict[str, str]] = node.setdefault("unknown_citations", [])
         _add_citation(citations, _citation(row, titles))
