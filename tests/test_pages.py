@@ -436,7 +436,9 @@ def test_head_answers_like_get_without_a_body(mini: TestClient, path: str) -> No
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
-@pytest.mark.parametrize("path", ["/nope", "/maps/nope", "/ontologyy", "/nope/%3Cscript%3Ealert(1)"])
+@pytest.mark.parametrize(
+    "path", ["/nope", "/maps/nope", "/ontologyy", "/nope/%3Cscript%3Ealert(1)"]
+)
 def test_an_unknown_url_is_an_error_page_for_a_browser_and_json_for_programs(
     mini: TestClient, path: str
 ) -> None:
