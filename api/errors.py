@@ -41,6 +41,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from api.headers import security_headers
+from api.routing import allowed_methods
 from kg.errors import (
     BadParameter,
     KgError,
@@ -202,8 +203,14 @@ def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code
     code = _HTTP_CODES.get(status, "http_error")
     headers = dict(exc.headers or {})
-    if status == 405 and "Allow" not in headers:
-        headers["Allow"] = "GET, HEAD, POST, OPTIONS"
+    if status == 405:
+        # Starlette names the methods of the first route on the path only: GET for /reconcile,
+        # whose POST is another route.
+        allow = allowed_methods(request.app.router.routes, request.scope)
+        if allow:
+            headers["Allow"] = allow
+        elif "Allow" not in headers:
+            headers["Allow"] = "GET, HEAD, POST, OPTIONS"
     return error_response(request, status, code, str(exc.detail), headers)
 
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import SettingsDep, StoreDep, settings_of
+from api.routing import GetRoute
 from api.schemas import ERROR_RESPONSES
 from kg.catalogue import bind_typed
 from kg.config import Settings
@@ -55,7 +56,7 @@ __all__ = ["MAP_CSP", "router"]
 
 
 # The errors every kg API route may answer, in the one JSON shape (api/schemas.py).
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter(route_class=GetRoute, responses=ERROR_RESPONSES)
 
 #: Scripts and styles from this origin only; vis-network draws its icons from data: URLs;
 #: the map may be framed by kg's own entity pages.

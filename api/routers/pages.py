@@ -18,6 +18,7 @@ from starlette.responses import FileResponse, Response
 from api.caching import cache_headers, etag, not_modified
 from api.deps import SettingsDep, StoreDep
 from api.render import Links, render, templates_signature
+from api.routing import GetRoute
 from api.state import context_of
 from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import (
@@ -36,7 +37,7 @@ from kg.store.base import Store
 
 __all__ = ["FORMATS", "has_route", "page_context", "router", "vocabulary_of"]
 
-router = APIRouter()
+router = APIRouter(route_class=GetRoute)
 
 HTML: Final = "text/html"
 #: Extension → media type, in the server's order of preference for ``*/*``.

@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import SettingsDep, StoreDep
 from api.protocol import read_body
+from api.routing import GetRoute
 from api.schemas import ERROR_RESPONSES
 from api.urls import public_base
 from kg.errors import BadParameter, NotFound
@@ -34,7 +35,10 @@ from kg.search import index_for
 __all__ = ["router"]
 
 router = APIRouter(
-    prefix="/reconcile", tags=["Reconciliation (OpenRefine)"], responses=ERROR_RESPONSES
+    route_class=GetRoute,
+    prefix="/reconcile",
+    tags=["Reconciliation (OpenRefine)"],
+    responses=ERROR_RESPONSES,
 )
 
 _FORM: Final = "application/x-www-form-urlencoded"

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from api.deps import SettingsDep, StoreDep
+from api.routing import GetRoute
 from api.schemas import ERROR_RESPONSES
 from api.tabular import CSV_RESPONSES, Format, render
 from kg import rest as answers
@@ -36,7 +37,9 @@ from kg.search import MAX_LIMIT, MAX_QUERY_CHARS
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["REST API"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=GetRoute, prefix="/api", tags=["REST API"], responses=ERROR_RESPONSES
+)
 
 #: Longest id, code, name or IRI a parameter takes.
 MAX_NAME: Final = 500
