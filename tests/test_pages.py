@@ -12,12 +12,13 @@ import json
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, MINI
 from tests.fixtures.memory_store import MemoryStore
 
 HOSTILE = FIXTURES / "hostile.trig"
@@ -111,10 +112,14 @@ def test_unknown_id_is_a_404_page_for_browsers_and_json_for_clients(mini: TestCl
         (".ttl", None, "text/turtle", ox.RdfFormat.TURTLE),
         (".nt", None, "application/n-triples", ox.RdfFormat.N_TRIPLES),
         (".jsonld", None, "application/ld+json", ox.RdfFormat.JSON_LD),
+        (".rdf", None, "application/rdf+xml", ox.RdfFormat.RDF_XML),
         ("", "text/turtle", "text/turtle", ox.RdfFormat.TURTLE),
         ("", "application/n-triples", "application/n-triples", ox.RdfFormat.N_TRIPLES),
         ("", "application/ld+json", "application/ld+json", ox.RdfFormat.JSON_LD),
         ("", "application/json", "application/ld+json", ox.RdfFormat.JSON_LD),
+        ("", "application/rdf+xml", "application/rdf+xml", ox.RdfFormat.RDF_XML),
+        # rdflib's Graph().parse(url, format="xml"): RDF/XML, not the HTML page.
+        ("", "application/rdf+xml, */*;q=0.1", "application/rdf+xml", ox.RdfFormat.RDF_XML),
     ],
 )
 def test_rdf_formats_by_extension_or_accept_say_the_same(
@@ -152,6 +157,36 @@ def test_browsers_and_star_get_html_and_unacceptable_is_406(mini: TestClient) ->
     assert mini.get("/id/division/440105", headers={"accept": "image/png"}).status_code == 406
     link = mini.get("/id/division/440105").headers["link"]
     assert '</id/division/440105.ttl>; rel="alternate"; type="text/turtle"' in link
+    assert '</id/division/440105.rdf>; rel="alternate"; type="application/rdf+xml"' in link
+
+
+def test_rdf_xml_refuses_a_value_xml_cannot_carry(
+    web_app: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    # U+0007 is legal in RDF and Turtle, impossible in XML 1.0 (not even as &#7;).
+    data = tmp_path / "bell.trig"
+    data.write_text(
+        MINI.read_text(encoding="utf-8")
+        + '<https://w3id.org/gq-kg/graph/reference> { div:440105 rdfs:comment "bell\\u0007" . }\n',
+        encoding="utf-8",
+    )
+    client = web_app(MemoryStore(data))
+    refused = client.get("/id/division/440105.rdf")
+    assert refused.status_code == 406
+    error = refused.json()["error"]
+    assert error["code"] == "xml_unsafe_result"
+    assert "U+0007" in error["message"]
+    assert "text/turtle" in error["message"]
+    turtle = client.get("/id/division/440105.ttl")
+    assert turtle.status_code == 200
+    comments = {
+        t.object.value
+        for t in ox.parse(turtle.content, format=ox.RdfFormat.TURTLE)
+        if t.predicate.value.endswith("#comment")
+    }
+    assert comments == {"bell\u0007"}
+    # Another resource, without the character, is still served as RDF/XML.
+    assert client.get("/id/division/522732.rdf").status_code == 200
 
 
 def test_ontology_page_has_an_anchor_per_term_and_turtle(mini: TestClient) -> None:

@@ -46,8 +46,15 @@ FORMATS: Final[dict[str, str]] = {
     "ttl": "text/turtle",
     "jsonld": "application/ld+json",
     "nt": "application/n-triples",
+    "rdf": "application/rdf+xml",
 }
-_FORMAT_NAMES: Final = {"html": "HTML", "ttl": "Turtle", "jsonld": "JSON-LD", "nt": "N-Triples"}
+_FORMAT_NAMES: Final = {
+    "html": "HTML",
+    "ttl": "Turtle",
+    "jsonld": "JSON-LD",
+    "nt": "N-Triples",
+    "rdf": "RDF/XML",
+}
 _LABEL: Final = "http://www.w3.org/2000/01/rdf-schema#label"
 _TEXT: Final = ONTOLOGY_NS + "text"
 

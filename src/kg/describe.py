@@ -31,6 +31,7 @@ from kg.config import ONTOLOGY_NS, Settings
 from kg.errors import BadParameter, NotFound, QueryError
 from kg.prefixes import PREFIXES as PREFIX_TABLE
 from kg.queries import Term, bind, get_query, render_term, select
+from kg.sparql.results import check_xml_chars
 from kg.store.base import QueryRequest, Store
 
 __all__ = [
@@ -78,6 +79,7 @@ RDF_MEDIA_TYPES: Final[Mapping[str, ox.RdfFormat]] = {
     "text/turtle": ox.RdfFormat.TURTLE,
     "application/ld+json": ox.RdfFormat.JSON_LD,
     "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
 }
 
 
@@ -410,7 +412,9 @@ async def describe(
 
 
 async def describe_rdf(store: Store, settings: Settings, iri: str, media_type: str) -> bytes:
-    """The resource's description as Turtle, JSON-LD (with ``@context``) or N-Triples."""
+    """The resource's description as Turtle, JSON-LD (with ``@context``), N-Triples or
+    RDF/XML (refused with XmlUnsafeResult, 406, when a value holds a character XML 1.0 cannot
+    carry)."""
     if media_type not in RDF_MEDIA_TYPES:
         raise QueryError(f"no RDF serialisation as {media_type}")
     query = get_query("page-graph", _folder(settings))
@@ -426,9 +430,11 @@ async def describe_rdf(store: Store, settings: Settings, iri: str, media_type: s
     if media_type == "application/ld+json":
         return to_jsonld(triples, {**PREFIXES, "id": f"{settings.base_iri}id/"})
     fmt = RDF_MEDIA_TYPES[media_type]
-    prefixes = dict(PREFIXES) if fmt == ox.RdfFormat.TURTLE else None
+    prefixes = dict(PREFIXES) if fmt in {ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML} else None
     body = ox.serialize(triples, format=fmt, prefixes=prefixes)
     assert body is not None
+    if fmt == ox.RdfFormat.RDF_XML:
+        check_xml_chars(body, media_type, [m for m in RDF_MEDIA_TYPES if m != media_type])
     return body
 
 
