@@ -155,6 +155,9 @@ def error_response(
 ) -> Response:
     """Render one error, as JSON or (on /sparql for non-JSON clients) as plain text."""
     extra = dict(headers or {})
+    # The body's form depends on Accept (text or JSON here, an HTML page for a browser on
+    # /id/…), and so does a 406: a cache must not hand one client's error to another.
+    extra.setdefault("Vary", "Accept")
     if _wants_text(request):
         return Response(
             f"{status} {code}: {message}\n".encode(),

@@ -131,10 +131,12 @@ def _choose(path: str, accept: str | None) -> tuple[str, str]:
 
 
 def not_found_page(request: Request, links: Links, message: str) -> Response:
+    # Vary: Accept: a client asking for JSON gets the JSON error at the same URL.
     return render(
         "error.html",
         page_context(request, links, status=404, heading="Not found 未找到", message=message),
         status=404,
+        headers={"Vary": "Accept"},
     )
 
 
