@@ -4,12 +4,18 @@
 form field, as OpenRefine sends it) a batch of queries; ``/preview?id=`` a small HTML card
 (every text escaped); ``/suggest/{entity,type,property}?prefix=`` the suggest services. JSONP
 (``callback=``) is refused with a message: browsers reach this service through CORS.
+
+OpenRefine shows the preview in an ``<iframe>`` of its own page (http://127.0.0.1:3333, another
+origin): the site-wide ``frame-ancestors 'self'`` made the browser refuse it, so the preview
+carries its own policy (:data:`PREVIEW_CSP`), framable by the origins CORS allows (a card with
+no script, form or link: nothing to click-jack), and no inline style.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl
 
@@ -169,9 +175,25 @@ async def preview(
     page = (
         '<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>'
         f"{html.escape(entry.label_zh or entry.iri)}</title></head>"
-        f'<body style="font-family:sans-serif;font-size:13px;margin:4px">{body}</body></html>'
+        f"<body>{body}</body></html>"
     )
-    return HTMLResponse(page)
+    return HTMLResponse(
+        page, headers={"Content-Security-Policy": _preview_policy(settings.cors_origins)}
+    )
+
+
+_ORIGIN: Final = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
+#: The preview's policy without its frame-ancestors: nothing but the page itself.
+PREVIEW_CSP: Final = "default-src 'none'; base-uri 'none'; form-action 'none'"
+
+
+def _preview_policy(cors_origins: list[str]) -> str:
+    """PREVIEW_CSP, framable by whoever may call the service (``cors_origins``)."""
+    if "*" in cors_origins:
+        return f"{PREVIEW_CSP}; frame-ancestors *"
+    origins = [o.rstrip("/") for o in cors_origins if _ORIGIN.fullmatch(o.rstrip("/"))]
+    ancestors = " ".join(["'self'", *origins])
+    return f"{PREVIEW_CSP}; frame-ancestors {ancestors}"
 
 
 _PREFIX = Annotated[str, Query(max_length=200, description="the text typed so far")]

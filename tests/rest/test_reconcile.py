@@ -146,3 +146,41 @@ def test_hostile_labels_are_inert(tmp_path: Path) -> None:
             assert "&lt;" in preview.text or "<strong>" in preview.text
         answer = client.get("/api/pairings", params={"party": "440105"}).json()
         assert answer["pairings"][0]["helper"]["label"] == "<img src=x onerror=alert('label')>"
+
+
+def _policy(response: Any) -> dict[str, str]:
+    header = response.headers["content-security-policy"]
+    return {d.split(" ", 1)[0]: d.partition(" ")[2] for d in (p.strip() for p in header.split(";"))}
+
+
+def test_preview_may_be_framed_by_openrefine(api: TestClient) -> None:
+    # OpenRefine shows the preview in an iframe of its page (another origin): the site-wide
+    # frame-ancestors 'self' made the browser refuse it (tests/browser/test_reconcile_preview).
+    preview = api.get("/reconcile/preview", params={"id": "division/522731"})
+    assert preview.status_code == 200
+    policy = _policy(preview)
+    assert policy["frame-ancestors"] == "*"  # cors_origins is * by default
+    assert policy["default-src"] == "'none'"  # no script, style, image or frame of its own
+    assert " style=" not in preview.text  # an inline style the policy would block anyway
+    assert "<script" not in preview.text
+    # Every other page keeps the site-wide policy.
+    page = api.get("/id/division/522731")
+    assert _policy(page)["frame-ancestors"] == "'self'"
+
+
+def test_preview_framing_follows_cors_origins(tmp_path: Path, real_build: Path) -> None:
+    from api.app import create_app
+
+    from tests.conftest import mini_settings
+
+    settings = mini_settings(
+        tmp_path,
+        dataset_file=real_build / "dataset.nq",
+        cors_origins=["http://127.0.0.1:3333", "https://refine.example/", "https://a.example;x"],
+    )
+    with TestClient(create_app(settings)) as client:
+        preview = client.get("/reconcile/preview", params={"id": "division/522731"})
+    # Origins only (a value that is not one is left out rather than breaking the header).
+    assert _policy(preview)["frame-ancestors"] == (
+        "'self' http://127.0.0.1:3333 https://refine.example"
+    )
