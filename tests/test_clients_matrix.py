@@ -197,3 +197,11 @@ def test_head_answers_like_get_for_monitors_and_downloads(server: str) -> None:
             check=True,
         )
         assert done.stdout == b"200", path
+
+
+@pytest.mark.parametrize("fmt", [None, "turtle", "json-ld", "nt", "xml"])
+def test_rdflib_dereferences_the_ontology(server: str, fmt: str | None) -> None:
+    graph = rdflib.Graph()
+    graph.parse(f"{server}/ontology", format=fmt)
+    county = rdflib.URIRef("https://w3id.org/gq-kg/ontology#County")
+    assert (county, rdflib.RDF.type, rdflib.OWL.Class) in graph

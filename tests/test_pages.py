@@ -189,6 +189,45 @@ def test_rdf_xml_refuses_a_value_xml_cannot_carry(
     assert client.get("/id/division/522732.rdf").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("accept", "media_type", "fmt"),
+    [
+        ("text/turtle", "text/turtle", ox.RdfFormat.TURTLE),
+        ("application/ld+json", "application/ld+json", ox.RdfFormat.JSON_LD),
+        ("application/n-triples", "application/n-triples", ox.RdfFormat.N_TRIPLES),
+        ("application/rdf+xml", "application/rdf+xml", ox.RdfFormat.RDF_XML),
+        # rdflib's Graph().parse(url, format="xml"); Protégé asks much the same.
+        ("application/rdf+xml, */*;q=0.1", "application/rdf+xml", ox.RdfFormat.RDF_XML),
+    ],
+)
+def test_ontology_iri_negotiates_every_rdf_format(
+    mini: TestClient, accept: str, media_type: str, fmt: ox.RdfFormat
+) -> None:
+    # The ontology IRI answered Turtle or else its HTML page: RDF/XML, JSON-LD and N-Triples
+    # clients got HTML (200) and failed to parse it.
+    response = mini.get("/ontology", headers={"accept": accept})
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == media_type
+    assert "Accept" in response.headers["vary"]  # the Turtle answer lacked it
+    reference = triples(mini.get("/ontology.ttl").content, ox.RdfFormat.TURTLE)
+    assert len(reference) > 100
+    # Blank nodes (OWL lists, restrictions) get new labels in each parse: compare the rest.
+    assert {t for t in triples(response.content, fmt) if "_:" not in "".join(t)} == {
+        t for t in reference if "_:" not in "".join(t)
+    }
+    ext = {"text/turtle": "ttl", "application/ld+json": "jsonld"}.get(media_type)
+    ext = ext or {"application/n-triples": "nt", "application/rdf+xml": "rdf"}[media_type]
+    assert mini.get(f"/ontology.{ext}").content == response.content
+    assert f'</ontology.{ext}>; rel="alternate"; type="{media_type}"' in response.headers["link"]
+
+
+def test_ontology_in_an_unoffered_format_is_406(mini: TestClient) -> None:
+    refused = mini.get("/ontology", headers={"accept": "image/png"})
+    assert refused.status_code == 406
+    assert "application/rdf+xml" in refused.json()["error"]["message"]
+    assert mini.get("/ontology.xyz").status_code == 404
+
+
 def test_ontology_page_has_an_anchor_per_term_and_turtle(mini: TestClient) -> None:
     page = mini.get("/ontology").text
     assert 'id="Pairing"' in page

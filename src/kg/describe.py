@@ -51,6 +51,7 @@ __all__ = [
     "describe_rdf",
     "iri_for_path",
     "load_vocabulary",
+    "serialize_triples",
     "to_jsonld",
 ]
 
@@ -421,14 +422,20 @@ async def describe_rdf(store: Store, settings: Settings, iri: str, media_type: s
     result = await store.query(
         QueryRequest(query=bind(query, {"entity": iri}), accept=("application/n-triples",))
     )
-    triples = sorted(
-        ox.parse(result.body, format=ox.RdfFormat.N_TRIPLES),
-        key=lambda t: (str(t.subject), str(t.predicate), str(t.object)),
-    )
+    triples = list(ox.parse(result.body, format=ox.RdfFormat.N_TRIPLES))
     if not triples:
         raise NotFound(f"kg has no statement about <{iri}>")
+    return serialize_triples(triples, media_type, settings.base_iri)
+
+
+def serialize_triples(triples: Sequence[ox.Triple], media_type: str, base_iri: str) -> bytes:
+    """``triples`` (sorted, so the same graph is the same bytes) in one of RDF_MEDIA_TYPES:
+    Turtle and RDF/XML with the project's prefixes, JSON-LD with them as ``@context``."""
+    if media_type not in RDF_MEDIA_TYPES:
+        raise QueryError(f"no RDF serialisation as {media_type}")
+    triples = sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
     if media_type == "application/ld+json":
-        return to_jsonld(triples, {**PREFIXES, "id": f"{settings.base_iri}id/"})
+        return to_jsonld(triples, {**PREFIXES, "id": f"{base_iri}id/"})
     fmt = RDF_MEDIA_TYPES[media_type]
     prefixes = dict(PREFIXES) if fmt in {ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML} else None
     body = ox.serialize(triples, format=fmt, prefixes=prefixes)
