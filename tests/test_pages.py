@@ -221,6 +221,32 @@ def test_ontology_iri_negotiates_every_rdf_format(
     assert f'</ontology.{ext}>; rel="alternate"; type="{media_type}"' in response.headers["link"]
 
 
+@pytest.mark.parametrize("path", ["/dataset", "/graph/article", "/graph/reference"])
+def test_dataset_and_graph_iris_dereference_to_their_description(
+    mini: TestClient, path: str
+) -> None:
+    # The service description names <{base}dataset> (void:Dataset) and every graph by its
+    # IRI (sd:name); a Linked Data client following them got a 404.
+    rdf = mini.get(path, headers={"accept": "text/turtle"}, follow_redirects=False)
+    assert rdf.status_code == 303
+    assert rdf.headers["location"] == "/sparql"
+    assert "Accept" in rdf.headers["vary"]
+    description = mini.get(path, headers={"accept": "text/turtle"})
+    assert description.headers["content-type"].startswith("text/turtle")
+    iri = f"<{BASE}{path.lstrip('/')}>"
+    described = triples(description.content, ox.RdfFormat.TURTLE)
+    assert any(iri in (s, o) for s, _, o in described), iri
+    browser = mini.get(path, headers={"accept": "text/html"}, follow_redirects=False)
+    assert browser.status_code == 303
+    assert browser.headers["location"] == "/"
+
+
+def test_unknown_graph_iri_is_404(mini: TestClient) -> None:
+    response = mini.get("/graph/nope", headers={"accept": "text/turtle"})
+    assert response.status_code == 404
+    assert "no named graph" in response.json()["error"]["message"]
+
+
 def test_ontology_in_an_unoffered_format_is_406(mini: TestClient) -> None:
     refused = mini.get("/ontology", headers={"accept": "image/png"})
     assert refused.status_code == 406

@@ -17,7 +17,7 @@ from typing import Final
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from api.caching import cache_headers, etag, not_modified
 from api.deps import SettingsDep, StoreDep
@@ -38,6 +38,7 @@ from kg.describe import (
 )
 from kg.errors import NotAcceptable, NotFound
 from kg.sparql.negotiation import rank
+from kg.sparql.service_description import DESCRIPTION_MEDIA_TYPES
 from kg.store.base import Store
 
 __all__ = ["FORMATS", "has_route", "page_context", "router", "vocabulary_of"]
@@ -210,6 +211,40 @@ async def resource(path: str, request: Request, settings: SettingsDep, store: St
         map_src=map_src,
     )
     return render("resource.html", context, headers=headers)
+
+
+#: Where the dataset and its named graphs are described: the service description at /sparql
+#: (VoID: counts, partitions, each graph's triples), in these formats.
+_DESCRIBED_IN: Final = (HTML, *DESCRIPTION_MEDIA_TYPES)
+
+
+def _see_description(request: Request) -> Response:
+    """303 to the description: /sparql for RDF, the home page (links, dumps) for a browser."""
+    ranked = rank(request.headers.get("accept"), _DESCRIBED_IN)
+    if not ranked:
+        raise NotAcceptable(f"described as {', '.join(_DESCRIBED_IN)}", _DESCRIBED_IN)
+    target = "/" if ranked[0] == HTML else "/sparql"
+    return RedirectResponse(target, status_code=303, headers={"Vary": "Accept"})
+
+
+@router.api_route("/dataset", methods=["GET", "HEAD"], include_in_schema=False)
+async def dataset_iri(request: Request) -> Response:
+    """``{base}dataset``, the VoID dataset of the service description, dereferences to it."""
+    return _see_description(request)
+
+
+@router.api_route("/graph/{name:path}", methods=["GET", "HEAD"], include_in_schema=False)
+async def graph_iri(
+    name: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    """A named graph's IRI (``{base}graph/article``) dereferences to the description listing
+    it (its ``sd:name``, ``void:triples``); a name that is no graph of the store is a 404."""
+    served = context_of(request).current()
+    stats = await served.service.statistics(store, settings, await store.info())
+    iri = f"{settings.base_iri}graph/{name}"
+    if stats is not None and iri not in {g.name for g in stats.graphs}:
+        raise NotFound(f"no named graph <{iri}>; the graphs are listed at /sparql")
+    return _see_description(request)
 
 
 #: The ontology's formats: extension → media type (HTML first: a browser, ``*/*``).
