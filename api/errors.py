@@ -210,6 +210,10 @@ def _http_error(request: Request, exc: Exception) -> Response:
         # Starlette names the methods of the first route on the path only: GET for /reconcile,
         # whose POST is another route.
         allow = allowed_methods(request.app.router.routes, request.scope)
+        if allow and request.method == "OPTIONS":
+            # A plain OPTIONS (not a CORS preflight, which CORSMiddleware answers) asks what
+            # the path allows: that is the answer, not an error (RFC 9110, 9.3.7).
+            return Response(status_code=204, headers={"Allow": allow})
         if allow:
             headers["Allow"] = allow
         elif "Allow" not in headers:

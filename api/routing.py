@@ -49,20 +49,26 @@ class GetRoute(APIRoute):
 
 
 def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> str:
-    """``Allow`` for the request's path: each method some route serves there, in a fixed order.
+    """``Allow`` for the request's path: each method some route serves there, in a fixed order,
+    and OPTIONS (empty when no route serves the path).
 
     Starlette's 405 names the methods of the first route on the path only (GET for
     /reconcile, whose POST is another route), in set order; this asks every route, by the
     router's own matching, about each method. Static files answer GET and HEAD.
     """
+    # Inside a Mount (static files) the scope's root_path has grown by the mount's path: match
+    # from the app's own root, as the router did.
+    root = scope.get("app_root_path", scope.get("root_path", ""))
     allowed: list[str] = []
     for method in _ORDER:
-        probe = {**scope, "method": method}
+        probe = {**scope, "method": method, "root_path": root}
         for route in routes:
             if route.matches(probe)[0] is not Match.FULL:
                 continue
             if isinstance(route, Mount) and isinstance(route.app, StaticFiles):
-                return "GET, HEAD"
+                return "GET, HEAD, OPTIONS"
             allowed.append(method)
             break
+    if allowed:
+        allowed.append("OPTIONS")  # answered with this list (api.errors), or as CORS preflight
     return ", ".join(allowed)

@@ -71,13 +71,13 @@ def test_head_of_a_missing_resource_is_404(api: TestClient) -> None:
 @pytest.mark.parametrize(
     ("path", "allow"),
     [
-        ("/reconcile", "GET, HEAD, POST"),  # GET and POST are two routes
-        ("/sparql", "GET, HEAD, POST"),
-        ("/sparql/", "GET, HEAD, POST"),
-        ("/api/pairings", "GET, HEAD"),
-        ("/health", "GET, HEAD"),
-        ("/id/division/522731", "GET, HEAD"),
-        ("/static/favicon.svg", "GET, HEAD"),
+        ("/reconcile", "GET, HEAD, POST, OPTIONS"),  # GET and POST are two routes
+        ("/sparql", "GET, HEAD, POST, OPTIONS"),
+        ("/sparql/", "GET, HEAD, POST, OPTIONS"),
+        ("/api/pairings", "GET, HEAD, OPTIONS"),
+        ("/health", "GET, HEAD, OPTIONS"),
+        ("/id/division/522731", "GET, HEAD, OPTIONS"),
+        ("/static/favicon.svg", "GET, HEAD, OPTIONS"),
     ],
 )
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
@@ -88,6 +88,23 @@ def test_405_allow_names_every_method_of_the_path(
     assert response.status_code == 405
     assert response.headers["allow"] == allow
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/reconcile", "GET, HEAD, POST, OPTIONS"),
+        ("/api/search", "GET, HEAD, OPTIONS"),
+        ("/static/favicon.svg", "GET, HEAD, OPTIONS"),
+    ],
+)
+def test_plain_options_answers_what_the_path_allows(api: TestClient, path: str, allow: str) -> None:
+    # Not a CORS preflight (no Origin): the answer to "what may I do here" is the Allow list.
+    response = api.options(path)
+    assert response.status_code == 204
+    assert response.headers["allow"] == allow
+    assert response.content == b""
+    assert api.options("/no/such/path").status_code == 404
 
 
 def test_every_method_allow_names_is_served(api: TestClient) -> None:
