@@ -108,7 +108,7 @@ def test_suggest(api: TestClient) -> None:
         ({"callback": "jQuery123"}, "JSONP"),
         ({"queries": "{not json"}, "not JSON"),
         ({"queries": "[1, 2]"}, "JSON object"),
-        ({"queries": json.dumps({"q": {"query": "x", "limit": 10_000}})}, "limit"),
+        ({"queries": json.dumps({"q": {"query": "x", "limit": 0}})}, "limit"),
         ({"queries": json.dumps({f"q{i}": "x" for i in range(500)})}, "at most"),
     ],
 )
@@ -116,6 +116,21 @@ def test_bad_batches_are_422(api: TestClient, params: dict[str, str], needle: st
     response = api.get("/reconcile", params=params)
     assert response.status_code == 422, response.text
     assert needle in response.json()["error"]["message"]
+
+
+def test_a_limit_over_the_cap_is_served_as_the_cap(api: TestClient) -> None:
+    # The spec's limit is a maximum: OpenRefine sends the number its user typed, and one large
+    # limit refused the whole batch (422), every row of it unreconciled.
+    queries = {"q0": {"query": "县", "limit": 100}, "q1": {"query": "惠水", "limit": 10_000}}
+    response = api.post("/reconcile", data={"queries": json.dumps(queries)})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["q0"]["result"]) == 25  # MAX_CANDIDATES; more than 25 entities match 县
+    assert body["q1"]["result"][0]["id"] == "division/522731"
+    capped = api.post(
+        "/reconcile", data={"queries": json.dumps({"q": {"query": "县", "limit": 25}})}
+    )
+    assert capped.json()["q"]["result"] == body["q0"]["result"]
 
 
 def test_post_without_queries_is_422(api: TestClient) -> None:
