@@ -170,9 +170,11 @@ def _operation(params: dict[str, list[str]], body_text: str | None, kind: str) -
     kind_: Literal["query", "update", "describe"] = (
         "update" if updates else "query" if queries else "describe"
     )
+    # A UTF-8 byte order mark is a signature, not text (editors on Windows write one before a
+    # query file's first line): the parser would call it a syntax error.
     return Operation(
         kind_,
-        (updates or queries or [""])[0],
+        (updates or queries or [""])[0].removeprefix("\ufeff"),
         default_graph_uris=tuple(params.get("default-graph-uri", ())),
         named_graph_uris=tuple(params.get("named-graph-uri", ())),
         using_graph_uris=tuple(params.get("using-graph-uri", ())),

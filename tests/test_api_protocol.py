@@ -324,6 +324,18 @@ def test_direct_post_in_utf16_is_refused(client: TestClient) -> None:
     assert "UTF-8" in response.text
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_a_byte_order_mark_before_the_query_is_ignored(client: TestClient, method: str) -> None:
+    # Editors on Windows save query.rq with a UTF-8 BOM; `curl --data-binary @query.rq` sends it.
+    # It was a syntax error at 1:8 ("expected one of VERSION"), which no one can see in the file.
+    response = send(client, method, "\ufeff" + ASK_TRUE, "application/sparql-results+json")
+    assert response.status_code == 200, response.text
+    assert response.json()["boolean"] is True
+    # Only a leading one: inside the query U+FEFF is still not SPARQL whitespace.
+    inside = send(client, method, "ASK \ufeff{ ?s ?p ?o }", "application/sparql-results+json")
+    assert inside.status_code == 400
+
+
 def test_form_with_invalid_utf8_escape_is_400(client: TestClient) -> None:
     response = client.post(
         "/sparql",
