@@ -336,6 +336,14 @@ def test_a_byte_order_mark_before_the_query_is_ignored(client: TestClient, metho
     assert inside.status_code == 400
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("text", ["", "  \n\t", "\ufeff"])
+def test_an_empty_query_says_so(client: TestClient, method: str, text: str) -> None:
+    response = send(client, method, text, "application/sparql-results+json")
+    assert response.status_code == 400
+    assert response.text == "400 query_syntax: the query is empty\n"
+
+
 def test_form_with_invalid_utf8_escape_is_400(client: TestClient) -> None:
     response = client.post(
         "/sparql",
