@@ -96,7 +96,7 @@ async def pairings(
         year=year,
         evidence_grade=evidence,
     )
-    records = answer.pairings or answer.unknown
+    records = answer.unknown if answer.unknown and not answer.pairings else answer.pairings
     return render(request, answer, records, format)
 
 

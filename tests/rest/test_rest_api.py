@@ -6,6 +6,7 @@ import csv
 import io
 from typing import Any
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -323,3 +324,24 @@ def test_statistics_of_a_year_are_those_whose_period_covers_it(api: TestClient) 
         assert body["statistics"] == want, year
         seen += len(want)
     assert seen > 0
+
+
+@pytest.mark.parametrize(
+    ("empty", "full"),
+    [
+        ("/api/search?q=zzzqqqxxx", "/api/search?q=luodian"),
+        ("/api/entities?offset=100000", "/api/entities"),
+        ("/api/entities?q=zzzqqqxxx", "/api/entities?q=luo"),
+        ("/api/statistics?offset=100000", "/api/statistics"),
+    ],
+)
+def test_an_empty_csv_answer_still_has_its_header(api: TestClient, empty: str, full: str) -> None:
+    # The body was "\r\n": pandas.read_csv raised EmptyDataError ("No columns to parse").
+    answer = api.get(empty + ("&" if "?" in empty else "?") + "format=csv")
+    assert answer.status_code == 200, answer.text
+    table = pd.read_csv(io.StringIO(answer.text))
+    assert table.empty
+    header = next(csv.reader(io.StringIO(answer.text)))
+    full_answer = api.get(full + ("&" if "?" in full else "?") + "format=csv")
+    full_header = next(csv.reader(io.StringIO(full_answer.text)))
+    assert header == full_header
