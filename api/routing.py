@@ -18,11 +18,14 @@ from collections.abc import Iterable
 from typing import Final
 
 from fastapi.routing import APIRoute
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["GetRoute", "allowed_methods"]
+from kg.errors import BadParameter
+
+__all__ = ["GetRoute", "allowed_methods", "known_parameters_only"]
 
 #: The order methods are listed in ``Allow``.
 _ORDER: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -72,3 +75,35 @@ def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> str:
     if allowed:
         allowed.append("OPTIONS")  # answered with this list (api.errors), or as CORS preflight
     return ", ".join(allowed)
+
+
+#: Query parameters every route takes besides its own: jQuery's cache buster (``cache: false``).
+_ALWAYS: Final = frozenset({"_"})
+
+
+def known_parameters_only(request: Request) -> None:
+    """A router dependency: a query parameter the route does not declare (in its OpenAPI) is a
+    BadParameter (422) naming the ones it takes, on ``/api/``. A misspelt filter
+    (``?partyy=惠水``) used to be ignored, and the whole unfiltered list came back as if it were
+    the answer. Routes outside the OpenAPI, pages, and ``named_query`` (its parameters are the
+    query's) are not checked."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not route.include_in_schema:
+        return
+    if not route.path_format.startswith("/api/"):
+        return  # pages (/maps/…) are opened from shared links that gain ?utm_…, ?fbclid=…
+    if route.name == "named_query":
+        return
+    operation = request.app.openapi()["paths"].get(route.path_format, {})
+    method = "get" if request.method == "HEAD" else request.method.lower()
+    declared = {
+        p["name"] for p in operation.get(method, {}).get("parameters", ()) if p["in"] == "query"
+    }
+    unknown = sorted(set(request.query_params) - declared - _ALWAYS)
+    if unknown:
+        takes = ", ".join(sorted(declared)) or "none"
+        raise BadParameter(
+            f"unknown parameter {unknown[0]!r} (this route takes: {takes})"
+            if len(unknown) == 1
+            else f"unknown parameters {', '.join(map(repr, unknown))} (this route takes: {takes})"
+        )

@@ -13,11 +13,11 @@ from typing import Annotated, Final
 from weakref import WeakKeyDictionary
 
 import networkx as nx
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import SettingsDep, StoreDep, settings_of
-from api.routing import GetRoute
+from api.routing import GetRoute, known_parameters_only
 from api.schemas import ERROR_RESPONSES
 from kg.catalogue import bind_typed
 from kg.config import Settings
@@ -56,7 +56,11 @@ __all__ = ["MAP_CSP", "router"]
 
 
 # The errors every kg API route may answer, in the one JSON shape (api/schemas.py).
-router = APIRouter(route_class=GetRoute, responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=GetRoute,
+    responses=ERROR_RESPONSES,
+    dependencies=[Depends(known_parameters_only)],
+)
 
 #: Scripts and styles from this origin only; vis-network draws its icons from data: URLs;
 #: the map may be framed by kg's own entity pages.

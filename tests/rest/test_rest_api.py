@@ -345,3 +345,33 @@ def test_an_empty_csv_answer_still_has_its_header(api: TestClient, empty: str, f
     full_answer = api.get(full + ("&" if "?" in full else "?") + "format=csv")
     full_header = next(csv.reader(io.StringIO(full_answer.text)))
     assert header == full_header
+
+
+@pytest.mark.parametrize(
+    ("url", "unknown", "known"),
+    [
+        ("/api/pairings?partyy=522731", "partyy", "party"),
+        ("/api/search?q=luo&typ=County", "typ", "type"),
+        ("/api/entities?limt=2", "limt", "limit"),
+        ("/api/statistics?yaer=2023", "yaer", "year"),
+        ("/api/network/centrality?topp=3", "topp", "top"),
+    ],
+)
+def test_a_misspelt_parameter_is_422_not_ignored(
+    api: TestClient, url: str, unknown: str, known: str
+) -> None:
+    # ?partyy=522731 answered every pairing (filters: {}), as if it were the answer for 惠水县.
+    response = api.get(url)
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert f"unknown parameter {unknown!r}" in message
+    assert known in message.split("takes: ")[1]
+
+
+def test_declared_parameters_and_cache_busters_are_accepted(api: TestClient) -> None:
+    assert api.get("/api/pairings?party=522731&format=csv&_=1733112000000").status_code == 200
+    # A named query's parameters are the query's own (checked against its #+ params).
+    assert api.get("/api/queries/api-pairings?helper=440111").status_code == 200
+    assert api.get("/api/queries/api-pairings?helpr=440111").status_code == 422
+    # Pages are opened from shared links that gain tracking parameters: not refused.
+    assert api.get("/maps/pairings?utm_source=x").status_code == 200
