@@ -71,7 +71,10 @@ class ReconQuery(_Model):
     """One query of a batch: ``{"query": "惠水", "type": "gq:County", "limit": 3}``."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
-    query: str = Field(default="", max_length=500)
+    # No length cap of its own (the request's size is bounded): OpenRefine sends a cell's whole
+    # text, and one long cell refused the batch of ten around it. Only the first 200 characters
+    # are searched (no name is longer).
+    query: str = Field(default="")
     type: str | list[str] | None = Field(default=None)
     # The spec's limit is "the maximum number of candidates to return": a larger one (OpenRefine
     # sends what its user typed) is served as MAX_CANDIDATES, not refused with the whole batch.

@@ -133,6 +133,18 @@ def test_a_limit_over_the_cap_is_served_as_the_cap(api: TestClient) -> None:
     assert capped.json()["q"]["result"] == body["q0"]["result"]
 
 
+def test_a_long_cell_does_not_refuse_its_batch(api: TestClient) -> None:
+    # OpenRefine sends ten cells per batch, each whole: a cell over 500 characters made the
+    # batch a 422, and the other nine rows went unreconciled.
+    queries = {"q0": {"query": "惠水县 " + "很长的备注" * 400}, "q1": {"query": "惠水"}}
+    response = api.post("/reconcile", data={"queries": json.dumps(queries)})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert not any(c["match"] for c in body["q0"]["result"])
+    assert body["q1"]["result"][0]["id"] == "division/522731"
+    assert body["q1"]["result"][0]["match"] is True
+
+
 def test_post_without_queries_is_422(api: TestClient) -> None:
     response = api.post("/reconcile", content=b"other=1", headers=FORM)
     assert response.status_code == 422
