@@ -50,6 +50,8 @@ from kg.network.service import (
     select_subgraph,
 )
 from kg.queries import get_query
+from kg.rest import resolve_level
+from kg.search import GQ, index_for
 from kg.store.base import Store
 
 __all__ = ["MAP_CSP", "router"]
@@ -75,6 +77,21 @@ Year = Annotated[
     Query(description="Only edges active then: 2019, 2016-2020 (a round) or 2021- (from 2021)"),
 ]
 Levels = Annotated[list[str], Query(description="Pairing levels (DistrictToCounty, …)")]
+
+
+async def _levels(store: Store, base_iri: str, given: list[str]) -> list[str]:
+    """Pairing levels as the network names them (local names), from any form /api/pairings
+    takes (``DistrictToCounty``, ``district-county``, ``区对县``…); an unknown one is a
+    BadParameter listing the known ones. (An unknown or other-form level used to match
+    nothing: an empty network, ``pairings: 0``, for a level that is not one.)"""
+    if not any(g.strip() for g in given):
+        return []
+    index = await index_for(store, base_iri)
+    return [
+        resolve_level(g.strip(), index, base_iri).iri.removeprefix(GQ) for g in given if g.strip()
+    ]
+
+
 Types = Annotated[list[str], Query(description="Entity classes (County, School, Place, …)")]
 Relations = Annotated[list[str], Query(description="Edge relations (Pairing, partOf, …)")]
 Evidence = Annotated[list[str], Query(description="Evidence grades: stated, inferred")]
@@ -164,7 +181,8 @@ async def pairings_map(
     year: Year = None,
     level: Levels = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
-    map_request = MapRequest(kind="pairings", lang=lang or "zh", year=year, levels=level)
+    levels = await _levels(store, settings.base_iri, level)
+    map_request = MapRequest(kind="pairings", lang=lang or "zh", year=year, levels=levels)
     return await _map(request, store, settings.base_iri, map_request)
 
 
@@ -187,7 +205,7 @@ async def network_map(
         kind="network",
         lang=lang or "zh",
         year=year,
-        levels=level,
+        levels=await _levels(store, settings.base_iri, level),
         types=type,
         relations=relation,
         evidence=evidence,
@@ -288,10 +306,11 @@ async def query_map(
 async def _analysed(
     request: Request, store: Store, base_iri: str, year: str | None, level: list[str]
 ) -> nx.MultiDiGraph:
+    levels = await _levels(store, base_iri, level)
     graph = await _graph(request, store)
-    if year is None and not level:
+    if year is None and not levels:
         return graph
-    return select_subgraph(graph, MapRequest(kind="network", year=year, levels=level), base_iri)
+    return select_subgraph(graph, MapRequest(kind="network", year=year, levels=levels), base_iri)
 
 
 @router.get("/api/network/centrality", response_model=CentralityAnswer)
@@ -355,12 +374,14 @@ async def network_bipartite(
 async def network_periods(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     period: Annotated[
         list[str], Query(description="Periods to compare (default: 2016-2020 and 2021-)")
     ] = [],  # noqa: B006
     level: Annotated[str, Query(description="Pairing level")] = "DistrictToCounty",
 ) -> PeriodsAnswer:
     """District–county pairings per period, and what changed from one period to the next."""
+    level = (await _levels(store, settings.base_iri, [level]) or ["DistrictToCounty"])[0]
     graph = await _graph(request, store)
     if not period:
         return compare_periods(graph, level=level)

@@ -375,3 +375,34 @@ def test_declared_parameters_and_cache_busters_are_accepted(api: TestClient) -> 
     assert api.get("/api/queries/api-pairings?helpr=440111").status_code == 422
     # Pages are opened from shared links that gain tracking parameters: not refused.
     assert api.get("/maps/pairings?utm_source=x").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/network/centrality",
+        "/api/network/components",
+        "/api/network/periods",
+    ],
+)
+def test_network_levels_resolve_like_pairings_and_unknown_is_422(
+    api: TestClient, path: str
+) -> None:
+    # level=bogus answered an empty network (periods: "pairings": 0), and the forms
+    # /api/pairings takes (district-county, 区对县) matched nothing either.
+    refused = api.get(path, params={"level": "bogus"})
+    assert refused.status_code == 422, refused.text
+    assert "unknown pairing level 'bogus'" in refused.json()["error"]["message"]
+    by_name = api.get(path, params={"level": "DistrictToCounty"}).json()
+    assert api.get(path, params={"level": "district-county"}).json() == by_name
+    if path.endswith("periods"):
+        assert all(p["pairings"] > 0 for p in by_name["periods"])
+    elif path.endswith("centrality"):
+        assert by_name["nodes"] > 0
+    else:
+        assert by_name["count"] > 0
+
+
+def test_map_with_an_unknown_level_is_400(api: TestClient) -> None:
+    assert api.get("/maps/pairings", params={"level": "bogus"}).status_code == 400
+    assert api.get("/maps/pairings", params={"level": "district-county"}).status_code == 200
