@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.rest.test_local_map import _data_block
+
 BASE = "https://w3id.org/gq-kg/"
 HUISHUI = BASE + "id/division/522731"
 
@@ -406,3 +408,26 @@ def test_network_levels_resolve_like_pairings_and_unknown_is_422(
 def test_map_with_an_unknown_level_is_400(api: TestClient) -> None:
     assert api.get("/maps/pairings", params={"level": "bogus"}).status_code == 400
     assert api.get("/maps/pairings", params={"level": "district-county"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "valid"),
+    [
+        ("type", "Placee", "Place"),
+        ("relation", "Pairng", "Pairing"),
+        ("evidence", "stat", "stated"),
+    ],
+)
+def test_a_network_map_filter_naming_nothing_is_400(
+    api: TestClient, param: str, value: str, valid: str
+) -> None:
+    # An unknown class, relation or evidence grade kept nothing: an empty map, as if there
+    # were no such entities or pairings.
+    refused = api.get("/maps/network", params={param: value})
+    assert refused.status_code == 400, refused.text
+    message = refused.json()["error"]["message"]
+    assert message.startswith(f"{param} {value!r}: not one of the network's (")
+    assert valid in message
+    kept = api.get("/maps/network", params={param: valid})
+    assert kept.status_code == 200
+    assert _data_block(kept.text)["nodes"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -207,6 +207,35 @@ def _set(values: Sequence[str]) -> frozenset[str]:
     return frozenset(v.strip() for item in values for v in item.split(",") if v.strip())
 
 
+_EVIDENCE: Final = frozenset({"stated", "inferred"})
+
+
+def _types_of(graph: nx.MultiDiGraph) -> frozenset[str]:
+    classes = graph.graph.get("classes", {})
+    kinds = {d.get("kind", "") for _, d in graph.nodes(data=True)}
+    return frozenset(k for k in {*classes, *kinds} if k)
+
+
+def _relations_of(graph: nx.MultiDiGraph) -> frozenset[str]:
+    return frozenset(r for _, _, r in graph.edges(data="relation") if r)
+
+
+def _known(
+    what: str, given: frozenset[str], known_values: Callable[[], frozenset[str]]
+) -> frozenset[str]:
+    """``given`` when every value is one of ``known_values()`` (asked only when something is
+    given); else a BadParameter naming them. An unknown type, relation or evidence grade used
+    to keep nothing: an empty map, read as "no such pairings" when it was a misspelling."""
+    if not given:
+        return given
+    known = known_values()
+    unknown = sorted(given - known)
+    if unknown:
+        shown = ", ".join(sorted(known)[:60]) + (" …" if len(known) > 60 else "")
+        raise BadParameter(f"{what} {unknown[0][:80]!r}: not one of the network's ({shown})")
+    return given
+
+
 @dataclass(frozen=True)
 class MapRequest:
     """One map, as a user asks for it (query parameters or command-line options)."""
@@ -235,16 +264,16 @@ def select_subgraph(graph: nx.MultiDiGraph, request: MapRequest, base_iri: str) 
         if not request.entity:
             raise BadParameter("the entity map needs an entity")
         center = find_node(graph, request.entity, base_iri)
-    relations = _set(request.relations)
+    relations = _known("relation", _set(request.relations), lambda: _relations_of(graph))
     if request.kind == "pairings" and not relations:
         relations = frozenset({"Pairing"})
     filters = Filters(
         center=center,
         hops=request.hops,
         levels=_set(request.levels),
-        types=_set(request.types),
+        types=_known("type", _set(request.types), lambda: _types_of(graph)),
         relations=relations,
-        evidence=_set(request.evidence),
+        evidence=_known("evidence", _set(request.evidence), lambda: _EVIDENCE),
         years=parse_period(request.year),
     )
     selected = filter_network(graph, filters)
