@@ -414,15 +414,14 @@ def test_map_with_an_unknown_level_is_400(api: TestClient) -> None:
     ("param", "value", "valid"),
     [
         ("type", "Placee", "Place"),
-        ("relation", "Pairng", "Pairing"),
         ("evidence", "stat", "stated"),
     ],
 )
 def test_a_network_map_filter_naming_nothing_is_400(
     api: TestClient, param: str, value: str, valid: str
 ) -> None:
-    # An unknown class, relation or evidence grade kept nothing: an empty map, as if there
-    # were no such entities or pairings.
+    # An unknown class or evidence grade kept nothing: an empty map, as if there were no such
+    # entities or pairings.
     refused = api.get("/maps/network", params={param: value})
     assert refused.status_code == 400, refused.text
     message = refused.json()["error"]["message"]

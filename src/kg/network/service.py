@@ -216,16 +216,12 @@ def _types_of(graph: nx.MultiDiGraph) -> frozenset[str]:
     return frozenset(k for k in {*classes, *kinds} if k)
 
 
-def _relations_of(graph: nx.MultiDiGraph) -> frozenset[str]:
-    return frozenset(r for _, _, r in graph.edges(data="relation") if r)
-
-
 def _known(
     what: str, given: frozenset[str], known_values: Callable[[], frozenset[str]]
 ) -> frozenset[str]:
     """``given`` when every value is one of ``known_values()`` (asked only when something is
-    given); else a BadParameter naming them. An unknown type, relation or evidence grade used
-    to keep nothing: an empty map, read as "no such pairings" when it was a misspelling."""
+    given); else a BadParameter naming them. An unknown type or evidence grade used to keep
+    nothing: an empty map, read as "no such pairings" when it was a misspelling."""
     if not given:
         return given
     known = known_values()
@@ -264,7 +260,9 @@ def select_subgraph(graph: nx.MultiDiGraph, request: MapRequest, base_iri: str) 
         if not request.entity:
             raise BadParameter("the entity map needs an entity")
         center = find_node(graph, request.entity, base_iri)
-    relations = _known("relation", _set(request.relations), lambda: _relations_of(graph))
+    # Relations are not checked: a local projection (an entity's neighbourhood) holds only some
+    # of them, so "not in this graph" is no proof of a misspelling.
+    relations = _set(request.relations)
     if request.kind == "pairings" and not relations:
         relations = frozenset({"Pairing"})
     filters = Filters(
