@@ -38,6 +38,7 @@ from api.routers import (
     site,
     sparql,
 )
+from api.routing import GetRoute
 from api.state import AppContext, Served
 from kg.config import Settings, get_settings
 from kg.store.base import Store
@@ -129,6 +130,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         openapi_url="/api/openapi.json",
     )
     app.state.ctx = ctx
+    # HEAD wherever GET (the app's own routes too: /favicon.ico).
+    app.router.route_class = GetRoute
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,

@@ -41,6 +41,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from api.headers import security_headers
+from api.routing import allowed_methods
 from kg.errors import (
     BadParameter,
     KgError,
@@ -154,6 +155,9 @@ def error_response(
 ) -> Response:
     """Render one error, as JSON or (on /sparql for non-JSON clients) as plain text."""
     extra = dict(headers or {})
+    # The body's form depends on Accept (text or JSON here, an HTML page for a browser on
+    # /id/…), and so does a 406: a cache must not hand one client's error to another.
+    extra.setdefault("Vary", "Accept")
     if _wants_text(request):
         return Response(
             f"{status} {code}: {message}\n".encode(),
@@ -227,8 +231,18 @@ def _http_error(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers or {})
     if status == 404 and _wants_page(request):
         return _error_page(404, "Not found 未找到", f"no page at {request.url.path}")
-    if status == 405 and "Allow" not in headers:
-        headers["Allow"] = "GET, HEAD, POST, OPTIONS"
+    if status == 405:
+        # Starlette names the methods of the first route on the path only: GET for /reconcile,
+        # whose POST is another route.
+        allow = allowed_methods(request.app.router.routes, request.scope)
+        if allow and request.method == "OPTIONS":
+            # A plain OPTIONS (not a CORS preflight, which CORSMiddleware answers) asks what
+            # the path allows: that is the answer, not an error (RFC 9110, 9.3.7).
+            return Response(status_code=204, headers={"Allow": allow})
+        if allow:
+            headers["Allow"] = allow
+        elif "Allow" not in headers:
+            headers["Allow"] = "GET, HEAD, POST, OPTIONS"
     return error_response(request, status, code, str(exc.detail), headers)
 
 

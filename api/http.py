@@ -5,7 +5,8 @@ value whole, however long), and sets no deadline on a request's head or body: on
 sending a 16 MB header, 20,000 headers, or one byte every few seconds holds memory or a
 connection for as long as it likes. :class:`LimitedHttpProtocol` adds, per connection:
 
-- ``max_header_bytes``: request line plus header lines, counted as bytes arrive → 431;
+- ``max_header_bytes``: request line plus header lines, counted as bytes arrive → 431, or
+  414 when the request target (the URL: a long ``GET /sparql?query=``) alone is over it;
 - ``max_headers``: header lines → 431;
 - ``header_timeout``: from the connection (or the first byte of the next request) to the end
   of the headers → 408, connection closed;
@@ -31,7 +32,11 @@ __all__ = ["LimitedHttpProtocol"]
 
 log = logging.getLogger("kg.api")
 
-_REASONS: Final = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_REASONS: Final = {
+    408: b"Request Timeout",
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+}
 
 
 class _Refused(Exception):
@@ -57,6 +62,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head: int | None = 0
         self._headers_seen = 0
         self._head_exact = 0
+        self._url_bytes = 0
         self._refusal: _Refused | None = None
         self._too_big = _Refused(
             431, f"request headers over {self._max_head} bytes (setting max_header_bytes)"
@@ -117,13 +123,23 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._headers_seen = 0
         self._head_exact = 0
+        self._url_bytes = 0
         if self._head is None:
             self._head = 0
         if self._timer is None:
             self._arm(self._header_timeout, 408, "request headers not received in time")
 
     def on_url(self, url: bytes) -> None:
+        # Called once per piece of the URL that arrived; the URL alone over the limit is a 414
+        # (RFC 9110: the target is too long, not the headers), which says what to do instead.
         self._head_exact += len(url)
+        self._url_bytes += len(url)
+        if self._url_bytes > self._max_head:
+            raise _Refused(
+                414,
+                f"the request target (URL) is over {self._max_head} bytes (setting "
+                "max_header_bytes): send a long query by POST, in the body",
+            )
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:

@@ -177,9 +177,15 @@ def _operation(params: dict[str, list[str]], body_text: str | None, kind: str) -
     kind_: Literal["query", "update", "describe"] = (
         "update" if updates else "query" if queries else "describe"
     )
+    # A UTF-8 byte order mark is a signature, not text (editors on Windows write one before a
+    # query file's first line): the parser would call it a syntax error.
+    text = (updates or queries or [""])[0].removeprefix("\ufeff")
+    if kind_ != "describe" and not text.strip():
+        # The parser's own word for it is "error at 1:1: expected [_]".
+        raise QuerySyntaxError(f"the {kind_} is empty")
     return Operation(
         kind_,
-        (updates or queries or [""])[0],
+        text,
         default_graph_uris=tuple(params.get("default-graph-uri", ())),
         named_graph_uris=tuple(params.get("named-graph-uri", ())),
         using_graph_uris=tuple(params.get("using-graph-uri", ())),

@@ -16,8 +16,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import types
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -25,7 +26,16 @@ from starlette.responses import Response
 
 from kg.sparql.negotiation import rank
 
-__all__ = ["CSV_RESPONSES", "Format", "flatten", "inert", "render", "to_csv", "wants_csv"]
+__all__ = [
+    "CSV_RESPONSES",
+    "Format",
+    "flatten",
+    "inert",
+    "model_columns",
+    "render",
+    "to_csv",
+    "wants_csv",
+]
 
 Format = Literal["json", "csv"]
 _JSON: Final = "application/json"
@@ -95,6 +105,38 @@ def to_csv(records: Iterable[Mapping[str, object]], columns: Sequence[str] = ())
     return buffer.getvalue().encode("utf-8")
 
 
+def model_columns(annotation: object, prefix: str = "") -> list[str]:
+    """The CSV columns :func:`flatten` makes of a full record of type ``annotation``: a model's
+    fields in order, nested models dotted (``helper.label``), lists by their item type."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        args = get_args(annotation)
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        return model_columns(models[0], prefix) if models else [prefix]
+    if origin in (list, tuple):
+        args = get_args(annotation)
+        return model_columns(args[0], prefix) if args else [prefix]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        out: list[str] = []
+        for name, field in annotation.model_fields.items():
+            out.extend(model_columns(field.annotation, f"{prefix}.{name}" if prefix else name))
+        return out
+    return [prefix]
+
+
+def _record_columns(model: BaseModel, records: Sequence[object]) -> list[str]:
+    """The columns of ``model``'s list field that ``records`` is (the first list field else)."""
+    lists = [
+        (name, field.annotation)
+        for name, field in type(model).model_fields.items()
+        if get_origin(field.annotation) is list
+    ]
+    for name, annotation in lists:
+        if getattr(model, name) is records:
+            return model_columns(annotation)
+    return model_columns(lists[0][1]) if lists else []
+
+
 def render(
     request: Request,
     model: BaseModel,
@@ -106,6 +148,10 @@ def render(
     headers = {"Vary": "Accept"}
     if wants_csv(request, fmt):
         dumped = [r.model_dump(mode="json") if isinstance(r, BaseModel) else r for r in records]
+        if not dumped and not columns:
+            # No row to take the header from: the record type's, so an empty answer is still a
+            # table (pandas.read_csv raised EmptyDataError on the empty body it was).
+            columns = _record_columns(model, records)
         return Response(
             to_csv(dumped, columns), media_type="text/csv; charset=utf-8", headers=headers
         )

@@ -161,3 +161,27 @@ def test_unexpected_exception_gives_json_500_and_is_logged(
         }
     }
     assert any("boom" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("path", "accept", "status"),
+    [
+        ("/sparql?query=ASK%7B%7D", "image/png", 406),
+        ("/sparql?query=ASK%7B%7D", "text/csv", 406),
+        ("/sparql?query=ASK%7B", None, 400),  # text for SPARQLWrapper, JSON for others
+        ("/sparql?query=ASK%7B", "application/json", 400),
+        ("/id/division/999999", "text/html", 404),  # an HTML page for a browser
+        ("/id/division/999999", "application/json", 404),
+        ("/id/division/440105", "image/png", 406),
+        ("/no/such/page", None, 404),
+    ],
+)
+def test_errors_vary_on_accept(
+    web_app: Callable[..., TestClient], path: str, accept: str | None, status: int
+) -> None:
+    # The same URL answers another body (or a 200) to another Accept: a shared cache keying
+    # on the URL alone would serve a browser's HTML 404 to a JSON client, or a 406 to anyone.
+    headers = {"accept": accept} if accept else {}
+    response = web_app().get(path, headers=headers)
+    assert response.status_code == status
+    assert "Accept" in {v.strip() for v in response.headers["vary"].split(",")}

@@ -134,6 +134,26 @@ def test_format_parameter_that_does_not_fit_the_kind_is_not_acceptable() -> None
         negotiate(None, "csv", kinds=("graph",))
 
 
+def test_nothing_acceptable_says_what_each_query_form_is_offered_as() -> None:
+    # Before the query is parsed its form is unknown: the message lists the formats per form
+    # (it read "cannot answer SELECT or ASK or CONSTRUCT/DESCRIBE as 'image/png'", every
+    # media type in one list, Turtle among them for a SELECT).
+    with pytest.raises(NotAcceptable) as refused:
+        negotiate("image/png")
+    message = str(refused.value)
+    assert message.startswith("no result format offered matches 'image/png'; offered: ")
+    assert f"SELECT as {JSON}, {XML}, {CSV}, {TSV}; " in message
+    assert f"ASK as {JSON}, {XML}; " in message
+    assert f"CONSTRUCT/DESCRIBE as {TTL}, " in message
+    assert set(refused.value.offered) == {m for kind in OFFERED.values() for m in kind}
+    with pytest.raises(NotAcceptable) as one_form:
+        negotiate(TTL, kinds=("solutions",))
+    assert (
+        str(one_form.value)
+        == f"cannot answer SELECT as 'text/turtle'; offered: {JSON}, {XML}, {CSV}, {TSV}"
+    )
+
+
 def test_unknown_format_name_is_a_bad_parameter() -> None:
     with pytest.raises(BadParameter, match="unknown result format 'yaml'"):
         format_to_accept("yaml")

@@ -347,6 +347,26 @@ def test_a_compressed_body_is_415_not_read_as_text(
     assert client.post(path, content=body, headers=identity).status_code == 200
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_a_byte_order_mark_before_the_query_is_ignored(client: TestClient, method: str) -> None:
+    # Editors on Windows save query.rq with a UTF-8 BOM; `curl --data-binary @query.rq` sends it.
+    # It was a syntax error at 1:8 ("expected one of VERSION"), which no one can see in the file.
+    response = send(client, method, "\ufeff" + ASK_TRUE, "application/sparql-results+json")
+    assert response.status_code == 200, response.text
+    assert response.json()["boolean"] is True
+    # Only a leading one: inside the query U+FEFF is still not SPARQL whitespace.
+    inside = send(client, method, "ASK \ufeff{ ?s ?p ?o }", "application/sparql-results+json")
+    assert inside.status_code == 400
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("text", ["", "  \n\t", "\ufeff"])
+def test_an_empty_query_says_so(client: TestClient, method: str, text: str) -> None:
+    response = send(client, method, text, "application/sparql-results+json")
+    assert response.status_code == 400
+    assert response.text == "400 query_syntax: the query is empty\n"
+
+
 def test_form_with_invalid_utf8_escape_is_400(client: TestClient) -> None:
     response = client.post(
         "/sparql",

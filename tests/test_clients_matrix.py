@@ -175,3 +175,33 @@ def test_curl(server: str) -> None:
         check=True,
     )  # fmt: skip
     assert done.stdout.decode().splitlines()[1].endswith(",522731")
+
+
+@pytest.mark.parametrize("fmt", [None, "turtle", "json-ld", "nt", "xml"])
+def test_rdflib_dereferences_an_entity_iri(server: str, fmt: str | None) -> None:
+    # rdflib asks for its format first and */*;q=0.1 after it ("xml": RDF/XML, which an entity
+    # once did not offer, so the HTML page came back and the RDF/XML parser failed on it).
+    graph = rdflib.Graph()
+    graph.parse(f"{server}/id/division/522731", format=fmt)
+    labels = {str(o) for o in graph.objects(rdflib.URIRef(HUISHUI), rdflib.RDFS.label)}
+    assert labels == LABELS
+
+
+def test_head_answers_like_get_for_monitors_and_downloads(server: str) -> None:
+    curl = shutil.which("curl")
+    assert curl is not None, "curl is part of the client matrix: install it (apt-get install curl)"
+    for path in ("/health", "/dataset.nq", "/api/search?q=luodian", "/reconcile"):
+        done = subprocess.run(
+            [curl, "-sS", "-I", "-o", "/dev/null", "-w", "%{http_code}", f"{server}{path}"],
+            capture_output=True,
+            check=True,
+        )
+        assert done.stdout == b"200", path
+
+
+@pytest.mark.parametrize("fmt", [None, "turtle", "json-ld", "nt", "xml"])
+def test_rdflib_dereferences_the_ontology(server: str, fmt: str | None) -> None:
+    graph = rdflib.Graph()
+    graph.parse(f"{server}/ontology", format=fmt)
+    county = rdflib.URIRef("https://w3id.org/gq-kg/ontology#County")
+    assert (county, rdflib.RDF.type, rdflib.OWL.Class) in graph

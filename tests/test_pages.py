@@ -12,13 +12,14 @@ import json
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 from api.routers.query import VENDOR, YASGUI_BUILD
 from fastapi.testclient import TestClient
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, MINI
 from tests.fixtures.memory_store import MemoryStore
 
 HOSTILE = FIXTURES / "hostile.trig"
@@ -114,10 +115,14 @@ def test_unknown_id_is_a_404_page_for_browsers_and_json_for_clients(mini: TestCl
         (".ttl", None, "text/turtle", ox.RdfFormat.TURTLE),
         (".nt", None, "application/n-triples", ox.RdfFormat.N_TRIPLES),
         (".jsonld", None, "application/ld+json", ox.RdfFormat.JSON_LD),
+        (".rdf", None, "application/rdf+xml", ox.RdfFormat.RDF_XML),
         ("", "text/turtle", "text/turtle", ox.RdfFormat.TURTLE),
         ("", "application/n-triples", "application/n-triples", ox.RdfFormat.N_TRIPLES),
         ("", "application/ld+json", "application/ld+json", ox.RdfFormat.JSON_LD),
         ("", "application/json", "application/ld+json", ox.RdfFormat.JSON_LD),
+        ("", "application/rdf+xml", "application/rdf+xml", ox.RdfFormat.RDF_XML),
+        # rdflib's Graph().parse(url, format="xml"): RDF/XML, not the HTML page.
+        ("", "application/rdf+xml, */*;q=0.1", "application/rdf+xml", ox.RdfFormat.RDF_XML),
     ],
 )
 def test_rdf_formats_by_extension_or_accept_say_the_same(
@@ -155,6 +160,101 @@ def test_browsers_and_star_get_html_and_unacceptable_is_406(mini: TestClient) ->
     assert mini.get("/id/division/440105", headers={"accept": "image/png"}).status_code == 406
     link = mini.get("/id/division/440105").headers["link"]
     assert '</id/division/440105.ttl>; rel="alternate"; type="text/turtle"' in link
+    assert '</id/division/440105.rdf>; rel="alternate"; type="application/rdf+xml"' in link
+
+
+def test_rdf_xml_refuses_a_value_xml_cannot_carry(
+    web_app: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    # U+0007 is legal in RDF and Turtle, impossible in XML 1.0 (not even as &#7;).
+    data = tmp_path / "bell.trig"
+    data.write_text(
+        MINI.read_text(encoding="utf-8")
+        + '<https://w3id.org/gq-kg/graph/reference> { div:440105 rdfs:comment "bell\\u0007" . }\n',
+        encoding="utf-8",
+    )
+    client = web_app(MemoryStore(data))
+    refused = client.get("/id/division/440105.rdf")
+    assert refused.status_code == 406
+    error = refused.json()["error"]
+    assert error["code"] == "xml_unsafe_result"
+    assert "U+0007" in error["message"]
+    assert "text/turtle" in error["message"]
+    turtle = client.get("/id/division/440105.ttl")
+    assert turtle.status_code == 200
+    comments = {
+        t.object.value
+        for t in ox.parse(turtle.content, format=ox.RdfFormat.TURTLE)
+        if t.predicate.value.endswith("#comment")
+    }
+    assert comments == {"bell\u0007"}
+    # Another resource, without the character, is still served as RDF/XML.
+    assert client.get("/id/division/522732.rdf").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type", "fmt"),
+    [
+        ("text/turtle", "text/turtle", ox.RdfFormat.TURTLE),
+        ("application/ld+json", "application/ld+json", ox.RdfFormat.JSON_LD),
+        ("application/n-triples", "application/n-triples", ox.RdfFormat.N_TRIPLES),
+        ("application/rdf+xml", "application/rdf+xml", ox.RdfFormat.RDF_XML),
+        # rdflib's Graph().parse(url, format="xml"); Protégé asks much the same.
+        ("application/rdf+xml, */*;q=0.1", "application/rdf+xml", ox.RdfFormat.RDF_XML),
+    ],
+)
+def test_ontology_iri_negotiates_every_rdf_format(
+    mini: TestClient, accept: str, media_type: str, fmt: ox.RdfFormat
+) -> None:
+    # The ontology IRI answered Turtle or else its HTML page: RDF/XML, JSON-LD and N-Triples
+    # clients got HTML (200) and failed to parse it.
+    response = mini.get("/ontology", headers={"accept": accept})
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == media_type
+    assert "Accept" in response.headers["vary"]  # the Turtle answer lacked it
+    reference = triples(mini.get("/ontology.ttl").content, ox.RdfFormat.TURTLE)
+    assert len(reference) > 100
+    # Blank nodes (OWL lists, restrictions) get new labels in each parse: compare the rest.
+    assert {t for t in triples(response.content, fmt) if "_:" not in "".join(t)} == {
+        t for t in reference if "_:" not in "".join(t)
+    }
+    ext = {"text/turtle": "ttl", "application/ld+json": "jsonld"}.get(media_type)
+    ext = ext or {"application/n-triples": "nt", "application/rdf+xml": "rdf"}[media_type]
+    assert mini.get(f"/ontology.{ext}").content == response.content
+    assert f'</ontology.{ext}>; rel="alternate"; type="{media_type}"' in response.headers["link"]
+
+
+@pytest.mark.parametrize("path", ["/dataset", "/graph/article", "/graph/reference"])
+def test_dataset_and_graph_iris_dereference_to_their_description(
+    mini: TestClient, path: str
+) -> None:
+    # The service description names <{base}dataset> (void:Dataset) and every graph by its
+    # IRI (sd:name); a Linked Data client following them got a 404.
+    rdf = mini.get(path, headers={"accept": "text/turtle"}, follow_redirects=False)
+    assert rdf.status_code == 303
+    assert rdf.headers["location"] == "/sparql"
+    assert "Accept" in rdf.headers["vary"]
+    description = mini.get(path, headers={"accept": "text/turtle"})
+    assert description.headers["content-type"].startswith("text/turtle")
+    iri = f"<{BASE}{path.lstrip('/')}>"
+    described = triples(description.content, ox.RdfFormat.TURTLE)
+    assert any(iri in (s, o) for s, _, o in described), iri
+    browser = mini.get(path, headers={"accept": "text/html"}, follow_redirects=False)
+    assert browser.status_code == 303
+    assert browser.headers["location"] == "/"
+
+
+def test_unknown_graph_iri_is_404(mini: TestClient) -> None:
+    response = mini.get("/graph/nope", headers={"accept": "text/turtle"})
+    assert response.status_code == 404
+    assert "no named graph" in response.json()["error"]["message"]
+
+
+def test_ontology_in_an_unoffered_format_is_406(mini: TestClient) -> None:
+    refused = mini.get("/ontology", headers={"accept": "image/png"})
+    assert refused.status_code == 406
+    assert "application/rdf+xml" in refused.json()["error"]["message"]
+    assert mini.get("/ontology.xyz").status_code == 404
 
 
 def test_ontology_page_has_an_anchor_per_term_and_turtle(mini: TestClient) -> None:

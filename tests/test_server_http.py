@@ -181,3 +181,24 @@ def test_keep_alive_and_big_bodies_in_time_still_work(server: tuple[str, Path]) 
     assert first.status_code == 200, first.text
     assert second.status_code == third.status_code == 200
     assert first.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_url_over_the_byte_limit_is_414_and_says_post(server: tuple[str, Path]) -> None:
+    # SPARQLWrapper and curl -G send a long query in the URL: the answer should say the URL is
+    # too long (and what to do), not that the headers are.
+    base, _ = server
+    target = b"/sparql?query=ASK%7B%7D%23" + b"a" * 100_000
+    with connect(base) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer, _ = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 414 "), answer[:200]
+    assert b"POST" in answer
+    assert_healthy(base)
+    # The same query by POST is answered (the body limit is max_request_bytes, 1 MB).
+    response = httpx.post(
+        f"{base}/sparql",
+        data={"query": "ASK{}#" + "a" * 100_000},
+        headers={"accept": "application/sparql-results+json"},
+        timeout=10,
+    )
+    assert response.json()["boolean"] is True

@@ -21,10 +21,11 @@ from fastapi import APIRouter
 from starlette.responses import HTMLResponse
 
 from api.render import environment
+from api.routing import GetRoute
 
 __all__ = ["SWAGGER_UI_DIST", "router"]
 
-router = APIRouter()
+router = APIRouter(route_class=GetRoute)
 
 SWAGGER_UI_DIST: Final = (
     Path(__file__).resolve().parents[1] / "web" / "node_modules" / "swagger-ui-dist"

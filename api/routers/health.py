@@ -13,6 +13,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from api.routing import GetRoute
 from api.state import Served, context_of
 from kg.errors import KgError
 from kg.queries import get_query
@@ -20,7 +21,7 @@ from kg.store.base import QueryRequest, Store
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(route_class=GetRoute)
 
 #: Seconds the probe may take (at most the query timeout).
 PROBE_TIMEOUT: Final = 5.0

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from api.deps import SettingsDep, StoreDep
 from api.render import Links, period_bound, render
 from api.routers.pages import has_route, not_found_page, page_context, vocabulary_of
+from api.routing import GetRoute
 from kg.answers import Answer, answer
 from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import Value
@@ -30,7 +31,7 @@ from kg.search import MAX_QUERY_CHARS, index_for, search
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(route_class=GetRoute)
 
 #: How many rows of an answer a question's page shows.
 MAX_ANSWER_ROWS: Final = 500

@@ -13,10 +13,11 @@ from typing import Annotated, Final
 from weakref import WeakKeyDictionary
 
 import networkx as nx
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import SettingsDep, StoreDep, settings_of
+from api.routing import GetRoute, known_parameters_only
 from api.schemas import ERROR_RESPONSES
 from kg.catalogue import bind_typed
 from kg.config import Settings
@@ -50,13 +51,19 @@ from kg.network.service import (
     select_subgraph,
 )
 from kg.queries import get_query
+from kg.rest import resolve_level
+from kg.search import GQ, index_for
 from kg.store.base import Store
 
 __all__ = ["MAP_CSP", "router"]
 
 
 # The errors every kg API route may answer, in the one JSON shape (api/schemas.py).
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=GetRoute,
+    responses=ERROR_RESPONSES,
+    dependencies=[Depends(known_parameters_only)],
+)
 
 #: Scripts and styles from this origin only; vis-network draws its icons from data: URLs;
 #: the map may be framed by kg's own entity pages.
@@ -71,6 +78,21 @@ Year = Annotated[
     Query(description="Only edges active then: 2019, 2016-2020 (a round) or 2021- (from 2021)"),
 ]
 Levels = Annotated[list[str], Query(description="Pairing levels (DistrictToCounty, …)")]
+
+
+async def _levels(store: Store, base_iri: str, given: list[str]) -> list[str]:
+    """Pairing levels as the network names them (local names), from any form /api/pairings
+    takes (``DistrictToCounty``, ``district-county``, ``区对县``…); an unknown one is a
+    BadParameter listing the known ones. (An unknown or other-form level used to match
+    nothing: an empty network, ``pairings: 0``, for a level that is not one.)"""
+    if not any(g.strip() for g in given):
+        return []
+    index = await index_for(store, base_iri)
+    return [
+        resolve_level(g.strip(), index, base_iri).iri.removeprefix(GQ) for g in given if g.strip()
+    ]
+
+
 Types = Annotated[list[str], Query(description="Entity classes (County, School, Place, …)")]
 Relations = Annotated[list[str], Query(description="Edge relations (Pairing, partOf, …)")]
 Evidence = Annotated[list[str], Query(description="Evidence grades: stated, inferred")]
@@ -160,7 +182,8 @@ async def pairings_map(
     year: Year = None,
     level: Levels = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
-    map_request = MapRequest(kind="pairings", lang=lang or "zh", year=year, levels=level)
+    levels = await _levels(store, settings.base_iri, level)
+    map_request = MapRequest(kind="pairings", lang=lang or "zh", year=year, levels=levels)
     return await _map(request, store, settings.base_iri, map_request)
 
 
@@ -183,7 +206,7 @@ async def network_map(
         kind="network",
         lang=lang or "zh",
         year=year,
-        levels=level,
+        levels=await _levels(store, settings.base_iri, level),
         types=type,
         relations=relation,
         evidence=evidence,
@@ -291,10 +314,11 @@ async def query_map(
 async def _analysed(
     request: Request, store: Store, base_iri: str, year: str | None, level: list[str]
 ) -> nx.MultiDiGraph:
+    levels = await _levels(store, base_iri, level)
     graph = await _graph(request, store)
-    if year is None and not level:
+    if year is None and not levels:
         return graph
-    wanted = MapRequest(kind="network", year=year, levels=level)
+    wanted = MapRequest(kind="network", year=year, levels=levels)
     check_filters(graph, wanted)
     return select_subgraph(graph, wanted, base_iri)
 
@@ -360,12 +384,14 @@ async def network_bipartite(
 async def network_periods(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     period: Annotated[
         list[str], Query(description="Periods to compare (default: 2016-2020 and 2021-)")
     ] = [],  # noqa: B006
     level: Annotated[str, Query(description="Pairing level")] = "DistrictToCounty",
 ) -> PeriodsAnswer:
     """District–county pairings per period, and what changed from one period to the next."""
+    level = (await _levels(store, settings.base_iri, [level]) or ["DistrictToCounty"])[0]
     graph = await _graph(request, store)
     check_filters(graph, MapRequest(kind="network", levels=[level]))
     if not period:

@@ -1,7 +1,8 @@
-"""A page at every IRI: ``/id/...`` (HTML, Turtle, JSON-LD, N-Triples) and ``/ontology``.
+"""A page at every IRI: ``/id/...`` (HTML, Turtle, JSON-LD, N-Triples, RDF/XML) and
+``/ontology`` (the same formats).
 
 Linked Data style: the IRI ``{base}id/division/522731`` is served at ``/id/division/522731``.
-The format is chosen by extension (``.html``, ``.ttl``, ``.jsonld``, ``.nt``) or else by the
+The format is chosen by extension (``.html``, ``.ttl``, ``.jsonld``, ``.nt``, ``.rdf``) or by the
 ``Accept`` header (a browser gets HTML; ``*/*`` too, so a cited URL opens as a page). An unknown
 id is a 404: an HTML page for a browser, the JSON error body otherwise.
 """
@@ -10,15 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Final
 from urllib.parse import quote
 
+import pyoxigraph as ox
 from fastapi import APIRouter, Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from api.caching import cache_headers, etag, not_modified, wants_any
 from api.deps import SettingsDep, StoreDep
 from api.render import Links, render, templates_signature
+from api.routing import GetRoute
 from api.state import context_of
 from kg.config import ONTOLOGY_NS, Settings
 from kg.describe import (
@@ -30,14 +35,16 @@ from kg.describe import (
     describe,
     describe_rdf,
     iri_for_path,
+    serialize_triples,
 )
 from kg.errors import NotAcceptable, NotFound
 from kg.sparql.negotiation import rank
+from kg.sparql.service_description import DESCRIPTION_MEDIA_TYPES
 from kg.store.base import Store
 
 __all__ = ["FORMATS", "has_route", "page_context", "router", "vocabulary_of"]
 
-router = APIRouter()
+router = APIRouter(route_class=GetRoute)
 
 HTML: Final = "text/html"
 #: Extension → media type, in the server's order of preference for ``*/*``.
@@ -46,8 +53,15 @@ FORMATS: Final[dict[str, str]] = {
     "ttl": "text/turtle",
     "jsonld": "application/ld+json",
     "nt": "application/n-triples",
+    "rdf": "application/rdf+xml",
 }
-_FORMAT_NAMES: Final = {"html": "HTML", "ttl": "Turtle", "jsonld": "JSON-LD", "nt": "N-Triples"}
+_FORMAT_NAMES: Final = {
+    "html": "HTML",
+    "ttl": "Turtle",
+    "jsonld": "JSON-LD",
+    "nt": "N-Triples",
+    "rdf": "RDF/XML",
+}
 _LABEL: Final = "http://www.w3.org/2000/01/rdf-schema#label"
 _TEXT: Final = ONTOLOGY_NS + "text"
 
@@ -124,10 +138,12 @@ def _choose(path: str, accept: str | None) -> tuple[str, str]:
 
 
 def not_found_page(request: Request, links: Links, message: str) -> Response:
+    # Vary: Accept: a client asking for JSON gets the JSON error at the same URL.
     return render(
         "error.html",
         page_context(request, links, status=404, heading="Not found 未找到", message=message),
         status=404,
+        headers={"Vary": "Accept"},
     )
 
 
@@ -205,12 +221,62 @@ async def resource(path: str, request: Request, settings: SettingsDep, store: St
     return render("resource.html", context, headers=headers)
 
 
+#: Where the dataset and its named graphs are described: the service description at /sparql
+#: (VoID: counts, partitions, each graph's triples), in these formats.
+_DESCRIBED_IN: Final = (HTML, *DESCRIPTION_MEDIA_TYPES)
+
+
+def _see_description(request: Request) -> Response:
+    """303 to the description: /sparql for RDF, the home page (links, dumps) for a browser."""
+    ranked = rank(request.headers.get("accept"), _DESCRIBED_IN)
+    if not ranked:
+        raise NotAcceptable(f"described as {', '.join(_DESCRIBED_IN)}", _DESCRIBED_IN)
+    target = "/" if ranked[0] == HTML else "/sparql"
+    return RedirectResponse(target, status_code=303, headers={"Vary": "Accept"})
+
+
+@router.api_route("/dataset", methods=["GET", "HEAD"], include_in_schema=False)
+async def dataset_iri(request: Request) -> Response:
+    """``{base}dataset``, the VoID dataset of the service description, dereferences to it."""
+    return _see_description(request)
+
+
+@router.api_route("/graph/{name:path}", methods=["GET", "HEAD"], include_in_schema=False)
+async def graph_iri(
+    name: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    """A named graph's IRI (``{base}graph/article``) dereferences to the description listing
+    it (its ``sd:name``, ``void:triples``); a name that is no graph of the store is a 404."""
+    served = context_of(request).current()
+    stats = await served.service.statistics(store, settings, await store.info())
+    iri = f"{settings.base_iri}graph/{name}"
+    if stats is not None and iri not in {g.name for g in stats.graphs}:
+        raise NotFound(f"no named graph <{iri}>; the graphs are listed at /sparql")
+    return _see_description(request)
+
+
+#: The ontology's formats: extension → media type (HTML first: a browser, ``*/*``).
+ONTOLOGY_FORMATS: Final[dict[str, str]] = {
+    "ttl": "text/turtle",
+    "jsonld": "application/ld+json",
+    "nt": "application/n-triples",
+    "rdf": "application/rdf+xml",
+}
+_ONTOLOGY_LINK: Final = ", ".join(
+    f'</ontology.{ext}>; rel="alternate"; type="{media}"' for ext, media in ONTOLOGY_FORMATS.items()
+)
+
+
 @router.api_route("/ontology", methods=["GET", "HEAD"], include_in_schema=False)
 async def ontology(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
-    """Every term of the ontology on one page, each at ``/ontology#Term``."""
-    ranked = rank(request.headers.get("accept"), (HTML, "text/turtle"))
-    if ranked and ranked[0] == "text/turtle":
-        return await ontology_turtle(settings)
+    """Every term of the ontology on one page, each at ``/ontology#Term``; or the ontology in an
+    RDF format by ``Accept`` (Protégé and rdflib ask for RDF/XML), like an entity's IRI."""
+    offered = (HTML, *ONTOLOGY_FORMATS.values())
+    ranked = rank(request.headers.get("accept"), offered)
+    if not ranked:
+        raise NotAcceptable(f"the ontology is served as {', '.join(offered)}", offered)
+    if ranked[0] != HTML:
+        return _ontology_file(settings, ranked[0])
     vocabulary = await vocabulary_of(request, store, settings)
     links = Links(settings, vocabulary)
     ours = sorted(
@@ -227,7 +293,7 @@ async def ontology(request: Request, settings: SettingsDep, store: StoreDep) -> 
         groups=[(name, groups[name]) for name in order if name in groups],
         ontology_ns=ONTOLOGY_NS,
     )
-    return render("ontology.html", context, headers={"Vary": "Accept"})
+    return render("ontology.html", context, headers={"Vary": "Accept", "Link": _ONTOLOGY_LINK})
 
 
 def _term_group(types: tuple[str, ...]) -> str:
@@ -241,9 +307,36 @@ def _term_group(types: tuple[str, ...]) -> str:
     return "Other terms 其他"
 
 
-@router.api_route("/ontology.ttl", methods=["GET", "HEAD"], include_in_schema=False)
-async def ontology_turtle(settings: SettingsDep) -> Response:
+@router.api_route("/ontology.{ext}", methods=["GET", "HEAD"], include_in_schema=False)
+async def ontology_as(ext: str, settings: SettingsDep) -> Response:
+    if ext not in ONTOLOGY_FORMATS:
+        raise NotFound(
+            f"no ontology as .{ext}; available: "
+            + ", ".join(f"/ontology.{e}" for e in ONTOLOGY_FORMATS)
+        )
+    return _ontology_file(settings, ONTOLOGY_FORMATS[ext])
+
+
+def _ontology_file(settings: Settings, media_type: str) -> Response:
     path = settings.ontology_dir / "gq.ttl"
     if not path.is_file():
         raise NotFound(f"the ontology file {path} is not installed with this copy of kg")
-    return FileResponse(path, media_type="text/turtle; charset=utf-8")
+    # Vary: /ontology answers HTML or RDF at one URL (the Turtle lacked it: a shared cache
+    # could hand the Turtle to a browser).
+    headers = {"Vary": "Accept", "Link": _ONTOLOGY_LINK}
+    if media_type == "text/turtle":  # the file as written, comments included
+        return FileResponse(path, media_type="text/turtle; charset=utf-8", headers=headers)
+    stat = path.stat()
+    body = _ontology_in(path, stat.st_mtime_ns, stat.st_size, media_type, settings.base_iri)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+@lru_cache(maxsize=8)
+def _ontology_in(path: Path, mtime_ns: int, size: int, media_type: str, base_iri: str) -> bytes:
+    """The ontology file in another RDF format (once per version of the file)."""
+    del mtime_ns, size  # part of the cache key only
+    triples = [
+        ox.Triple(q.subject, q.predicate, q.object)
+        for q in ox.parse(path=path, format=ox.RdfFormat.TURTLE)
+    ]
+    return serialize_triples(triples, media_type, base_iri)

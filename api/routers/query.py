@@ -25,12 +25,13 @@ from api.headers import HTML_POLICY
 from api.render import Links, render
 from api.routers.home import competency_questions
 from api.routers.pages import page_context, vocabulary_of
+from api.routing import GetRoute
 from kg.config import ONTOLOGY_NS
 from kg.describe import PREFIXES
 
 __all__ = ["QUERY_PAGE_POLICY", "VENDOR", "YASGUI_BUILD", "router", "vendor_ready"]
 
-router = APIRouter()
+router = APIRouter(route_class=GetRoute)
 
 #: The npm project whose node_modules kg serves (api/web/package.json, pinned by its lock file).
 VENDOR: Final = Path(__file__).resolve().parents[1] / "web" / "node_modules"

@@ -4,6 +4,11 @@
 form field, as OpenRefine sends it) a batch of queries; ``/preview?id=`` a small HTML card
 (every text escaped); ``/suggest/{entity,type,property}?prefix=`` the suggest services. JSONP
 (``callback=``) is refused with a message: browsers reach this service through CORS.
+
+OpenRefine shows the preview in an ``<iframe>`` of its own page (http://127.0.0.1:3333, another
+origin): the site-wide ``frame-ancestors 'self'`` made the browser refuse it, so the preview
+carries its own policy (:data:`PREVIEW_CSP`), framable by the origins CORS allows (a card with
+no script, form or link: nothing to click-jack), and no inline style.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import base64
 import hashlib
 import html
 import json
+import re
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl
 
@@ -20,9 +26,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import SettingsDep, StoreDep
 from api.protocol import read_body
+from api.routing import GetRoute
 from api.schemas import ERROR_RESPONSES
 from api.urls import public_base
-from kg.config import Settings
 from kg.errors import BadParameter, NotFound
 from kg.reconcile import (
     manifest,
@@ -37,7 +43,10 @@ from kg.search import index_for
 __all__ = ["router"]
 
 router = APIRouter(
-    prefix="/reconcile", tags=["Reconciliation (OpenRefine)"], responses=ERROR_RESPONSES
+    route_class=GetRoute,
+    prefix="/reconcile",
+    tags=["Reconciliation (OpenRefine)"],
+    responses=ERROR_RESPONSES,
 )
 
 _FORM: Final = "application/x-www-form-urlencoded"
@@ -170,7 +179,9 @@ async def preview(
         f"{html.escape(entry.label_zh or entry.iri)}</title><style>{_PREVIEW_STYLE}</style>"
         f"</head><body>{body}</body></html>"
     )
-    return HTMLResponse(page, headers={"Content-Security-Policy": _preview_policy(settings)})
+    return HTMLResponse(
+        page, headers={"Content-Security-Policy": _preview_policy(settings.cors_origins)}
+    )
 
 
 #: The card's only style, allowed by its hash (no inline style attribute: the CSP refuses
@@ -179,18 +190,24 @@ _PREVIEW_STYLE: Final = "body{font-family:sans-serif;font-size:13px;margin:4px}"
 _PREVIEW_STYLE_HASH: Final = base64.b64encode(
     hashlib.sha256(_PREVIEW_STYLE.encode()).digest()
 ).decode()
+_ORIGIN: Final = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
+#: The preview's policy without its frame-ancestors: nothing but the page and its one style.
+PREVIEW_CSP: Final = (
+    f"default-src 'none'; style-src 'sha256-{_PREVIEW_STYLE_HASH}'; base-uri 'none'; "
+    "form-action 'none'"
+)
 
 
-def _preview_policy(settings: Settings) -> str:
-    """The card's CSP: nothing but its own style; framed by the origins allowed to read the
-    service (OpenRefine shows the card in an iframe of its own page, another origin, which
-    the site's ``frame-ancestors 'self'`` refused)."""
-    origins = settings.cors_origins
-    ancestors = "*" if "*" in origins else " ".join(["'self'", *origins])
-    return (
-        f"default-src 'none'; style-src 'sha256-{_PREVIEW_STYLE_HASH}'; base-uri 'none'; "
-        f"form-action 'none'; frame-ancestors {ancestors}"
-    )
+def _preview_policy(cors_origins: list[str]) -> str:
+    """PREVIEW_CSP, framable by whoever may call the service (``cors_origins``): OpenRefine
+    shows the card in an iframe of its own page, another origin, which the site's
+    ``frame-ancestors 'self'`` refused. A configured value that is no origin is left out
+    rather than breaking the header."""
+    if "*" in cors_origins:
+        return f"{PREVIEW_CSP}; frame-ancestors *"
+    origins = [o.rstrip("/") for o in cors_origins if _ORIGIN.fullmatch(o.rstrip("/"))]
+    ancestors = " ".join(["'self'", *origins])
+    return f"{PREVIEW_CSP}; frame-ancestors {ancestors}"
 
 
 _PREFIX = Annotated[str, Query(max_length=200, description="the text typed so far")]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Final, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from api.deps import SettingsDep, StoreDep
+from api.routing import GetRoute, known_parameters_only
 from api.schemas import ERROR_RESPONSES
 from api.tabular import CSV_RESPONSES, Format, render
 from kg import rest as answers
@@ -36,7 +37,13 @@ from kg.search import MAX_LIMIT, MAX_QUERY_CHARS
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["REST API"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    route_class=GetRoute,
+    prefix="/api",
+    tags=["REST API"],
+    responses=ERROR_RESPONSES,
+    dependencies=[Depends(known_parameters_only)],
+)
 
 #: Longest id, code, name or IRI a parameter takes.
 MAX_NAME: Final = 500
@@ -93,7 +100,7 @@ async def pairings(
         year=year,
         evidence_grade=evidence,
     )
-    records = answer.pairings or answer.unknown
+    records = answer.unknown if answer.unknown and not answer.pairings else answer.pairings
     return render(request, answer, records, format)
 
 

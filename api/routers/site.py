@@ -13,13 +13,14 @@ from starlette.responses import FileResponse, Response
 
 from api.caching import cache_headers, etag, not_modified
 from api.deps import ServedDep, SettingsDep
+from api.routing import GetRoute
 from api.schemas import ERROR_RESPONSES
 from kg.config import project_root
 from kg.errors import NotFound
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(route_class=GetRoute)
 
 #: Dump extensions → (pyoxigraph format, media type).
 DUMP_FORMATS: Final[dict[str, tuple[ox.RdfFormat, str]]] = {

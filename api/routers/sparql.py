@@ -20,6 +20,7 @@ from starlette.responses import Response
 from api.caching import cache_headers, etag, not_modified, wants_any
 from api.protocol import Operation, parse_operation
 from api.routers.service import describe_service
+from api.routing import GetRoute
 from api.state import AppContext, Served, context_of
 from api.urls import endpoint_url, public_base
 from kg.config import Settings
@@ -29,7 +30,7 @@ from kg.store.base import QueryRequest, QueryResult, StoreInfo
 
 __all__ = ["LIMITS_DOC", "cache_control", "etag_for", "router", "sparql"]
 
-router = APIRouter()
+router = APIRouter(route_class=GetRoute)
 
 #: Where truncation is explained; linked from truncated SPARQL JSON answers.
 LIMITS_DOC: Final = "docs/endpoint#limits"

@@ -31,6 +31,7 @@ from kg.config import ONTOLOGY_NS, Settings
 from kg.errors import BadParameter, NotFound, QueryError
 from kg.prefixes import PREFIXES as PREFIX_TABLE
 from kg.queries import Term, bind, get_query, render_term, select
+from kg.sparql.results import check_xml_chars
 from kg.store.base import QueryRequest, Store
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "describe_rdf",
     "iri_for_path",
     "load_vocabulary",
+    "serialize_triples",
     "to_jsonld",
 ]
 
@@ -78,6 +80,7 @@ RDF_MEDIA_TYPES: Final[Mapping[str, ox.RdfFormat]] = {
     "text/turtle": ox.RdfFormat.TURTLE,
     "application/ld+json": ox.RdfFormat.JSON_LD,
     "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
 }
 
 
@@ -410,25 +413,35 @@ async def describe(
 
 
 async def describe_rdf(store: Store, settings: Settings, iri: str, media_type: str) -> bytes:
-    """The resource's description as Turtle, JSON-LD (with ``@context``) or N-Triples."""
+    """The resource's description as Turtle, JSON-LD (with ``@context``), N-Triples or
+    RDF/XML (refused with XmlUnsafeResult, 406, when a value holds a character XML 1.0 cannot
+    carry)."""
     if media_type not in RDF_MEDIA_TYPES:
         raise QueryError(f"no RDF serialisation as {media_type}")
     query = get_query("page-graph", _folder(settings))
     result = await store.query(
         QueryRequest(query=bind(query, {"entity": iri}), accept=("application/n-triples",))
     )
-    triples = sorted(
-        ox.parse(result.body, format=ox.RdfFormat.N_TRIPLES),
-        key=lambda t: (str(t.subject), str(t.predicate), str(t.object)),
-    )
+    triples = list(ox.parse(result.body, format=ox.RdfFormat.N_TRIPLES))
     if not triples:
         raise NotFound(f"kg has no statement about <{iri}>")
+    return serialize_triples(triples, media_type, settings.base_iri)
+
+
+def serialize_triples(triples: Sequence[ox.Triple], media_type: str, base_iri: str) -> bytes:
+    """``triples`` (sorted, so the same graph is the same bytes) in one of RDF_MEDIA_TYPES:
+    Turtle and RDF/XML with the project's prefixes, JSON-LD with them as ``@context``."""
+    if media_type not in RDF_MEDIA_TYPES:
+        raise QueryError(f"no RDF serialisation as {media_type}")
+    triples = sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
     if media_type == "application/ld+json":
-        return to_jsonld(triples, {**PREFIXES, "id": f"{settings.base_iri}id/"})
+        return to_jsonld(triples, {**PREFIXES, "id": f"{base_iri}id/"})
     fmt = RDF_MEDIA_TYPES[media_type]
-    prefixes = dict(PREFIXES) if fmt == ox.RdfFormat.TURTLE else None
+    prefixes = dict(PREFIXES) if fmt in {ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML} else None
     body = ox.serialize(triples, format=fmt, prefixes=prefixes)
     assert body is not None
+    if fmt == ox.RdfFormat.RDF_XML:
+        check_xml_chars(body, media_type, [m for m in RDF_MEDIA_TYPES if m != media_type])
     return body
 
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kg.errors import BadParameter
 from kg.search import GQ, Entry, SearchIndex, index_for, lookup
@@ -71,11 +71,21 @@ class ReconQuery(_Model):
     """One query of a batch: ``{"query": "惠水", "type": "gq:County", "limit": 3}``."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
-    query: str = Field(default="", max_length=500)
+    # No length cap of its own (the request's size is bounded): OpenRefine sends a cell's whole
+    # text, and one long cell refused the batch of ten around it. Only the first 200 characters
+    # are searched (no name is longer).
+    query: str = Field(default="")
     type: str | list[str] | None = Field(default=None)
-    limit: int = Field(default=5, ge=1, le=MAX_CANDIDATES)
+    # The spec's limit is "the maximum number of candidates to return": a larger one (OpenRefine
+    # sends what its user typed) is served as MAX_CANDIDATES, not refused with the whole batch.
+    limit: int = Field(default=5, ge=1)
     properties: list[PropertyValue] = Field(default_factory=list, max_length=20)
     type_strict: str | None = None
+
+    @field_validator("limit")
+    @classmethod
+    def _cap_limit(cls, value: int) -> int:
+        return min(value, MAX_CANDIDATES)
 
 
 def entity_id(iri: str, base: str) -> str:

@@ -110,7 +110,7 @@ def test_suggest(api: TestClient) -> None:
         ({"callback": "jQuery123"}, "JSONP"),
         ({"queries": "{not json"}, "not JSON"),
         ({"queries": "[1, 2]"}, "JSON object"),
-        ({"queries": json.dumps({"q": {"query": "x", "limit": 10_000}})}, "limit"),
+        ({"queries": json.dumps({"q": {"query": "x", "limit": 0}})}, "limit"),
         ({"queries": json.dumps({f"q{i}": "x" for i in range(500)})}, "at most"),
     ],
 )
@@ -118,6 +118,33 @@ def test_bad_batches_are_422(api: TestClient, params: dict[str, str], needle: st
     response = api.get("/reconcile", params=params)
     assert response.status_code == 422, response.text
     assert needle in response.json()["error"]["message"]
+
+
+def test_a_limit_over_the_cap_is_served_as_the_cap(api: TestClient) -> None:
+    # The spec's limit is a maximum: OpenRefine sends the number its user typed, and one large
+    # limit refused the whole batch (422), every row of it unreconciled.
+    queries = {"q0": {"query": "县", "limit": 100}, "q1": {"query": "惠水", "limit": 10_000}}
+    response = api.post("/reconcile", data={"queries": json.dumps(queries)})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["q0"]["result"]) == 25  # MAX_CANDIDATES; more than 25 entities match 县
+    assert body["q1"]["result"][0]["id"] == "division/522731"
+    capped = api.post(
+        "/reconcile", data={"queries": json.dumps({"q": {"query": "县", "limit": 25}})}
+    )
+    assert capped.json()["q"]["result"] == body["q0"]["result"]
+
+
+def test_a_long_cell_does_not_refuse_its_batch(api: TestClient) -> None:
+    # OpenRefine sends ten cells per batch, each whole: a cell over 500 characters made the
+    # batch a 422, and the other nine rows went unreconciled.
+    queries = {"q0": {"query": "惠水县 " + "很长的备注" * 400}, "q1": {"query": "惠水"}}
+    response = api.post("/reconcile", data={"queries": json.dumps(queries)})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert not any(c["match"] for c in body["q0"]["result"])
+    assert body["q1"]["result"][0]["id"] == "division/522731"
+    assert body["q1"]["result"][0]["match"] is True
 
 
 def test_post_without_queries_is_422(api: TestClient) -> None:
@@ -181,3 +208,41 @@ def test_preview_may_be_framed_by_openrefine_and_keeps_its_own_policy(
     assert len(styles) == 1
     digest = base64.b64encode(hashlib.sha256(styles[0].encode()).digest()).decode()
     assert policy["style-src"] == f"'sha256-{digest}'"
+
+
+def _policy(response: Any) -> dict[str, str]:
+    header = response.headers["content-security-policy"]
+    return {d.split(" ", 1)[0]: d.partition(" ")[2] for d in (p.strip() for p in header.split(";"))}
+
+
+def test_preview_may_be_framed_by_openrefine(api: TestClient) -> None:
+    # OpenRefine shows the preview in an iframe of its page (another origin): the site-wide
+    # frame-ancestors 'self' made the browser refuse it (tests/browser/test_reconcile_preview).
+    preview = api.get("/reconcile/preview", params={"id": "division/522731"})
+    assert preview.status_code == 200
+    policy = _policy(preview)
+    assert policy["frame-ancestors"] == "*"  # cors_origins is * by default
+    assert policy["default-src"] == "'none'"  # no script, style, image or frame of its own
+    assert " style=" not in preview.text  # an inline style the policy would block anyway
+    assert "<script" not in preview.text
+    # Every other page keeps the site-wide policy.
+    page = api.get("/id/division/522731")
+    assert _policy(page)["frame-ancestors"] == "'self'"
+
+
+def test_preview_framing_follows_cors_origins(tmp_path: Path, real_build: Path) -> None:
+    from api.app import create_app
+
+    from tests.conftest import mini_settings
+
+    settings = mini_settings(
+        tmp_path,
+        dataset_file=real_build / "dataset.nq",
+        cors_origins=["http://127.0.0.1:3333", "https://refine.example/", "https://a.example;x"],
+    )
+    with TestClient(create_app(settings)) as client:
+        preview = client.get("/reconcile/preview", params={"id": "division/522731"})
+    # Origins only (a value that is not one is left out rather than breaking the header).
+    assert _policy(preview)["frame-ancestors"] == (
+        "'self' http://127.0.0.1:3333 https://refine.example"
+    )

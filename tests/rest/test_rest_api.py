@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+import pandas as pd
 import pytest
 from api.tabular import inert
 from fastapi.testclient import TestClient
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 from kg.config import project_root
 from tests.conftest import FIXTURES
 from tests.fixtures.memory_store import MemoryStore
+from tests.rest.test_local_map import _data_block
 
 BASE = "https://w3id.org/gq-kg/"
 HUISHUI = BASE + "id/division/522731"
@@ -526,3 +528,107 @@ def test_csv_cells_never_start_a_formula(web_app: Callable[..., TestClient]) -> 
         "'@",
         "'=1",
     ]
+
+
+@pytest.mark.parametrize(
+    ("empty", "full"),
+    [
+        ("/api/search?q=zzzqqqxxx", "/api/search?q=luodian"),
+        ("/api/entities?offset=100000", "/api/entities"),
+        ("/api/entities?q=zzzqqqxxx", "/api/entities?q=luo"),
+        ("/api/statistics?offset=100000", "/api/statistics"),
+    ],
+)
+def test_an_empty_csv_answer_still_has_its_header(api: TestClient, empty: str, full: str) -> None:
+    # The body was "\r\n": pandas.read_csv raised EmptyDataError ("No columns to parse").
+    answer = api.get(empty + ("&" if "?" in empty else "?") + "format=csv")
+    assert answer.status_code == 200, answer.text
+    table = pd.read_csv(io.StringIO(answer.text))
+    assert table.empty
+    header = next(csv.reader(io.StringIO(answer.text)))
+    full_answer = api.get(full + ("&" if "?" in full else "?") + "format=csv")
+    full_header = next(csv.reader(io.StringIO(full_answer.text)))
+    assert header == full_header
+
+
+@pytest.mark.parametrize(
+    ("url", "unknown", "known"),
+    [
+        ("/api/pairings?partyy=522731", "partyy", "party"),
+        ("/api/search?q=luo&typ=County", "typ", "type"),
+        ("/api/entities?limt=2", "limt", "limit"),
+        ("/api/statistics?yaer=2023", "yaer", "year"),
+        ("/api/network/centrality?topp=3", "topp", "top"),
+    ],
+)
+def test_a_misspelt_parameter_is_422_not_ignored(
+    api: TestClient, url: str, unknown: str, known: str
+) -> None:
+    # ?partyy=522731 answered every pairing (filters: {}), as if it were the answer for 惠水县.
+    response = api.get(url)
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert f"unknown parameter {unknown!r}" in message
+    assert known in message.split("takes: ")[1]
+
+
+def test_declared_parameters_and_cache_busters_are_accepted(api: TestClient) -> None:
+    assert api.get("/api/pairings?party=522731&format=csv&_=1733112000000").status_code == 200
+    # A named query's parameters are the query's own (checked against its #+ params).
+    assert api.get("/api/queries/api-pairings?helper=440111").status_code == 200
+    assert api.get("/api/queries/api-pairings?helpr=440111").status_code == 422
+    # Pages are opened from shared links that gain tracking parameters: not refused.
+    assert api.get("/maps/pairings?utm_source=x").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/network/centrality",
+        "/api/network/components",
+        "/api/network/periods",
+    ],
+)
+def test_network_levels_resolve_like_pairings_and_unknown_is_422(
+    api: TestClient, path: str
+) -> None:
+    # level=bogus answered an empty network (periods: "pairings": 0), and the forms
+    # /api/pairings takes (district-county, 区对县) matched nothing either.
+    refused = api.get(path, params={"level": "bogus"})
+    assert refused.status_code == 422, refused.text
+    assert "unknown pairing level 'bogus'" in refused.json()["error"]["message"]
+    by_name = api.get(path, params={"level": "DistrictToCounty"}).json()
+    assert api.get(path, params={"level": "district-county"}).json() == by_name
+    if path.endswith("periods"):
+        assert all(p["pairings"] > 0 for p in by_name["periods"])
+    elif path.endswith("centrality"):
+        assert by_name["nodes"] > 0
+    else:
+        assert by_name["count"] > 0
+
+
+def test_map_with_an_unknown_level_is_400(api: TestClient) -> None:
+    assert api.get("/maps/pairings", params={"level": "bogus"}).status_code == 400
+    assert api.get("/maps/pairings", params={"level": "district-county"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "valid"),
+    [
+        ("type", "Placee", "Place"),
+        ("evidence", "stat", "stated"),
+    ],
+)
+def test_a_network_map_filter_naming_nothing_is_400(
+    api: TestClient, param: str, value: str, valid: str
+) -> None:
+    # An unknown class or evidence grade kept nothing: an empty map, as if there were no such
+    # entities or pairings.
+    refused = api.get("/maps/network", params={param: value})
+    assert refused.status_code == 400, refused.text
+    message = refused.json()["error"]["message"]
+    assert message.startswith(f"{param} {value!r}: not one of the network's (")
+    assert valid in message
+    kept = api.get("/maps/network", params={param: valid})
+    assert kept.status_code == 200
+    assert _data_block(kept.text)["nodes"]

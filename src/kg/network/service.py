@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -208,6 +208,31 @@ def _set(values: Sequence[str]) -> frozenset[str]:
     return frozenset(v.strip() for item in values for v in item.split(",") if v.strip())
 
 
+_EVIDENCE: Final = frozenset({"stated", "inferred"})
+
+
+def _types_of(graph: nx.MultiDiGraph) -> frozenset[str]:
+    classes = graph.graph.get("classes", {})
+    kinds = {d.get("kind", "") for _, d in graph.nodes(data=True)}
+    return frozenset(k for k in {*classes, *kinds} if k)
+
+
+def _known(
+    what: str, given: frozenset[str], known_values: Callable[[], frozenset[str]]
+) -> frozenset[str]:
+    """``given`` when every value is one of ``known_values()`` (asked only when something is
+    given); else a BadParameter naming them. An unknown type or evidence grade used to keep
+    nothing: an empty map, read as "no such pairings" when it was a misspelling."""
+    if not given:
+        return given
+    known = known_values()
+    unknown = sorted(given - known)
+    if unknown:
+        shown = ", ".join(sorted(known)[:60]) + (" …" if len(known) > 60 else "")
+        raise BadParameter(f"{what} {unknown[0][:80]!r}: not one of the network's ({shown})")
+    return given
+
+
 @dataclass(frozen=True)
 class MapRequest:
     """One map, as a user asks for it (query parameters or command-line options)."""
@@ -236,17 +261,19 @@ def select_subgraph(graph: nx.MultiDiGraph, request: MapRequest, base_iri: str) 
         if not request.entity:
             raise BadParameter("the entity map needs an entity")
         center = find_node(graph, request.entity, base_iri)
-    levels, types, evidence = _set(request.levels), _set(request.types), _set(request.evidence)
+    # Types and grades are checked against the ontology's classes and the grades there are
+    # (complete in a neighbourhood too); levels and relations against the whole projection
+    # only (check_filters): a neighbourhood may lack a valid one.
     relations = _set(request.relations)
     if request.kind == "pairings" and not relations:
         relations = frozenset({"Pairing"})
     filters = Filters(
         center=center,
         hops=request.hops,
-        levels=levels,
-        types=types,
+        levels=_set(request.levels),
+        types=_known("type", _set(request.types), lambda: _types_of(graph)),
         relations=relations,
-        evidence=evidence,
+        evidence=_known("evidence", _set(request.evidence), lambda: _EVIDENCE),
         years=parse_period(request.year),
     )
     selected = filter_network(graph, filters)

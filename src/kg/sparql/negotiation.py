@@ -308,9 +308,13 @@ def negotiate(
     if missing and (len(kinds) == 1 or not chosen):
         what = fmt if fmt is not None and fmt.strip() else (accept or "*/*")
         kind_names = {"solutions": "SELECT", "boolean": "ASK", "graph": "CONSTRUCT/DESCRIBE"}
-        needs = " or ".join(kind_names[k] for k in missing)
         possible = _offered_for(missing)
-        raise NotAcceptable(
-            f"cannot answer {needs} as {what!r}; offered: {', '.join(possible)}", possible
-        )
+        if len(missing) == 1:
+            message = f"cannot answer {kind_names[missing[0]]} as {what!r}; offered: "
+            message += ", ".join(possible)
+        else:  # the query's form is not known yet: what each form is offered as
+            message = f"no result format offered matches {what!r}; offered: " + "; ".join(
+                f"{kind_names[k]} as {', '.join(OFFERED[k])}" for k in missing
+            )
+        raise NotAcceptable(message, possible)
     return chosen

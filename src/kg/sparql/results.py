@@ -52,6 +52,7 @@ __all__ = [
     "GRAPH_MEDIA_TYPES",
     "MAX_VALUE_BYTES",
     "SOLUTION_MEDIA_TYPES",
+    "check_xml_chars",
     "choose_media_type",
     "serialize_boolean",
     "serialize_graph",
@@ -110,18 +111,22 @@ _XML_TYPES: Final = frozenset({SPARQL_XML, RDF_XML})
 
 def _check_xml(body: bytes, media_type: str, kind: ResultKind) -> None:
     """Refuse an XML answer that would carry a character XML 1.0 cannot (see module doc)."""
-    if media_type not in _XML_TYPES:
-        return
+    if media_type in _XML_TYPES:
+        check_xml_chars(body, media_type, tuple(m for m in OFFERED[kind] if m not in _XML_TYPES))
+
+
+def check_xml_chars(body: bytes, media_type: str, offered: Sequence[str]) -> None:
+    """Raise :class:`XmlUnsafeResult` (naming ``offered``) if ``body`` holds a character XML
+    1.0 cannot carry: the XML serialisers write it as is, and no XML parser reads the result."""
     found = _XML_FORBIDDEN.search(body)
     if found is None:
         return
     char = found.group().decode("utf-8", "replace")
-    offered = tuple(m for m in OFFERED[kind] if m not in _XML_TYPES)
     raise XmlUnsafeResult(
         f"the answer holds the character U+{ord(char):04X}, which XML 1.0 cannot carry (not "
         f"even escaped), so it cannot be sent as {media_type}; ask for one of: "
         f"{', '.join(offered)}",
-        offered,
+        tuple(offered),
     )
 
 
