@@ -428,7 +428,7 @@ def test_exports_stay_xml_with_control_characters_in_the_data(
 @pytest.mark.parametrize(
     ("path", "needle"),
     [
-        ("/maps/network?level=districttocounty", "DistrictToCounty"),  # the case matters
+        ("/maps/network?level=DistrictToCountyy", "DistrictToCounty"),  # a typo
         ("/maps/pairings?level=Bogus", "DistrictToCounty"),
         ("/maps/network?type=Countyy", "type 'Countyy'"),
         ("/maps/network?relation=pairing", "Pairing"),

@@ -290,8 +290,7 @@ def check_filters(graph: nx.MultiDiGraph, request: MapRequest) -> None:
     projection, has (not a neighbourhood: a level may be absent there and valid)."""
     _check_filter(graph, "level", _set(request.levels))
     _check_filter(graph, "relation", _set(request.relations))
-    _check_filter(graph, "evidence", _set(request.evidence))
-    _check_types(graph, _set(request.types))
+    # type= and evidence= are checked by select_subgraph (_known), for every map.
 
 
 def _check_filter(graph: nx.MultiDiGraph, attribute: str, wanted: frozenset[str]) -> None:
@@ -307,19 +306,6 @@ def _check_filter(graph: nx.MultiDiGraph, attribute: str, wanted: frozenset[str]
         raise BadParameter(
             f"{attribute} {missing[0][:80]!r}: no edge of the network has it ({attribute} "
             f"values there: {there})"
-        )
-
-
-def _check_types(graph: nx.MultiDiGraph, wanted: frozenset[str]) -> None:
-    """BadParameter for a type that is neither a class of the ontology nor a node's kind."""
-    if not wanted:
-        return
-    known = set(graph.graph.get("classes", {})) | {k for _, k in graph.nodes(data="kind") if k}
-    missing = sorted(wanted - known)
-    if missing:
-        raise BadParameter(
-            f"type {missing[0][:80]!r} is not a class of the network "
-            f"(a local name such as {', '.join(sorted(known)[:8]) or 'County'})"
         )
 
 
