@@ -34,6 +34,15 @@ def test_parse_accept_reads_q_values_params_and_skips_junk() -> None:
     assert parse_accept("  ")[0].essence == "*/*"
 
 
+@pytest.mark.parametrize("accept", ["*", ";;;", "garbage", "text", "*; q=.2", ",,"])
+def test_an_accept_with_nothing_well_formed_or_a_bare_star_means_anything(accept: str) -> None:
+    """``Accept: *`` (Java's HttpURLConnection lists it) and a header with no well-formed
+    element are read as ``*/*``: the default answer, not a 406."""
+    assert negotiate(accept, kinds=("solutions",))[0] == JSON
+    java = "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"
+    assert negotiate(java, kinds=("solutions",))[0] == JSON
+
+
 @pytest.mark.parametrize(
     ("accept", "kind", "best"),
     [

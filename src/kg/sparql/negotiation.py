@@ -151,13 +151,17 @@ class MediaRange:
 
 
 def parse_accept(header: str | None) -> list[MediaRange]:
-    """Parse an Accept header; malformed elements are skipped, a missing header means ``*/*``."""
+    """Parse an Accept header; malformed elements are skipped, a missing header — or one with
+    no well-formed element (``;;;``) — means ``*/*``, and so does a bare ``*`` (Java's
+    HttpURLConnection sends ``…, *; q=.2, */*; q=.2``)."""
     if header is None or not header.strip():
         return [MediaRange("*", "*", 1.0, 0)]
     ranges: list[MediaRange] = []
     for position, element in enumerate(header.split(",")):
         parts = element.split(";")
         essence = parts[0].strip().lower()
+        if essence == "*":
+            essence = "*/*"
         main, slash, sub = essence.partition("/")
         if not slash or not main or not sub or (main == "*" and sub != "*"):
             continue
@@ -170,7 +174,7 @@ def parse_accept(header: str | None) -> list[MediaRange]:
                 except ValueError:
                     q = 1.0
         ranges.append(MediaRange(main, sub, q, position))
-    return ranges
+    return ranges or [MediaRange("*", "*", 1.0, 0)]
 
 
 def _match(
