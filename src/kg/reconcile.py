@@ -102,6 +102,16 @@ def _display(entry: Entry) -> str:
     return " ".join(dict.fromkeys(names)) or entry.iri
 
 
+def _type_name(index: SearchIndex, iri: str) -> str:
+    """A class as the manifest names its default types, "County (县)": the ontology's English
+    label, its Chinese one in brackets (the local name when a label is missing), the same in
+    the manifest, type suggestions and candidates."""
+    term = index.terms.get(iri)
+    english = (term.label_en if term else None) or iri.removeprefix(GQ)
+    chinese = term.label_zh if term else None
+    return f"{english} ({chinese})" if chinese and chinese != english else english
+
+
 def manifest(service_url: str, public_base: str, base: str) -> dict[str, Any]:
     """The service manifest (``GET /reconcile``)."""
     return {
@@ -110,7 +120,7 @@ def manifest(service_url: str, public_base: str, base: str) -> dict[str, Any]:
         "identifierSpace": base + "id/",
         "schemaSpace": GQ,
         "defaultTypes": [
-            {"id": "gq:AdministrativeUnit", "name": "Administrative division (行政区划)"},
+            {"id": "gq:AdministrativeUnit", "name": "Administrative unit (行政区划单位)"},
             {"id": "gq:County", "name": "County (县)"},
             {"id": "gq:UrbanDistrict", "name": "Urban district (市辖区)"},
         ],
@@ -187,7 +197,7 @@ async def _candidates(index: SearchIndex, query: ReconQuery, base: str) -> list[
             Candidate(
                 id=entity_id(entry.iri, base),
                 name=_display(entry),
-                type=[TypeRef(id=_type_id(t), name=t.removeprefix(GQ)) for t in kinds],
+                type=[TypeRef(id=_type_id(t), name=_type_name(index, t)) for t in kinds],
                 score=round(score, 1),
                 match=len(exact) == 1 and exact[0][1] is entry,
                 description=entry.code or "",
@@ -232,7 +242,7 @@ async def suggest_types(
             continue
         names = [entry.iri.removeprefix(GQ), entry.label_en or "", entry.label_zh or ""]
         if any(n.lower().startswith(wanted) for n in names if n):
-            found.append({"id": _type_id(entry.iri), "name": _display(entry)})
+            found.append({"id": _type_id(entry.iri), "name": _type_name(index, entry.iri)})
     return found[:limit]
 
 

@@ -246,3 +246,25 @@ def test_preview_framing_follows_cors_origins(tmp_path: Path, real_build: Path) 
     assert _policy(preview)["frame-ancestors"] == (
         "'self' http://127.0.0.1:3333 https://refine.example"
     )
+
+
+def test_a_type_has_one_name_everywhere(api: TestClient) -> None:
+    """OpenRefine shows a type by the name it is given: the manifest's default types, type
+    suggestions and candidates' types name a class the same way ("County (县)", from the
+    ontology's labels), where they read "County (县)", "县 County" and "County"."""
+    names: dict[str, set[str]] = {}
+
+    def seen(types: list[dict[str, str]]) -> None:
+        for t in types:
+            names.setdefault(t["id"], set()).add(t["name"])
+
+    seen(api.get("/reconcile").json()["defaultTypes"])
+    for prefix in ("Coun", "Admin", "Urban", "县"):
+        seen(api.get("/reconcile/suggest/type", params={"prefix": prefix}).json()["result"])
+    queries = json.dumps({f"q{i}": {"query": q} for i, q in enumerate(["惠水", "海珠区", "都匀"])})
+    for answer in api.post("/reconcile", data={"queries": queries}).json().values():
+        for candidate in answer["result"]:
+            seen(candidate["type"])
+    assert {"gq:County", "gq:AdministrativeUnit", "gq:UrbanDistrict"} <= set(names)
+    assert all(len(v) == 1 for v in names.values()), names
+    assert names["gq:County"] == {"County (县)"}
