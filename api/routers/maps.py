@@ -44,6 +44,7 @@ from kg.network.service import (
     NetworkCache,
     build_map,
     check_filters,
+    claim_edges,
     entity_neighbourhood,
     parse_lang,
     parse_period,
@@ -259,10 +260,29 @@ async def entity_map(
         response.status_code = 404
         return response
     if node not in graph:
-        # A resource that exists but is no node of the network (a sentence, a claim, a
+        # A claim (a pairing's page) is an edge of the network: its two ends and the edge,
+        # with its sentences. Anything else that exists but is no node (a sentence, a
         # statistic) gets 200 and says so: every entity page frames this map.
-        message = "不在关系网络中 Not part of the network"
-        return _html(render_page("关系图 Network map", message=message))
+        queries = settings.ontology_dir / "queries"
+        edges = await claim_edges(store, queries, node, max_nodes=settings.map_max_nodes)
+        if edges is None:
+            message = "不在关系网络中 Not part of the network"
+            return _html(render_page("关系图 Network map", message=message))
+        language = parse_lang(lang)
+        source, target = next(iter(edges.edges()))
+        names = [
+            (edges.nodes[n].get("label_en") if language == "en" else "")
+            or edges.nodes[n].get("label_zh")
+            or n
+            for n in (source, target)
+        ]
+        options = MapOptions(
+            kind="query", title=" — ".join(names), lang=language, base_iri=settings.base_iri
+        )
+        rendered = render_map(edges, options)
+        response = _html(rendered.html)
+        response.headers["X-KG-Nodes"] = str(rendered.nodes)
+        return response
     map_request = MapRequest(kind="entity", entity=node, hops=hops, lang=lang or "zh", year=year)
     return _drawn(graph, map_request, settings.base_iri)
 

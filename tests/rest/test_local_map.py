@@ -380,3 +380,28 @@ def test_a_query_map_is_drawn_when_the_whole_network_is_over_its_cap(
     assert len(edges) > 5
     assert all(e["kg"]["citations"] for e in edges)
     assert claim_cap_api.get("/maps/pairings").status_code == 413
+
+
+def test_a_claims_page_frames_its_edge(api: TestClient, whole: nx.MultiDiGraph) -> None:
+    """A claim (a pairing, participation, membership, issuance) is an edge of the network, not
+    a node: its page's map draws its two ends and its edge, with the sentences the whole
+    projection gives it (it said "not part of the network")."""
+    claims: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+    for u, v, data in whole.edges(data=True):
+        if data.get("claim"):
+            claims.setdefault(data["claim"], []).append((u, v, data))
+    assert len(claims) > 20
+    for claim, drawn in claims.items():
+        path = claim.removeprefix(f"{BASE}id/")
+        response = api.get(f"/maps/entity/{path}")
+        assert response.status_code == 200, claim
+        data = _data_block(response.text)
+        ends = {n for u, v, _ in drawn for n in (u, v)}
+        assert {n["id"] for n in data["nodes"]} == ends, claim
+        assert len(data["edges"]) == len(drawn), claim
+        for edge in data["edges"]:
+            assert edge["kg"]["claim"] == claim
+            (expected,) = [d for u, v, d in drawn if (u, v) == (edge["from"], edge["to"])]
+            assert edge["kg"]["citations"] == expected["citations"], claim
+    sentence = api.get("/maps/entity/document/gq2023/s/13-1")
+    assert "Not part of the network" in html.unescape(sentence.text)

@@ -25,6 +25,7 @@ from kg.network.project import (
     MAX_NEIGHBOURHOOD_NODES,
     Filters,
     filter_network,
+    load_among,
     load_neighbourhood,
     load_network,
     mark_unknown_counties,
@@ -41,6 +42,7 @@ __all__ = [
     "NetworkCache",
     "build_map",
     "check_filters",
+    "claim_edges",
     "entity_neighbourhood",
     "entity_text",
     "find_node",
@@ -178,6 +180,32 @@ async def entity_neighbourhood(
         store, queries_dir, resolved.iri, hops=hops, max_nodes=max_nodes
     )
     return resolved.iri, graph
+
+
+async def claim_edges(
+    store: Store, queries_dir: Path, claim: str, *, max_nodes: int = MAX_NEIGHBOURHOOD_NODES
+) -> nx.MultiDiGraph | None:
+    """The edge(s) a claim (a pairing, participation, membership, issuance) is drawn as, with
+    its two ends, from the projection of those ends (:func:`load_among`); None when ``claim``
+    is no claim with two entity ends. What a claim's page frames instead of an entity map."""
+    from kg.queries import bind, get_query, select  # noqa: PLC0415
+
+    query = get_query("network-claim-ends", queries_dir)
+    found = await select(store, bind(query, {"claim": claim}))
+    ends = {
+        term.value
+        for row in found.rows
+        for term in (row.get("source"), row.get("target"))
+        if term is not None
+    }
+    if not ends:
+        return None
+    graph = await load_among(store, queries_dir, ends, max_nodes=max_nodes)
+    graph.remove_edges_from(
+        [(u, v, k) for u, v, k, d in graph.edges(keys=True, data=True) if d.get("claim") != claim]
+    )
+    graph.remove_nodes_from([n for n in list(graph) if graph.degree(n) == 0])
+    return graph if graph.number_of_edges() else None
 
 
 def parse_period(value: str | None) -> tuple[int, int] | None:
