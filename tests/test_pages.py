@@ -222,6 +222,12 @@ def test_ontology_iri_negotiates_every_rdf_format(
     ext = ext or {"application/n-triples": "nt", "application/rdf+xml": "rdf"}[media_type]
     assert mini.get(f"/ontology.{ext}").content == response.content
     assert f'</ontology.{ext}>; rel="alternate"; type="{media_type}"' in response.headers["link"]
+    # Every format carries a validator, and revalidates to a 304 (the converted ones had none).
+    tag = response.headers["etag"]
+    again = mini.get("/ontology", headers={"accept": accept, "if-none-match": tag})
+    assert again.status_code == 304
+    assert again.headers["etag"] == tag
+    assert mini.get(f"/ontology.{ext}", headers={"if-none-match": tag}).status_code == 304
 
 
 @pytest.mark.parametrize("path", ["/dataset", "/graph/article", "/graph/reference"])

@@ -276,7 +276,7 @@ async def ontology(request: Request, settings: SettingsDep, store: StoreDep) -> 
     if not ranked:
         raise NotAcceptable(f"the ontology is served as {', '.join(offered)}", offered)
     if ranked[0] != HTML:
-        return _ontology_file(settings, ranked[0])
+        return _ontology_file(request, settings, ranked[0])
     vocabulary = await vocabulary_of(request, store, settings)
     links = Links(settings, vocabulary)
     ours = sorted(
@@ -308,25 +308,29 @@ def _term_group(types: tuple[str, ...]) -> str:
 
 
 @router.api_route("/ontology.{ext}", methods=["GET", "HEAD"], include_in_schema=False)
-async def ontology_as(ext: str, settings: SettingsDep) -> Response:
+async def ontology_as(ext: str, request: Request, settings: SettingsDep) -> Response:
     if ext not in ONTOLOGY_FORMATS:
         raise NotFound(
             f"no ontology as .{ext}; available: "
             + ", ".join(f"/ontology.{e}" for e in ONTOLOGY_FORMATS)
         )
-    return _ontology_file(settings, ONTOLOGY_FORMATS[ext])
+    return _ontology_file(request, settings, ONTOLOGY_FORMATS[ext])
 
 
-def _ontology_file(settings: Settings, media_type: str) -> Response:
+def _ontology_file(request: Request, settings: Settings, media_type: str) -> Response:
     path = settings.ontology_dir / "gq.ttl"
     if not path.is_file():
         raise NotFound(f"the ontology file {path} is not installed with this copy of kg")
     # Vary: /ontology answers HTML or RDF at one URL (the Turtle lacked it: a shared cache
     # could hand the Turtle to a browser).
     headers = {"Vary": "Accept", "Link": _ONTOLOGY_LINK}
+    stat = path.stat()
+    # A tag of the file's version and the format: every format revalidates to a 304.
+    headers["ETag"] = etag(f"{stat.st_mtime_ns}-{stat.st_size}", media_type, settings.base_iri)
+    if not_modified(request, headers["ETag"], exists=True):
+        return Response(status_code=304, headers=headers)
     if media_type == "text/turtle":  # the file as written, comments included
         return FileResponse(path, media_type="text/turtle; charset=utf-8", headers=headers)
-    stat = path.stat()
     body = _ontology_in(path, stat.st_mtime_ns, stat.st_size, media_type, settings.base_iri)
     return Response(body, media_type=media_type, headers=headers)
 
