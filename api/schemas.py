@@ -58,6 +58,13 @@ ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     404: _error("no such entity, name or named query"),
     406: _error("no acceptable format"),
     413: _error("request too large"),
+    414: {
+        "description": (
+            "the URL is longer than the server reads (setting max_header_bytes): send a long "
+            "request by POST; answered by the HTTP layer, before routing, as plain text"
+        ),
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
     422: _error("a parameter value is refused (the message names it)"),
     503: _error("the store is busy or starting (Retry-After)"),
 }

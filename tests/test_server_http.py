@@ -202,3 +202,8 @@ def test_a_url_over_the_byte_limit_is_414_and_says_post(server: tuple[str, Path]
         timeout=10,
     )
     assert response.json()["boolean"] is True
+    # The REST API documents it: a GET of a long reconciliation batch meets it too.
+    spec = httpx.get(f"{base}/api/openapi.json", timeout=10).json()
+    documented = spec["paths"]["/reconcile"]["get"]["responses"]["414"]
+    assert "text/plain" in documented["content"]
+    assert "POST" in documented["description"]
