@@ -46,28 +46,49 @@ def http_date(when: datetime) -> str:
 class ServiceCache:
     """VoID statistics (one store run per version) and serialised descriptions."""
 
+    #: Seconds a description waits for the statistics of a new version before it is served
+    #: without them (they keep running; later descriptions carry them): whole-graph
+    #: aggregates, milliseconds on the project's data, 20 s at 10M quads.
+    wait: float = 2.0
+
     def __init__(self) -> None:
         self._version: str | None = None
         self._stats: VoidStatistics | None = None
         self._bodies: dict[tuple[str, str], bytes] = {}
-        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[VoidStatistics | None] | None = None
+        self._task_version: str | None = None
 
     async def statistics(
         self, store: Store, settings: Settings, info: StoreInfo
     ) -> VoidStatistics | None:
-        """The statistics for ``info.version``; None (and retried next time) if they failed."""
+        """The statistics for ``info.version``; None while they are still being counted
+        (past :attr:`wait`) or if they failed (counted again next time)."""
         if self._version == info.version and self._stats is not None:
             return self._stats
-        async with self._lock:
-            if self._version == info.version and self._stats is not None:
-                return self._stats
-            try:
-                stats = await collect_statistics(store, settings)
-            except KgError as exc:
-                log.warning("VoID statistics failed, description served without them: %s", exc)
-                return None
-            self._version, self._stats, self._bodies = info.version, stats, {}
-            return stats
+        task = self._task
+        if (
+            task is None
+            or self._task_version != info.version
+            or (task.done() and (task.cancelled() or task.exception() or task.result() is None))
+        ):
+            task = asyncio.ensure_future(self._collect(store, settings, info.version))
+            self._task, self._task_version = task, info.version
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.wait)
+        except TimeoutError:
+            log.info("VoID statistics still counting: description served without them")
+            return None
+
+    async def _collect(
+        self, store: Store, settings: Settings, version: str
+    ) -> VoidStatistics | None:
+        try:
+            stats = await collect_statistics(store, settings)
+        except KgError as exc:
+            log.warning("VoID statistics failed, description served without them: %s", exc)
+            return None
+        self._version, self._stats, self._bodies = version, stats, {}
+        return stats
 
     def body(self, version: str, key: tuple[str, str]) -> bytes | None:
         return self._bodies.get(key) if self._version == version else None

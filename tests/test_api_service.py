@@ -136,6 +136,53 @@ def test_void_counts_equal_the_real_counts(client: TestClient, mini_dataset: ox.
     assert source.value == BASE + "id/document/gq2023"
 
 
+def test_a_description_does_not_wait_for_slow_statistics(
+    web_app: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The VoID counts are whole-graph aggregates (20 s at 10M quads): past ServiceCache.wait
+    the description is served without them while they keep counting, and carries them once
+    they are in (served from cache then)."""
+    import asyncio
+    import threading
+    import time
+
+    from api import state
+
+    real = state.collect_statistics
+    release = threading.Event()
+    calls: list[int] = []
+
+    async def slow(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        # Counting, until the test lets it finish (5 s at most: a description that waited for
+        # it then fails the test instead of hanging it).
+        give_up = time.monotonic() + 5
+        while not release.is_set() and time.monotonic() < give_up:
+            await asyncio.sleep(0.01)
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(state, "collect_statistics", slow)
+    monkeypatch.setattr(state.ServiceCache, "wait", 0.05)
+    client = web_app()
+    accept = {"Accept": "text/turtle"}
+    first = client.get("/sparql", headers=accept)  # answered while the counts are not in
+    assert first.status_code == 200
+    data = parse(first.content, "text/turtle")
+    assert one(data, service_node(data), SD + "endpoint")
+    assert not list(data.quads_for_pattern(None, ox.NamedNode(VOID + "triples"), None))
+    assert client.get("/sparql", headers=accept).status_code == 200  # still counting: no rerun
+    assert len(calls) == 1
+    release.set()
+    for _ in range(500):
+        later = parse(client.get("/sparql", headers=accept).content, "text/turtle")
+        if list(later.quads_for_pattern(None, ox.NamedNode(VOID + "triples"), None)):
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail("the counts never reached the description")
+    assert len(calls) == 1
+
+
 def test_description_honours_public_url_and_update_setting(
     web_app: Callable[..., TestClient],
 ) -> None:
