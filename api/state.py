@@ -61,15 +61,20 @@ class ServiceCache:
     async def statistics(
         self, store: Store, settings: Settings, info: StoreInfo
     ) -> VoidStatistics | None:
-        """The statistics for ``info.version``; None while they are still being counted
-        (past :attr:`wait`) or if they failed (counted again next time)."""
+        """The statistics for ``info.version``; None while they are still being counted (the
+        request that starts the count waits :attr:`wait` for it, later ones not at all) or if
+        they failed (counted again next time)."""
         if self._version == info.version and self._stats is not None:
             return self._stats
         task = self._task
+        if task is not None and self._task_version == info.version and not task.done():
+            return None  # an earlier request started the count and waited: do not wait again
         if (
             task is None
             or self._task_version != info.version
-            or (task.done() and (task.cancelled() or task.exception() or task.result() is None))
+            or task.cancelled()
+            or task.exception()
+            or task.result() is None
         ):
             task = asyncio.ensure_future(self._collect(store, settings, info.version))
             self._task, self._task_version = task, info.version

@@ -148,7 +148,8 @@ def test_a_description_does_not_wait_for_slow_statistics(
 
     from api import state
 
-    real = state.collect_statistics
+    from kg.sparql.service_description import collect_statistics as real
+
     release = threading.Event()
     calls: list[int] = []
 
@@ -161,7 +162,7 @@ def test_a_description_does_not_wait_for_slow_statistics(
             await asyncio.sleep(0.01)
         return await real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(state, "collect_statistics", slow)
+    monkeypatch.setattr("api.state.collect_statistics", slow)
     monkeypatch.setattr(state.ServiceCache, "wait", 0.05)
     client = web_app()
     accept = {"Accept": "text/turtle"}
