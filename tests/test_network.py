@@ -565,6 +565,14 @@ def test_cli_map_network_and_export(
     assert main(["export", "--network", "gexf", "-o", str(gexf), *var]) == 0
     assert nx.read_gexf(gexf).number_of_nodes() > 100
     assert main(["network", "path", "黄埔区", *var]) == 1
+    # A claim is an edge: its map draws its two ends, as its page's map does.
+    claim = tmp_path / "claim.html"
+    assert main(["map", "entity", "pairing/440112-522732-2021", "-o", str(claim), *var]) == 0
+    assert "2 nodes, 1 edges" in capsys.readouterr().err
+    drawn = html.unescape(claim.read_text(encoding="utf-8"))
+    assert "黄埔区 — 三都水族自治县" in drawn
+    assert "/maps/assets" not in drawn
+    assert main(["map", "entity", "document/gq2023/s/13-1", "-o", str(claim), *var]) == 1
 
 
 def test_eigenvector_agrees_with_networkx_on_a_connected_graph() -> None:

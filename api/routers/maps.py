@@ -42,6 +42,7 @@ from kg.network.render import ASSETS, MapOptions, asset_bytes, render_map, rende
 from kg.network.service import (
     MapRequest,
     NetworkCache,
+    build_claim_map,
     build_map,
     check_filters,
     claim_edges,
@@ -268,18 +269,7 @@ async def entity_map(
         if edges is None:
             message = "不在关系网络中 Not part of the network"
             return _html(render_page("关系图 Network map", message=message))
-        language = parse_lang(lang)
-        source, target = next(iter(edges.edges()))
-        names = [
-            (edges.nodes[n].get("label_en") if language == "en" else "")
-            or edges.nodes[n].get("label_zh")
-            or n
-            for n in (source, target)
-        ]
-        options = MapOptions(
-            kind="query", title=" — ".join(names), lang=language, base_iri=settings.base_iri
-        )
-        rendered = render_map(edges, options)
+        rendered = build_claim_map(edges, lang=lang, base_iri=settings.base_iri)
         response = _html(rendered.html)
         response.headers["X-KG-Nodes"] = str(rendered.nodes)
         return response

@@ -505,8 +505,9 @@ def _network_graph(settings: Settings, names: Sequence[str] = ()) -> tuple[Any, 
 
 
 def _entity_graph(settings: Settings, text: str, hops: int) -> tuple[Any, list[str]]:
-    """An entity's local projection (as /maps/entity/ builds it) and the entity's node."""
-    from kg.network.service import entity_neighbourhood  # noqa: PLC0415
+    """An entity's local projection (as /maps/entity/ builds it) and the entity's node; for a
+    claim (a pairing, …: an edge, not a node), its edge and two ends, and no node."""
+    from kg.network.service import claim_edges, entity_neighbourhood  # noqa: PLC0415
 
     async def work(store: Store) -> tuple[Any, list[str]]:
         node, graph = await entity_neighbourhood(
@@ -518,7 +519,12 @@ def _entity_graph(settings: Settings, text: str, hops: int) -> tuple[Any, list[s
             max_nodes=settings.map_max_nodes,
         )
         if node not in graph:
-            raise NotFound(f"{text!r} ({node}) is not an entity of the network")
+            edges = await claim_edges(
+                store, _queries_dir(settings), node, max_nodes=settings.map_max_nodes
+            )
+            if edges is None:
+                raise NotFound(f"{text!r} ({node}) is not an entity of the network")
+            return edges, []
         return graph, [node]
 
     return _run(_with_store(settings, work))
@@ -571,6 +577,15 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.kind == "entity":
         graph, nodes = _entity_graph(settings, args.entity or "", args.hops)
+        if not nodes:  # a claim: its edge
+            from kg.network.service import build_claim_map  # noqa: PLC0415
+
+            claim = build_claim_map(
+                graph, lang=args.lang, base_iri=settings.base_iri, self_contained=True
+            )
+            args.output.write_text(claim.html, encoding="utf-8")
+            print(f"{args.output}: {claim.nodes} nodes, {claim.edges} edges", file=sys.stderr)
+            return EXIT_OK
     else:
         graph, nodes = _network_graph(settings, [args.entity] if args.entity else [])
     request = MapRequest(

@@ -208,6 +208,30 @@ async def claim_edges(
     return graph if graph.number_of_edges() else None
 
 
+def build_claim_map(
+    edges: nx.MultiDiGraph, *, lang: str | None, base_iri: str, self_contained: bool = False
+) -> RenderedMap:
+    """The map of a claim (:func:`claim_edges`), titled by its two ends."""
+    from kg.network.render import MapOptions, render_map  # noqa: PLC0415 - pyvis: maps only
+
+    language = parse_lang(lang)
+    source, target = next(iter(edges.edges()))
+    names = [
+        (edges.nodes[n].get("label_en") if language == "en" else "")
+        or edges.nodes[n].get("label_zh")
+        or n
+        for n in (source, target)
+    ]
+    options = MapOptions(
+        kind="query",
+        title=" — ".join(names),
+        lang=language,
+        self_contained=self_contained,
+        base_iri=base_iri,
+    )
+    return render_map(edges, options)
+
+
 def parse_period(value: str | None) -> tuple[int, int] | None:
     """``2019`` → that year; ``2016-2020`` → those years; ``2021-`` → from 2021 on."""
     if value is None or not value.strip():
