@@ -128,6 +128,8 @@ def _to_simplified(text: str) -> str:
 #: Control, format, surrogate and private-use characters (not unassigned ones: this Python's
 #: Unicode may predate a new CJK extension, whose letters are names).
 _UNSEARCHED: Final = frozenset({"Cc", "Cf", "Cs", "Co"})
+#: The ASCII characters of those categories (Cc), for fold's ASCII path.
+_ASCII_UNSEARCHED: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _unsearched(c: str) -> bool:
@@ -148,6 +150,14 @@ def fold(text: str) -> str:
     surrogate and private-use characters: a NUL reached SQLite, whose ``||`` stops at it, so
     200 NULs were a prefix of every key (each a hit scored 4,525: a 500 from /api/search).
     """
+    if text.isascii():  # most keys (pinyin spellings, codes, English): no Unicode work
+        text = _ASCII_UNSEARCHED.sub("", text.lower().replace("u:", "v"))
+        return _DROP.sub("", _TONE_DIGITS.sub("", text))
+    return _fold_unicode(text)
+
+
+def _fold_unicode(text: str) -> str:
+    """:func:`fold` of any text (its ASCII path gives the same for ASCII, faster)."""
     text = _to_simplified(unicodedata.normalize("NFKC", text)).lower().replace("u:", "v")
     decomposed = unicodedata.normalize("NFKD", text).replace("u\u0308", "v")
     text = "".join(c for c in decomposed if not unicodedata.combining(c) and not _unsearched(c))

@@ -502,3 +502,21 @@ def test_the_build_keeps_the_class_counts_the_home_page_shows(
     assert "stats-entities-by-class" in asked
     assert counts(from_file) == counts(from_store)
     assert len(counts(from_file)) > 10
+
+
+def test_folding_ascii_takes_a_short_path_with_the_same_result() -> None:
+    """fold() skips the Unicode work for ASCII text (pinyin spellings, codes, English: most
+    keys a build folds); the result is what the full path gives, for any ASCII text."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from kg import search
+
+    @settings(max_examples=2000, derandomize=True, database=None, deadline=None)
+    @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+    def agrees(text: str) -> None:
+        assert search.fold.__wrapped__(text) == search._fold_unicode(text)
+
+    agrees()
+    for text in ("Huishui County", "hui4shui3", "Weng'an", "nu:", "lu:shan", "a\x00b\tc", "522731"):
+        assert search.fold(text) == search._fold_unicode(text)
