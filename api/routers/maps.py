@@ -37,7 +37,7 @@ from kg.network.models import (
     PathAnswer,
     PeriodsAnswer,
 )
-from kg.network.project import graph_from_query
+from kg.network.project import graph_from_query, load_pairings_at
 from kg.network.render import ASSETS, MapOptions, asset_bytes, render_map, render_page
 from kg.network.service import (
     MapRequest,
@@ -392,7 +392,6 @@ async def network_bipartite(
 
 @router.get("/api/network/periods", response_model=PeriodsAnswer)
 async def network_periods(
-    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     period: Annotated[
@@ -402,8 +401,18 @@ async def network_periods(
 ) -> PeriodsAnswer:
     """District–county pairings per period, and what changed from one period to the next."""
     level = (await _levels(store, settings.base_iri, [level]) or ["DistrictToCounty"])[0]
-    graph = await _graph(request, store)
-    check_filters(graph, MapRequest(kind="network", levels=[level]))
+    # The pairings at that level only, not the whole projection: answered at national scale.
+    graph = await load_pairings_at(
+        store,
+        settings.ontology_dir / "queries",
+        level,
+        max_claims=settings.network_max_claims,
+    )
+    if not graph.number_of_edges():
+        raise BadParameter(
+            f"level {level!r}: no pairing of the network is at this level "
+            "(the levels with pairings: /api/pairings/summary and /api/pairings)"
+        )
     if not period:
         return compare_periods(graph, level=level)
     spans = []

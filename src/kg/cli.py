@@ -612,7 +612,20 @@ def _network(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.analysis == "path" and len(args.entities) != 2:
         raise BadParameter("kg network path needs two entities: FROM TO")
-    graph, nodes = _network_graph(settings, args.entities if args.analysis == "path" else [])
+    if args.analysis == "periods":  # the district-county pairings only (as the REST route)
+        from kg.network.project import load_pairings_at  # noqa: PLC0415
+
+        async def pairings(store: Store) -> Any:
+            return await load_pairings_at(
+                store,
+                _queries_dir(settings),
+                "DistrictToCounty",
+                max_claims=settings.network_max_claims,
+            )
+
+        graph, nodes = _run(_with_store(settings, pairings)), list[str]()
+    else:
+        graph, nodes = _network_graph(settings, args.entities if args.analysis == "path" else [])
     if args.year:
         graph = select_subgraph(
             graph, MapRequest(kind="network", year=args.year), settings.base_iri

@@ -405,3 +405,35 @@ def test_a_claims_page_frames_its_edge(api: TestClient, whole: nx.MultiDiGraph) 
             assert edge["kg"]["citations"] == expected["citations"], claim
     sentence = api.get("/maps/entity/document/gq2023/s/13-1")
     assert "Not part of the network" in html.unescape(sentence.text)
+
+
+def test_the_periods_analysis_reads_the_pairings_of_its_level_only(
+    real_store: MemoryStore,
+    whole: nx.MultiDiGraph,
+    api: TestClient,
+    real_build: Path,
+    tmp_path: Path,
+) -> None:
+    """/api/network/periods and `kg network periods` compare the pairings of one level from
+    one query (load_pairings_at), not the whole projection: the same answer for every level
+    and set of periods, and answered where the whole network is past its claim cap."""
+    from kg.network.analysis import compare_periods
+    from kg.network.project import load_pairings_at
+
+    levels = {d["level"] for _, _, d in whole.edges(data=True) if d.get("relation") == "Pairing"}
+    assert len(levels) > 5
+    spans = (("2016-2020", 2016, 2020), ("2019", 2019, 2019), ("2021-", 2021, 9999))
+    for level in levels:
+        scoped = asyncio.run(load_pairings_at(real_store, QUERIES, level))
+        assert compare_periods(scoped, level=level) == compare_periods(whole, level=level)
+        assert compare_periods(scoped, spans, level) == compare_periods(whole, spans, level)
+    with pytest.raises(ResultTooLarge, match="KG_NETWORK_MAX_CLAIMS"):
+        asyncio.run(load_pairings_at(real_store, QUERIES, "DistrictToCounty", max_claims=3))
+    answer = api.get("/api/network/periods").json()
+    assert sum(p["pairings"] for p in answer["periods"]) > 0
+    # A cap between the level's pairings (13) and the whole network's claims (over 80).
+    settings = mini_settings(tmp_path, dataset_file=real_build / "dataset.nq")
+    with TestClient(create_app(settings.model_copy(update={"network_max_claims": 20}))) as capped:
+        assert capped.get("/api/network/centrality").status_code == 413
+        assert capped.get("/api/network/periods").json() == answer
+        assert capped.get("/api/network/periods", params={"level": "CityToPrefecture"}).json()
