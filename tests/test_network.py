@@ -628,3 +628,55 @@ def test_path_errors_name_the_parameter(
     response = api.get(f"/api/network/path?{query}")
     assert response.status_code == status
     assert f"parameter {param!r}" in response.json()["error"]["message"]
+
+
+def test_analysis_and_drawing_run_off_the_event_loop(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Betweenness near the claim cap takes tens of seconds, drawing a big map seconds: in a
+    thread, so the HTTP process keeps answering other requests meanwhile."""
+    import threading
+
+    from api.routers import maps
+
+    loop_threads: set[int] = set()
+    work_threads: dict[str, set[int]] = {}
+    graph_of = maps._graph
+
+    async def on_the_loop(*args: Any, **kwargs: Any) -> Any:
+        loop_threads.add(threading.get_ident())
+        return await graph_of(*args, **kwargs)
+
+    monkeypatch.setattr(maps, "_graph", on_the_loop)
+    for name in (
+        "centrality",
+        "components",
+        "bipartite",
+        "compare_periods",
+        "build_map",
+        "render_map",
+        "export_network",
+        "shortest_paths",
+    ):
+        original = getattr(maps, name)
+
+        def recording(*args: Any, _name: str = name, _f: Any = original, **kwargs: Any) -> Any:
+            work_threads.setdefault(_name, set()).add(threading.get_ident())
+            return _f(*args, **kwargs)
+
+        monkeypatch.setattr(maps, name, recording)
+    for path in (
+        "/api/network/centrality?measure=betweenness",
+        "/api/network/components",
+        "/api/network/bipartite",
+        "/api/network/periods",
+        "/api/network/path?from=黄埔区&to=三都水族自治县",
+        "/maps/pairings",
+        "/maps/query?name=network-district-county",
+        "/export/network.gexf",
+    ):
+        assert api.get(path).status_code == 200, path
+    assert loop_threads
+    assert len(work_threads) == 8, sorted(work_threads)
+    for name, threads in work_threads.items():
+        assert not threads & loop_threads, name

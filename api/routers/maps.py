@@ -9,6 +9,7 @@ allows scripts from this origin only: the map's data sits in a JSON block, never
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Final
 from weakref import WeakKeyDictionary
 
@@ -160,11 +161,12 @@ async def map_asset(name: str) -> Response:
 
 
 async def _map(request: Request, store: Store, base_iri: str, map_request: MapRequest) -> Response:
-    return _drawn(await _graph(request, store), map_request, base_iri)
+    return await _drawn(await _graph(request, store), map_request, base_iri)
 
 
-def _drawn(graph: nx.MultiDiGraph, map_request: MapRequest, base_iri: str) -> Response:
-    rendered = build_map(graph, map_request, base_iri)
+async def _drawn(graph: nx.MultiDiGraph, map_request: MapRequest, base_iri: str) -> Response:
+    # Filtering and drawing cost the size of the map (CPU): off the event loop, in a thread.
+    rendered = await asyncio.to_thread(build_map, graph, map_request, base_iri)
     response = _html(rendered.html)
     response.headers["X-KG-Nodes"] = str(rendered.nodes)
     return response
@@ -269,12 +271,14 @@ async def entity_map(
         if edges is None:
             message = "不在关系网络中 Not part of the network"
             return _html(render_page("关系图 Network map", message=message))
-        rendered = build_claim_map(edges, lang=lang, base_iri=settings.base_iri)
+        rendered = await asyncio.to_thread(
+            build_claim_map, edges, lang=lang, base_iri=settings.base_iri
+        )
         response = _html(rendered.html)
         response.headers["X-KG-Nodes"] = str(rendered.nodes)
         return response
     map_request = MapRequest(kind="entity", entity=node, hops=hops, lang=lang or "zh", year=year)
-    return _drawn(graph, map_request, settings.base_iri)
+    return await _drawn(graph, map_request, settings.base_iri)
 
 
 @router.get(
@@ -315,7 +319,7 @@ async def query_map(
     )
     language = parse_lang(lang)
     options = MapOptions(kind="query", title=title, lang=language, base_iri=settings.base_iri)
-    rendered = render_map(graph, options)
+    rendered = await asyncio.to_thread(render_map, graph, options)
     response = _html(rendered.html)
     response.headers["X-KG-Nodes"] = str(rendered.nodes)
     return response
@@ -329,8 +333,12 @@ async def _analysed(
     if year is None and not levels:
         return graph
     wanted = MapRequest(kind="network", year=year, levels=levels)
-    check_filters(graph, wanted)
-    return select_subgraph(graph, wanted, base_iri)
+
+    def selected() -> nx.MultiDiGraph:  # both walk the whole projection: off the event loop
+        check_filters(graph, wanted)
+        return select_subgraph(graph, wanted, base_iri)
+
+    return await asyncio.to_thread(selected)
 
 
 @router.get("/api/network/centrality", response_model=CentralityAnswer)
@@ -346,7 +354,7 @@ async def network_centrality(
 ) -> CentralityAnswer:
     """The hubs of the network: entities ranked by a centrality measure."""
     graph = await _analysed(request, store, settings.base_iri, year, level)
-    return centrality(graph, measure, top)
+    return await asyncio.to_thread(centrality, graph, measure, top)
 
 
 @router.get("/api/network/components", response_model=ComponentsAnswer)
@@ -361,7 +369,7 @@ async def network_components(
 ) -> ComponentsAnswer:
     """Connected components, largest first."""
     graph = await _analysed(request, store, settings.base_iri, year, level)
-    return components(graph, limit)
+    return await asyncio.to_thread(components, graph, limit)
 
 
 @router.get("/api/network/path", response_model=PathAnswer)
@@ -378,7 +386,7 @@ async def network_path(
     graph = await _graph(request, store)
     first = await resolve_node(store, graph, source, settings.base_iri, param="from")
     second = await resolve_node(store, graph, target, settings.base_iri, param="to")
-    return shortest_paths(graph, first, second, limit)
+    return await asyncio.to_thread(shortest_paths, graph, first, second, limit)
 
 
 @router.get("/api/network/bipartite", response_model=BipartiteAnswer)
@@ -387,7 +395,7 @@ async def network_bipartite(
 ) -> BipartiteAnswer:
     """District–county pairings as a two-sided network, and its projection on districts."""
     graph = await _analysed(request, store, settings.base_iri, year, [])
-    return bipartite(graph)
+    return await asyncio.to_thread(bipartite, graph)
 
 
 @router.get("/api/network/periods", response_model=PeriodsAnswer)
@@ -414,14 +422,14 @@ async def network_periods(
             "(the levels with pairings: /api/pairings/summary and /api/pairings)"
         )
     if not period:
-        return compare_periods(graph, level=level)
+        return await asyncio.to_thread(compare_periods, graph, level=level)
     spans = []
     for value in period:
         years = parse_period(value)
         if years is None:
             raise BadParameter("period: give YYYY, YYYY-YYYY or YYYY- (an empty one says nothing)")
         spans.append((value, *years))
-    return compare_periods(graph, spans, level=level)
+    return await asyncio.to_thread(compare_periods, graph, spans, level=level)
 
 
 @router.get(
@@ -437,7 +445,7 @@ async def network_export(
         raise NotFound(f"no network export as .{fmt}; one of {', '.join(NETWORK_FORMATS)}")
     graph = await _analysed(request, store, settings.base_iri, year, [])
     return Response(
-        export_network(graph, fmt),
+        await asyncio.to_thread(export_network, graph, fmt),
         media_type=NETWORK_FORMATS[fmt],
         headers={"Content-Disposition": f'attachment; filename="kg-network.{fmt}"'},
     )

@@ -159,7 +159,9 @@ async def load_network(store: Store, queries_dir: Path, *, max_claims: int = 0) 
                 "KG_NETWORK_MAX_CLAIMS): open one entity's map instead (/maps/entity/{id})"
             )
     answers = await asyncio.gather(*(_run(store, n, queries_dir) for n in PROJECTION_QUERIES))
-    return network_from_rows(dict(zip(PROJECTION_QUERIES, answers, strict=True)))
+    rows = dict(zip(PROJECTION_QUERIES, answers, strict=True))
+    # Folding 100k claims into a graph takes seconds: off the event loop, in a thread.
+    return await asyncio.to_thread(network_from_rows, rows)
 
 
 async def load_pairings_at(

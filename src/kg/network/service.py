@@ -86,7 +86,7 @@ class NetworkCache:
         async with self._lock:
             if self._graph is None or version != self._version:
                 graph = await load_network(store, self.queries_dir, max_claims=self.max_claims)
-                mark_unknown_counties(graph)
+                await asyncio.to_thread(mark_unknown_counties, graph)
                 self._graph, self._version = graph, version
             return self._graph
 
