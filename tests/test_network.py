@@ -633,8 +633,9 @@ def test_path_errors_name_the_parameter(
 def test_analysis_and_drawing_run_off_the_event_loop(
     api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Betweenness near the claim cap takes tens of seconds, drawing a big map seconds: in a
-    thread, so the HTTP process keeps answering other requests meanwhile."""
+    """Betweenness near the claim cap takes tens of seconds, drawing a big map seconds, parsing
+    a query's answer of 100,000 rows one: in a thread, so the HTTP process keeps answering
+    other requests meanwhile."""
     import threading
 
     from api.routers import maps
@@ -665,6 +666,16 @@ def test_analysis_and_drawing_run_off_the_event_loop(
             return _f(*args, **kwargs)
 
         monkeypatch.setattr(maps, name, recording)
+    from kg.network import project
+
+    for name in ("_edges_of", "graph_from_edges", "network_from_rows"):
+        original = getattr(project, name)
+
+        def recording_(*args: Any, _name: str = name, _f: Any = original, **kwargs: Any) -> Any:
+            work_threads.setdefault(_name, set()).add(threading.get_ident())
+            return _f(*args, **kwargs)
+
+        monkeypatch.setattr(project, name, recording_)
     for path in (
         "/api/network/centrality?measure=betweenness",
         "/api/network/components",
@@ -674,9 +685,10 @@ def test_analysis_and_drawing_run_off_the_event_loop(
         "/maps/pairings",
         "/maps/query?name=network-district-county",
         "/export/network.gexf",
+        "/maps/entity/division/522732",
     ):
         assert api.get(path).status_code == 200, path
     assert loop_threads
-    assert len(work_threads) == 8, sorted(work_threads)
+    assert len(work_threads) == 11, sorted(work_threads)
     for name, threads in work_threads.items():
         assert not threads & loop_threads, name

@@ -379,20 +379,23 @@ async def _load_local(
         if not classes_rows.done():
             classes_rows.cancel()
     variables: tuple[str, ...] = ()
-    whole = network_from_rows(
-        {
-            "network-classes": classes,
-            "network-nodes": Solutions(variables, (*facts, *extra_facts)),
-            "network-claims": Solutions(variables, tuple(claims)),
-            "network-relations": Solutions(variables, tuple(relations)),
-            "network-documents": Solutions(variables, tuple(titles)),
-            "network-unknown": Solutions(variables, tuple(unknown)),
-        }
-    )
-    mark_unknown_counties(whole)
-    graph: nx.MultiDiGraph = whole.subgraph(nodes).copy()
-    graph.graph.update(whole.graph)
-    return graph
+    rows = {
+        "network-classes": classes,
+        "network-nodes": Solutions(variables, (*facts, *extra_facts)),
+        "network-claims": Solutions(variables, tuple(claims)),
+        "network-relations": Solutions(variables, tuple(relations)),
+        "network-documents": Solutions(variables, tuple(titles)),
+        "network-unknown": Solutions(variables, tuple(unknown)),
+    }
+
+    def folded() -> nx.MultiDiGraph:  # up to max_nodes entities: off the event loop
+        whole = network_from_rows(rows)
+        mark_unknown_counties(whole)
+        graph: nx.MultiDiGraph = whole.subgraph(nodes).copy()
+        graph.graph.update(whole.graph)
+        return graph
+
+    return await asyncio.to_thread(folded)
 
 
 _CITATION_VARIABLES: Final = ("evidence", "sentence", "via", "text", "document")
@@ -816,7 +819,7 @@ async def graph_from_query(
     """
     edges, iris = await answer_edges(store, text, default_graphs=default_graphs)
     known = await load_among(store, queries_dir, iris, max_nodes=max_nodes)
-    return graph_from_edges(edges, known)
+    return await asyncio.to_thread(graph_from_edges, edges, known)
 
 
 async def answer_edges(
@@ -834,8 +837,13 @@ async def answer_edges(
             f"the query's answer was cut at {result.rows} rows (setting max_result_rows, "
             "KG_MAX_RESULT_ROWS); a map of part of it would be wrong: narrow the query"
         )
-    if result.kind == "solutions":
-        solutions = parse_solutions(result.body)
+    # Up to max_result_rows rows (100,000) to parse: off the event loop, in a thread.
+    return await asyncio.to_thread(_edges_of, result.kind, result.body)
+
+
+def _edges_of(kind: str, body: bytes) -> tuple[list[AnswerEdge], set[str]]:
+    if kind == "solutions":
+        solutions = parse_solutions(body)
         if not {"source", "target"} <= set(solutions.variables):
             raise BadParameter(
                 "a SELECT drawn as a network needs the variables ?source and ?target"
@@ -859,11 +867,11 @@ async def answer_edges(
             for iri in (_iri(row.get("source")), _iri(row.get("target")))
             if iri
         }
-    elif result.kind == "graph":
+    elif kind == "graph":
         labels: dict[str, str] = {}
         rows = []
         iris = set()
-        for triple in ox.parse(result.body, format=ox.RdfFormat.N_TRIPLES):
+        for triple in ox.parse(body, format=ox.RdfFormat.N_TRIPLES):
             subject, obj = str(triple.subject.value), triple.object
             if triple.predicate.value == _RDFS_LABEL and isinstance(obj, ox.Literal):
                 labels.setdefault(subject, obj.value)
