@@ -38,7 +38,7 @@ from kg.network.models import (
     PathAnswer,
     PeriodsAnswer,
 )
-from kg.network.project import graph_from_query, load_pairings_at
+from kg.network.project import graph_from_query, load_pairing_network, load_pairings_at
 from kg.network.render import ASSETS, MapOptions, asset_bytes, render_map, render_page
 from kg.network.service import (
     MapRequest,
@@ -329,10 +329,26 @@ async def _analysed(
     request: Request, store: Store, base_iri: str, year: str | None, level: list[str]
 ) -> nx.MultiDiGraph:
     levels = await _levels(store, base_iri, level)
-    graph = await _graph(request, store)
-    if year is None and not levels:
-        return graph
     wanted = MapRequest(kind="network", year=year, levels=levels)
+    if levels:
+        # The pairings of those levels and their ends only, not the whole projection: the
+        # same analysis, answered at national scale.
+        settings = settings_of(request)
+        pairings = await load_pairing_network(
+            store,
+            settings.ontology_dir / "queries",
+            levels,
+            max_claims=settings.network_max_claims,
+        )
+        if not pairings.number_of_edges():
+            raise BadParameter(
+                f"level {levels[0]!r}: no pairing of the network is at this level "
+                "(the levels with pairings: /api/pairings/summary and /api/pairings)"
+            )
+        return await asyncio.to_thread(select_subgraph, pairings, wanted, base_iri)
+    graph = await _graph(request, store)
+    if year is None:
+        return graph
 
     def selected() -> nx.MultiDiGraph:  # both walk the whole projection: off the event loop
         check_filters(graph, wanted)

@@ -437,3 +437,39 @@ def test_the_periods_analysis_reads_the_pairings_of_its_level_only(
         assert capped.get("/api/network/centrality").status_code == 413
         assert capped.get("/api/network/periods").json() == answer
         assert capped.get("/api/network/periods", params={"level": "CityToPrefecture"}).json()
+
+
+def test_analyses_of_some_levels_read_those_pairings_only(
+    real_store: MemoryStore, whole: nx.MultiDiGraph, real_build: Path, tmp_path: Path
+) -> None:
+    """Hubs and components of some levels come from those levels' pairings and the facts of
+    their ends (load_pairing_network), not the whole projection: the same answers, for every
+    level alone, two together and a year; answered where the whole network is past its cap."""
+    from kg.network.analysis import bipartite, centrality, components
+    from kg.network.project import load_pairing_network
+
+    levels = sorted(
+        {d["level"] for _, _, d in whole.edges(data=True) if d.get("relation") == "Pairing"}
+    )
+    cases: list[tuple[list[str], str | None]] = [([level], None) for level in levels]
+    cases += [(["DistrictToCounty", "SchoolToSchool"], None), (["DistrictToCounty"], "2021-")]
+    for chosen, year in cases:
+        request = MapRequest(kind="network", levels=chosen, year=year)
+        scoped = asyncio.run(load_pairing_network(real_store, QUERIES, chosen))
+        mine = select_subgraph(scoped, request, BASE)
+        theirs = select_subgraph(whole, request, BASE)
+        assert _snapshot(mine)[0] == _snapshot(theirs)[0], chosen  # the same nodes, facts
+        assert set(mine.edges(keys=True)) == set(theirs.edges(keys=True)), chosen
+        for measure in ("degree", "betweenness", "eigenvector"):
+            assert centrality(mine, measure, 50) == centrality(theirs, measure, 50), chosen
+        assert components(mine, 50) == components(theirs, 50), chosen
+        if "DistrictToCounty" in chosen:  # the district-county network's two sides
+            assert bipartite(mine) == bipartite(theirs), chosen
+    settings = mini_settings(tmp_path, dataset_file=real_build / "dataset.nq")
+    with TestClient(create_app(settings.model_copy(update={"network_max_claims": 20}))) as capped:
+        assert capped.get("/api/network/centrality").status_code == 413
+        hubs = capped.get("/api/network/centrality", params={"level": "district-county"})
+        assert hubs.status_code == 200
+        assert hubs.json()["ranking"][0]["node"]["label_zh"]
+        parts = capped.get("/api/network/components", params={"level": "DistrictToCounty"})
+        assert parts.status_code == 200

@@ -43,6 +43,7 @@ __all__ = [
     "load_among",
     "load_neighbourhood",
     "load_network",
+    "load_pairing_network",
     "load_pairings_at",
     "local_name",
     "mark_unknown_counties",
@@ -203,6 +204,47 @@ async def load_pairings_at(
 
 
 _PAIRING_KEYS: Final = ("claim", "source", "target", "start", "end")
+
+
+async def load_pairing_network(
+    store: Store, queries_dir: Path, levels: Iterable[str], *, max_claims: int = 0
+) -> nx.MultiDiGraph:
+    """The pairings at ``levels`` (:func:`load_pairings_at`) with the facts of their ends
+    (classes, labels, codes: ``network-nodes-of``), as the whole projection has them: what
+    the analyses of some levels read (hubs, components), without projecting the whole
+    network. A pairing whose end is no entity of the network is left out, as there."""
+    limit = asyncio.Semaphore(_IN_FLIGHT)
+    edges = nx.MultiDiGraph()
+    for level in sorted(set(levels)):
+        edges.add_edges_from(
+            (await load_pairings_at(store, queries_dir, level, max_claims=max_claims)).edges(
+                keys=True, data=True
+            )
+        )
+    if 0 < max_claims < edges.number_of_edges():
+        raise ResultTooLarge(
+            f"{edges.number_of_edges():,} pairings at these levels, more than the "
+            f"{max_claims:,} the network analysis reads (setting network_max_claims, "
+            "KG_NETWORK_MAX_CLAIMS)"
+        )
+    classes_rows, facts = await asyncio.gather(
+        _run(store, "network-classes", queries_dir),
+        _rows_of(store, queries_dir, "network-nodes-of", "node", list(edges), limit=limit),
+    )
+
+    def built() -> nx.MultiDiGraph:
+        graph = nx.MultiDiGraph()
+        classes = _classes(classes_rows.rows)
+        graph.graph["classes"] = classes
+        _add_nodes(graph, facts, classes)
+        graph.add_edges_from(
+            (u, v, k, d)
+            for u, v, k, d in edges.edges(keys=True, data=True)
+            if u in graph and v in graph
+        )
+        return graph
+
+    return await asyncio.to_thread(built)
 
 
 #: The most entities a local projection gathers before it gives up (see load_neighbourhood).
