@@ -40,7 +40,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from api.deps import settings_of
 from api.headers import security_headers
+from api.render import Links
+from api.routers.pages import not_found_page
 from api.routing import allowed_methods
 from kg.errors import (
     BadParameter,
@@ -217,20 +220,15 @@ def _wants_page(request: Request) -> bool:
     return bool(ranked) and ranked[0] == "text/html"
 
 
-def _error_page(status: int, heading: str, message: str) -> Response:
-    from api.render import render  # noqa: PLC0415 - Jinja: pages only
-
-    context = {"status": status, "heading": heading, "message": message, "extra_nav": [], "q": ""}
-    return render("error.html", context, status=status)
-
-
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
     code = _HTTP_CODES.get(status, "http_error")
     headers = dict(exc.headers or {})
     if status == 404 and _wants_page(request):
-        return _error_page(404, "Not found 未找到", f"no page at {request.url.path}")
+        # The pages' own 404, site navigation included.
+        links = Links(settings_of(request))
+        return not_found_page(request, links, f"no page at {request.url.path}")
     if status == 405:
         # Starlette names the methods of the first route on the path only: GET for /reconcile,
         # whose POST is another route.

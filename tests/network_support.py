@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pyoxigraph as ox
@@ -18,6 +21,16 @@ BASE = "https://w3id.org/gq-kg/"
 ID = f"{BASE}id/"
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "network-hostile.trig"
 QUERIES = project_root() / "ontology" / "queries"
+
+
+def map_data(page: str) -> dict[str, Any]:
+    """The data block a map page carries (``kg-map-data``: nodes and edges as drawn)."""
+    match = re.search(
+        r'<script type="application/json" id="kg-map-data">(.*?)</script>', page, re.S
+    )
+    assert match, "the map carries its data in a JSON block"
+    data: dict[str, Any] = json.loads(match[1])
+    return data
 
 
 def build_real(var_dir: Path) -> Path:

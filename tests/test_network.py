@@ -31,7 +31,7 @@ from kg.network.render import MapOptions, render_map
 from kg.network.service import MapRequest, build_map, find_node, parse_period
 from tests.conftest import mini_settings
 from tests.fixtures.memory_store import MemoryStore
-from tests.network_support import ID, build_real, hostile_dataset, load, truth
+from tests.network_support import ID, build_real, hostile_dataset, load, map_data, truth
 
 HUANGPU = f"{ID}division/440112"
 SANDU = f"{ID}division/522732"
@@ -279,15 +279,6 @@ def test_bipartite_and_periods(real: nx.MultiDiGraph) -> None:
 # --- maps and exports ------------------------------------------------------------------------
 
 
-def _data_block(page: str) -> dict[str, object]:
-    match = re.search(
-        r'<script type="application/json" id="kg-map-data">(.*?)</script>', page, re.S
-    )
-    assert match, "the map carries its data in a JSON block"
-    data: dict[str, object] = json.loads(match[1])
-    return data
-
-
 def test_hostile_text_reaches_the_map_only_as_escaped_json(hostile: nx.MultiDiGraph) -> None:
     for self_contained in (False, True):
         page = render_map(
@@ -298,8 +289,8 @@ def test_hostile_text_reaches_the_map_only_as_escaped_json(hostile: nx.MultiDiGr
         # The JSON block and two scripts: no label closes an element early.
         assert page.count("</script>") == 3
         assert "&lt;i&gt;t&lt;/i&gt;" in page
-        data = _data_block(page)
-        labels = {n["kg"]["labelZh"] for n in data["nodes"]}  # type: ignore[attr-defined]
+        data = map_data(page)
+        labels = {n["kg"]["labelZh"] for n in data["nodes"]}
         assert "<img src=x onerror=window.__pwned=1>区" in labels
 
 
@@ -319,7 +310,7 @@ def test_served_maps_load_assets_from_kg_and_files_inline_them(real: nx.MultiDiG
 
 def test_geo_map_fixes_nodes_at_their_coordinates(real: nx.MultiDiGraph) -> None:
     rendered = build_map(real, MapRequest(kind="geo"), "https://w3id.org/gq-kg/")
-    nodes = {n["id"]: n for n in _data_block(rendered.html)["nodes"]}  # type: ignore[attr-defined]
+    nodes = {n["id"]: n for n in map_data(rendered.html)["nodes"]}
     guangzhou, qiannan = nodes[f"{ID}division/440100"], nodes[f"{ID}division/522700"]
     assert guangzhou["physics"] is False
     # Guangzhou lies east (x grows) and south (y grows downwards) of Qiannan.
@@ -331,7 +322,7 @@ def test_geo_map_draws_the_outlines_of_the_provinces_and_prefectures_in_the_node
     real: nx.MultiDiGraph,
 ) -> None:
     rendered = build_map(real, MapRequest(kind="geo"), BASE_IRI)
-    block: Any = _data_block(rendered.html)
+    block: Any = map_data(rendered.html)
     drawn = {o["code"]: o for o in block["config"]["outlines"]}
     # Guangdong and Guizhou, Guangzhou and Qiannan: the provinces/prefectures of the divisions.
     assert {"440000", "520000", "440100", "522700"} <= set(drawn)
@@ -360,7 +351,7 @@ def test_geo_map_draws_the_outlines_of_the_provinces_and_prefectures_in_the_node
     assert sum(len(r) for o in drawn.values() for r in o["rings"]) < 20_000
     assert set(drawn["440000"]) == {"code", "level", "rings"}
     # Other maps carry none.
-    pairings: Any = _data_block(build_map(real, MapRequest(kind="pairings"), BASE_IRI).html)
+    pairings: Any = map_data(build_map(real, MapRequest(kind="pairings"), BASE_IRI).html)
     assert pairings["config"]["outlines"] == []
 
 
@@ -465,9 +456,9 @@ def test_map_routes_answer_html_with_a_csp(api: TestClient, path: str) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in response.headers["content-security-policy"]
-    nodes = _data_block(response.text)["nodes"]
-    assert int(response.headers["x-kg-nodes"]) == len(nodes) > 0  # type: ignore[arg-type]
-    assert f'data-node-count="{len(nodes)}"' in response.text  # type: ignore[arg-type]
+    nodes = map_data(response.text)["nodes"]
+    assert int(response.headers["x-kg-nodes"]) == len(nodes) > 0
+    assert f'data-node-count="{len(nodes)}"' in response.text
 
 
 def test_map_assets_come_from_the_packages(api: TestClient) -> None:
@@ -588,23 +579,23 @@ def test_eigenvector_agrees_with_networkx_on_a_connected_graph() -> None:
 def test_a_named_or_user_query_becomes_a_map(api: TestClient, real: nx.MultiDiGraph) -> None:
     named = api.get("/maps/query", params={"name": "network-district-county"})
     assert named.status_code == 200
-    edges = _data_block(named.text)["edges"]
+    edges = map_data(named.text)["edges"]
     # One edge per row: the query labels each with its start year.
     expected = {
         (u, v, str(year_of(d["start"]) or ""))
         for u, v, d in real.edges(data=True)
         if d.get("level") == "DistrictToCounty"
     }
-    assert len(edges) == len(expected)  # type: ignore[arg-type]
+    assert len(edges) == len(expected)
     # Edges the projection knows keep their sentences.
-    assert all(e["kg"]["citations"] for e in edges)  # type: ignore[attr-defined]
+    assert all(e["kg"]["citations"] for e in edges)
     construct = "PREFIX gq: <https://w3id.org/gq-kg/ontology#>\n" + (
         "CONSTRUCT { ?a gq:partOf ?b } WHERE { ?a gq:partOf ?b }"
     )
     drawn = api.get("/maps/query", params={"query": construct})
     assert drawn.status_code == 200
     part_of = [d for _, _, d in real.edges(data=True) if d["relation"] == "partOf"]
-    assert len(_data_block(drawn.text)["edges"]) == len(part_of)  # type: ignore[arg-type]
+    assert len(map_data(drawn.text)["edges"]) == len(part_of)
     for bad in (
         {"query": "SELECT ?x WHERE { ?x ?p ?o } LIMIT 1"},
         {"query": "ASK { ?s ?p ?o }"},

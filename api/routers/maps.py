@@ -38,7 +38,7 @@ from kg.network.models import (
     PathAnswer,
     PeriodsAnswer,
 )
-from kg.network.project import graph_from_query, load_pairing_network, load_pairings_at
+from kg.network.project import graph_from_query, load_pairing_network
 from kg.network.render import ASSETS, MapOptions, asset_bytes, render_map, render_page
 from kg.network.service import (
     MapRequest,
@@ -325,26 +325,34 @@ async def query_map(
     return response
 
 
+async def _pairings(
+    store: Store, settings: Settings, levels: list[str], *, facts: bool = True
+) -> nx.MultiDiGraph:
+    """The pairings of ``levels`` (with their ends' facts, unless ``facts`` is False), not the
+    whole projection: an analysis of some levels answered at national scale. A level no
+    pairing has is a BadParameter."""
+    pairings = await load_pairing_network(
+        store,
+        settings.ontology_dir / "queries",
+        levels,
+        max_claims=settings.network_max_claims,
+        facts=facts,
+    )
+    if not pairings.number_of_edges():
+        raise BadParameter(
+            f"level {levels[0]!r}: no pairing of the network is at this level "
+            "(the levels with pairings: /api/pairings/summary and /api/pairings)"
+        )
+    return pairings
+
+
 async def _analysed(
     request: Request, store: Store, base_iri: str, year: str | None, level: list[str]
 ) -> nx.MultiDiGraph:
     levels = await _levels(store, base_iri, level)
     wanted = MapRequest(kind="network", year=year, levels=levels)
     if levels:
-        # The pairings of those levels and their ends only, not the whole projection: the
-        # same analysis, answered at national scale.
-        settings = settings_of(request)
-        pairings = await load_pairing_network(
-            store,
-            settings.ontology_dir / "queries",
-            levels,
-            max_claims=settings.network_max_claims,
-        )
-        if not pairings.number_of_edges():
-            raise BadParameter(
-                f"level {levels[0]!r}: no pairing of the network is at this level "
-                "(the levels with pairings: /api/pairings/summary and /api/pairings)"
-            )
+        pairings = await _pairings(store, settings_of(request), levels)
         return await asyncio.to_thread(select_subgraph, pairings, wanted, base_iri)
     graph = await _graph(request, store)
     if year is None:
@@ -425,18 +433,7 @@ async def network_periods(
 ) -> PeriodsAnswer:
     """District–county pairings per period, and what changed from one period to the next."""
     level = (await _levels(store, settings.base_iri, [level]) or ["DistrictToCounty"])[0]
-    # The pairings at that level only, not the whole projection: answered at national scale.
-    graph = await load_pairings_at(
-        store,
-        settings.ontology_dir / "queries",
-        level,
-        max_claims=settings.network_max_claims,
-    )
-    if not graph.number_of_edges():
-        raise BadParameter(
-            f"level {level!r}: no pairing of the network is at this level "
-            "(the levels with pairings: /api/pairings/summary and /api/pairings)"
-        )
+    graph = await _pairings(store, settings, [level], facts=False)
     if not period:
         return await asyncio.to_thread(compare_periods, graph, level=level)
     spans = []

@@ -55,6 +55,8 @@ FORMATS: Final[dict[str, str]] = {
     "nt": "application/n-triples",
     "rdf": "application/rdf+xml",
 }
+#: The RDF ones: of an entity and of the ontology (``/ontology.rdf``).
+RDF_FORMATS: Final[dict[str, str]] = {e: m for e, m in FORMATS.items() if m != HTML}
 _FORMAT_NAMES: Final = {
     "html": "HTML",
     "ttl": "Turtle",
@@ -159,19 +161,17 @@ def _sections(d: Description) -> list[dict[str, object]]:
 def _alternates(path: str) -> list[dict[str, str]]:
     return [
         {"name": _FORMAT_NAMES[ext], "media_type": media, "href": f"/id/{path}.{ext}"}
-        for ext, media in FORMATS.items()
-        if ext != "html"
+        for ext, media in RDF_FORMATS.items()
     ]
 
 
 def _link_header(path: str) -> str:
+    """``Link`` to the RDF formats of the resource at ``path`` (``/id/…``, ``/ontology``)."""
     # Percent-encoded: a header value is Latin-1 without controls, a path may be any text
     # (an IRI with Chinese letters; a CR from %0D in the request).
-    target = quote(f"/id/{path}", safe="/:@!$&'()*+,;=~")
+    target = quote(path, safe="/:@!$&'()*+,;=~")
     return ", ".join(
-        f'<{target}.{ext}>; rel="alternate"; type="{media}"'
-        for ext, media in FORMATS.items()
-        if ext != "html"
+        f'<{target}.{ext}>; rel="alternate"; type="{media}"' for ext, media in RDF_FORMATS.items()
     )
 
 
@@ -184,7 +184,10 @@ async def resource(path: str, request: Request, settings: SettingsDep, store: St
     tag = etag(
         version, "id", stem, media_type, templates_signature(), str(has_route(request, "/maps"))
     )
-    headers = {**cache_headers(request, tag, served.last_modified()), "Link": _link_header(stem)}
+    headers = {
+        **cache_headers(request, tag, served.last_modified()),
+        "Link": _link_header(f"/id/{stem}"),
+    }
     if not_modified(request, tag):
         return Response(status_code=304, headers=headers)
     if media_type != HTML:
@@ -247,31 +250,20 @@ async def graph_iri(
 ) -> Response:
     """A named graph's IRI (``{base}graph/article``) dereferences to the description listing
     it (its ``sd:name``, ``void:triples``); a name that is no graph of the store is a 404."""
-    served = context_of(request).current()
-    stats = await served.service.statistics(store, settings, await store.info())
     iri = f"{settings.base_iri}graph/{name}"
-    if stats is not None and iri not in {g.name for g in stats.graphs}:
+    if iri not in (await store.info()).named_graphs:
         raise NotFound(f"no named graph <{iri}>; the graphs are listed at /sparql")
     return _see_description(request)
 
 
-#: The ontology's formats: extension → media type (HTML first: a browser, ``*/*``).
-ONTOLOGY_FORMATS: Final[dict[str, str]] = {
-    "ttl": "text/turtle",
-    "jsonld": "application/ld+json",
-    "nt": "application/n-triples",
-    "rdf": "application/rdf+xml",
-}
-_ONTOLOGY_LINK: Final = ", ".join(
-    f'</ontology.{ext}>; rel="alternate"; type="{media}"' for ext, media in ONTOLOGY_FORMATS.items()
-)
+_ONTOLOGY_LINK: Final = _link_header("/ontology")
 
 
 @router.api_route("/ontology", methods=["GET", "HEAD"], include_in_schema=False)
 async def ontology(request: Request, settings: SettingsDep, store: StoreDep) -> Response:
     """Every term of the ontology on one page, each at ``/ontology#Term``; or the ontology in an
     RDF format by ``Accept`` (Protégé and rdflib ask for RDF/XML), like an entity's IRI."""
-    offered = (HTML, *ONTOLOGY_FORMATS.values())
+    offered = (HTML, *RDF_FORMATS.values())
     ranked = rank(request.headers.get("accept"), offered)
     if not ranked:
         raise NotAcceptable(f"the ontology is served as {', '.join(offered)}", offered)
@@ -309,12 +301,11 @@ def _term_group(types: tuple[str, ...]) -> str:
 
 @router.api_route("/ontology.{ext}", methods=["GET", "HEAD"], include_in_schema=False)
 async def ontology_as(ext: str, request: Request, settings: SettingsDep) -> Response:
-    if ext not in ONTOLOGY_FORMATS:
+    if ext not in RDF_FORMATS:
         raise NotFound(
-            f"no ontology as .{ext}; available: "
-            + ", ".join(f"/ontology.{e}" for e in ONTOLOGY_FORMATS)
+            f"no ontology as .{ext}; available: " + ", ".join(f"/ontology.{e}" for e in RDF_FORMATS)
         )
-    return _ontology_file(request, settings, ONTOLOGY_FORMATS[ext])
+    return _ontology_file(request, settings, RDF_FORMATS[ext])
 
 
 def _ontology_file(request: Request, settings: Settings, media_type: str) -> Response:

@@ -16,7 +16,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kg.errors import BadParameter
-from kg.search import GQ, Entry, SearchIndex, index_for, lookup
+from kg.search import GQ, OWL_CLASS, Entry, SearchIndex, index_for, lookup
 from kg.store.base import Store
 
 __all__ = [
@@ -39,7 +39,6 @@ MAX_CANDIDATES: Final = 25
 _CODE_PROPERTIES: Final = frozenset(
     {"code", "divisionCode", "gq:divisionCode", GQ + "divisionCode"}
 )
-_OWL_CLASS: Final = "http://www.w3.org/2002/07/owl#Class"
 #: Properties a query may give to sharpen a match (OpenRefine's "also use relevant details").
 PROPERTIES: Final = ({"id": "gq:divisionCode", "name": "GB/T 2260 division code (行政区划代码)"},)
 
@@ -238,7 +237,7 @@ async def suggest_types(
     wanted = prefix.strip().lower().removeprefix("gq:")
     found: list[dict[str, str]] = []
     for entry in sorted(index.terms.values(), key=lambda e: e.iri):
-        if _OWL_CLASS not in entry.types or not entry.iri.startswith(GQ):
+        if OWL_CLASS not in entry.types or not entry.iri.startswith(GQ):
             continue
         names = [entry.iri.removeprefix(GQ), entry.label_en or "", entry.label_zh or ""]
         if any(n.lower().startswith(wanted) for n in names if n):

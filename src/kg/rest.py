@@ -38,7 +38,7 @@ from kg.models import (
 )
 from kg.queries import Term, bind, bind_batches, get_query, select
 from kg.resolve import expand_type, resolve
-from kg.search import GQ, MAX_LIMIT, SearchIndex, fold, index_for, lookup
+from kg.search import GQ, MAX_LIMIT, OWL_CLASS, SearchIndex, fold, index_for, lookup
 from kg.store.base import QueryRequest, Store
 
 __all__ = [
@@ -484,9 +484,6 @@ async def list_entities(
     )
 
 
-_OWL_CLASS: Final = "http://www.w3.org/2002/07/owl#Class"
-
-
 def class_types(index: SearchIndex, type_: str | None) -> list[str]:
     """``[IRI]`` of the class ``type_`` names (IRI, ``gq:County``, ``County``), ``[]`` for none;
     BadParameter for a name that is neither a class of the ontology nor any entity's type
@@ -495,10 +492,10 @@ def class_types(index: SearchIndex, type_: str | None) -> list[str]:
         return []
     iri = expand_type(type_)
     term = index.terms.get(iri)
-    known = term is not None and _OWL_CLASS in term.types
+    known = term is not None and OWL_CLASS in term.types
     if not known and index.page([iri], 0, 1)[0] == 0:  # nor the type of any entity
         classes = sorted(
-            e.iri.removeprefix(GQ) for e in index.terms.values() if _OWL_CLASS in e.types
+            e.iri.removeprefix(GQ) for e in index.terms.values() if OWL_CLASS in e.types
         )
         hint = ", ".join(c for c in classes if c in _COMMON_CLASSES) or ", ".join(classes[:6])
         raise BadParameter(f"type {type_[:80]!r} is not a class of the ontology (e.g. {hint})")

@@ -46,6 +46,7 @@ __all__ = [
     "FORMAT",
     "MAX_LIMIT",
     "MAX_QUERY_CHARS",
+    "OWL_CLASS",
     "Entry",
     "Hit",
     "MatchKind",
@@ -71,6 +72,8 @@ __all__ = [
 log = logging.getLogger("kg.search")
 
 GQ: Final = "https://w3id.org/gq-kg/ontology#"
+#: The type of the ontology's classes among the index's terms (``SearchIndex.terms``).
+OWL_CLASS: Final = "http://www.w3.org/2002/07/owl#Class"
 #: Longest search text looked at (a name longer than this is no name: 422 upstream).
 MAX_QUERY_CHARS: Final = 200
 #: Most hits one search returns.

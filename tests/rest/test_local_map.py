@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
-import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from kg.network.service import MapRequest, build_map, select_subgraph
 from kg.queries import bind_values, get_query
 from tests.conftest import mini_settings
 from tests.fixtures.memory_store import MemoryStore
-from tests.network_support import QUERIES, hostile_dataset
+from tests.network_support import QUERIES, hostile_dataset, map_data
 
 BASE = "https://w3id.org/gq-kg/"
 SANDU = f"{BASE}id/division/522732"
@@ -127,23 +126,20 @@ def test_bind_values_binds_a_set_of_iris_inline() -> None:
         bind_values(query, "node", [])
 
 
-@pytest.fixture(scope="module")
-def small_cap_api(
-    real_build: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    tmp = tmp_path_factory.mktemp("local-map")
-    settings = mini_settings(tmp, dataset_file=real_build / "dataset.nq", map_max_nodes=4)
+@contextmanager
+def _client(tmp: Path, real_build: Path, **overrides: Any) -> Iterator[TestClient]:
+    """The app over the project's data with some settings changed."""
+    settings = mini_settings(tmp, dataset_file=real_build / "dataset.nq", **overrides)
     with TestClient(create_app(settings)) as client:
         yield client
 
 
-def _data_block(page: str) -> dict[str, Any]:
-    match = re.search(
-        r'<script type="application/json" id="kg-map-data">(.*?)</script>', page, re.S
-    )
-    assert match, "the map carries its data in a JSON block"
-    data: dict[str, Any] = json.loads(match[1])
-    return data
+@pytest.fixture(scope="module")
+def small_cap_api(
+    real_build: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    with _client(tmp_path_factory.mktemp("local-map"), real_build, map_max_nodes=4) as client:
+        yield client
 
 
 @pytest.mark.parametrize("hops", [1, 2, 3])
@@ -153,7 +149,7 @@ def test_entity_map_route_draws_as_before(
 ) -> None:
     response = api.get(f"/maps/entity/{entity}", params={"hops": hops})
     assert response.status_code == 200
-    data = _data_block(response.text)
+    data = map_data(response.text)
     center = SANDU if "522732" in entity or "三都" in entity else f"{BASE}id/division/440112"
     before = build_map(whole, MapRequest(kind="entity", entity=center, hops=hops), BASE)
     assert int(response.headers["x-kg-nodes"]) == len(data["nodes"]) == before.nodes
@@ -177,9 +173,18 @@ def test_entity_map_route_errors(api: TestClient, small_cap_api: TestClient) -> 
 def claim_cap_api(
     real_build: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
-    tmp = tmp_path_factory.mktemp("claim-cap")
-    settings = mini_settings(tmp, dataset_file=real_build / "dataset.nq", network_max_claims=5)
-    with TestClient(create_app(settings)) as client:
+    with _client(tmp_path_factory.mktemp("claim-cap"), real_build, network_max_claims=5) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def level_cap_api(
+    real_build: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """A claim cap between one level's pairings (13 district-county) and the whole network's
+    claims (over 80)."""
+    tmp = tmp_path_factory.mktemp("level-cap")
+    with _client(tmp, real_build, network_max_claims=20) as client:
         yield client
 
 
@@ -376,7 +381,7 @@ def test_a_query_map_is_drawn_when_the_whole_network_is_over_its_cap(
     sentences of its edges."""
     named = claim_cap_api.get("/maps/query", params={"name": "network-district-county"})
     assert named.status_code == 200, named.text[:300]
-    edges = _data_block(named.text)["edges"]
+    edges = map_data(named.text)["edges"]
     assert len(edges) > 5
     assert all(e["kg"]["citations"] for e in edges)
     assert claim_cap_api.get("/maps/pairings").status_code == 413
@@ -395,7 +400,7 @@ def test_a_claims_page_frames_its_edge(api: TestClient, whole: nx.MultiDiGraph) 
         path = claim.removeprefix(f"{BASE}id/")
         response = api.get(f"/maps/entity/{path}")
         assert response.status_code == 200, claim
-        data = _data_block(response.text)
+        data = map_data(response.text)
         ends = {n for u, v, _ in drawn for n in (u, v)}
         assert {n["id"] for n in data["nodes"]} == ends, claim
         assert len(data["edges"]) == len(drawn), claim
@@ -411,8 +416,7 @@ def test_the_periods_analysis_reads_the_pairings_of_its_level_only(
     real_store: MemoryStore,
     whole: nx.MultiDiGraph,
     api: TestClient,
-    real_build: Path,
-    tmp_path: Path,
+    level_cap_api: TestClient,
 ) -> None:
     """/api/network/periods and `kg network periods` compare the pairings of one level from
     one query (load_pairings_at), not the whole projection: the same answer for every level
@@ -431,16 +435,14 @@ def test_the_periods_analysis_reads_the_pairings_of_its_level_only(
         asyncio.run(load_pairings_at(real_store, QUERIES, "DistrictToCounty", max_claims=3))
     answer = api.get("/api/network/periods").json()
     assert sum(p["pairings"] for p in answer["periods"]) > 0
-    # A cap between the level's pairings (13) and the whole network's claims (over 80).
-    settings = mini_settings(tmp_path, dataset_file=real_build / "dataset.nq")
-    with TestClient(create_app(settings.model_copy(update={"network_max_claims": 20}))) as capped:
-        assert capped.get("/api/network/centrality").status_code == 413
-        assert capped.get("/api/network/periods").json() == answer
-        assert capped.get("/api/network/periods", params={"level": "CityToPrefecture"}).json()
+    capped = level_cap_api
+    assert capped.get("/api/network/centrality").status_code == 413
+    assert capped.get("/api/network/periods").json() == answer
+    assert capped.get("/api/network/periods", params={"level": "CityToPrefecture"}).json()
 
 
 def test_analyses_of_some_levels_read_those_pairings_only(
-    real_store: MemoryStore, whole: nx.MultiDiGraph, real_build: Path, tmp_path: Path
+    real_store: MemoryStore, whole: nx.MultiDiGraph, level_cap_api: TestClient
 ) -> None:
     """Hubs and components of some levels come from those levels' pairings and the facts of
     their ends (load_pairing_network), not the whole projection: the same answers, for every
@@ -465,11 +467,10 @@ def test_analyses_of_some_levels_read_those_pairings_only(
         assert components(mine, 50) == components(theirs, 50), chosen
         if "DistrictToCounty" in chosen:  # the district-county network's two sides
             assert bipartite(mine) == bipartite(theirs), chosen
-    settings = mini_settings(tmp_path, dataset_file=real_build / "dataset.nq")
-    with TestClient(create_app(settings.model_copy(update={"network_max_claims": 20}))) as capped:
-        assert capped.get("/api/network/centrality").status_code == 413
-        hubs = capped.get("/api/network/centrality", params={"level": "district-county"})
-        assert hubs.status_code == 200
-        assert hubs.json()["ranking"][0]["node"]["label_zh"]
-        parts = capped.get("/api/network/components", params={"level": "DistrictToCounty"})
-        assert parts.status_code == 200
+    capped = level_cap_api
+    assert capped.get("/api/network/centrality").status_code == 413
+    hubs = capped.get("/api/network/centrality", params={"level": "district-county"})
+    assert hubs.status_code == 200
+    assert hubs.json()["ranking"][0]["node"]["label_zh"]
+    parts = capped.get("/api/network/components", params={"level": "DistrictToCounty"})
+    assert parts.status_code == 200

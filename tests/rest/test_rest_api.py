@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from kg.config import project_root
 from tests.conftest import FIXTURES
 from tests.fixtures.memory_store import MemoryStore
-from tests.rest.test_local_map import _data_block
+from tests.network_support import map_data
 
 BASE = "https://w3id.org/gq-kg/"
 HUISHUI = BASE + "id/division/522731"
@@ -631,4 +631,4 @@ def test_a_network_map_filter_naming_nothing_is_400(
     assert valid in message
     kept = api.get("/maps/network", params={param: valid})
     assert kept.status_code == 200
-    assert _data_block(kept.text)["nodes"]
+    assert map_data(kept.text)["nodes"]

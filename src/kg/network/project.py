@@ -207,12 +207,18 @@ _PAIRING_KEYS: Final = ("claim", "source", "target", "start", "end")
 
 
 async def load_pairing_network(
-    store: Store, queries_dir: Path, levels: Iterable[str], *, max_claims: int = 0
+    store: Store,
+    queries_dir: Path,
+    levels: Iterable[str],
+    *,
+    max_claims: int = 0,
+    facts: bool = True,
 ) -> nx.MultiDiGraph:
     """The pairings at ``levels`` (:func:`load_pairings_at`) with the facts of their ends
     (classes, labels, codes: ``network-nodes-of``), as the whole projection has them: what
     the analyses of some levels read (hubs, components), without projecting the whole
-    network. A pairing whose end is no entity of the network is left out, as there."""
+    network. A pairing whose end is no entity of the network is left out, as there.
+    ``facts=False``: the edges alone (what the periods analysis reads)."""
     limit = asyncio.Semaphore(_IN_FLIGHT)
     edges = nx.MultiDiGraph()
     for level in sorted(set(levels)):
@@ -227,7 +233,9 @@ async def load_pairing_network(
             f"{max_claims:,} the network analysis reads (setting network_max_claims, "
             "KG_NETWORK_MAX_CLAIMS)"
         )
-    classes_rows, facts = await asyncio.gather(
+    if not facts:
+        return edges
+    classes_rows, found = await asyncio.gather(
         _run(store, "network-classes", queries_dir),
         _rows_of(store, queries_dir, "network-nodes-of", "node", list(edges), limit=limit),
     )
@@ -236,7 +244,7 @@ async def load_pairing_network(
         graph = nx.MultiDiGraph()
         classes = _classes(classes_rows.rows)
         graph.graph["classes"] = classes
-        _add_nodes(graph, facts, classes)
+        _add_nodes(graph, found, classes)
         graph.add_edges_from(
             (u, v, k, d)
             for u, v, k, d in edges.edges(keys=True, data=True)
