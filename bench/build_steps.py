@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -94,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
             rows,
         )
         _step("optimize()", store.optimize, rows)
-        _step("count per graph (SPARQL aggregate)", lambda: _graph_counts(store), rows)
+        with ThreadPoolExecutor(2) as counting:
+            _step(
+                "count per graph (SPARQL, one per graph)",
+                lambda: _graph_counts(store, counting),
+                rows,
+            )
         _step(
             "search index (search.sqlite, from the file; in `kg build` beside the load)",
             lambda: _search_index(

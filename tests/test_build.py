@@ -165,3 +165,33 @@ def test_build_of_the_project_data(tmp_path: Path) -> None:
     again = build(settings, log=lambda _: None)
     assert again.unchanged
     assert again.build_id == result.build_id
+
+
+def test_the_manifest_counts_every_graph_as_the_store_holds_it(tmp_path: Path) -> None:
+    """One engine count per graph, side by side: the default graph, named graphs, a blank-node
+    graph and a quad repeated in the file are counted as the store holds them."""
+    text = (
+        f'<{BASE}id/a> <{BASE}p> "1" .\n'
+        f'<{BASE}id/a> <{BASE}p> "2" <{ARTICLE}> .\n'
+        f'<{BASE}id/a> <{BASE}p> "2" <{ARTICLE}> .\n'
+        f'<{BASE}id/b> <{BASE}p> "3" <{ARTICLE}> .\n'
+        f'<{BASE}id/b> <{BASE}p> "3" <{ONTOLOGY}> .\n'
+        f'<{BASE}id/c> <{BASE}p> "4" _:g .\n'
+    ).encode()
+    result = publish(tmp_path / "var", text, base_iri=BASE, log=lambda _: None)
+    store = ox.Store.read_only(str(tmp_path / "var" / "current" / "store"))
+    expected: dict[str, int] = {}
+    for quad in store:
+        graph = quad.graph_name
+        key = (
+            "default"
+            if isinstance(graph, ox.DefaultGraph)
+            else graph.value
+            if isinstance(graph, ox.NamedNode)
+            else str(graph)
+        )
+        expected[key] = expected.get(key, 0) + 1
+    assert result.manifest["graphs"] == expected
+    assert expected["default"] == 1
+    assert expected[str(ARTICLE)] == 2
+    assert result.manifest["triples"] == len(store) == 5

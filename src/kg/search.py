@@ -183,7 +183,8 @@ def _readings(label: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return spellings, initials
 
 
-def _level(types: Iterable[str]) -> int:
+@lru_cache(maxsize=1 << 12)  # a few hundred sets of classes in a national build
+def _level(types: frozenset[str]) -> int:
     names = {t.removeprefix(GQ) for t in types if t.startswith(GQ)}
     for rank, level in enumerate(_LEVELS):
         if names.intersection(level):
@@ -220,11 +221,9 @@ class Hit:
     score: float
 
 
-@dataclass(frozen=True)
-class _Label:
-    value: str
-    language: str
-    kind: str  # "label", "alt" (skos:altLabel) or "pinyin" (gq:pinyin)
+#: One name of a resource: (kind, language, text); kind "label" (rdfs:label), "alt"
+#: (skos:altLabel) or "pinyin" (gq:pinyin).
+_Label = tuple[str, str, str]
 
 
 @dataclass
@@ -317,42 +316,74 @@ def nquads_rows(
 def _gather(raw: Iterable[Raw], into: _Resource) -> _Resource:
     for _, label, language, kind, cls, code in raw:
         if kind:
-            into.labels.append(_Label(label, language, kind))
+            into.labels.append((kind, language, label))
         if cls:
             into.types.add(cls)
-        if code:
-            into.code = code
+        if code and (into.code is None or code > into.code):
+            into.code = code  # several codes (never in kg's data): the greatest, as the index
     return into
 
 
 def _entry(iri: str, res: _Resource) -> Entry:
-    zh = [x.value for x in res.labels if x.kind == "label" and x.language.startswith("zh")]
-    en = [x.value for x in res.labels if x.kind == "label" and x.language.startswith("en")]
+    zh, en, labelled = [], [], False
+    for kind, language, text in res.labels:
+        if kind == "label":
+            labelled = True
+            if language.startswith("zh"):
+                zh.append(text)
+            elif language.startswith("en"):
+                en.append(text)
     # search-index.rq reads classes beside an rdfs:label only (nquads_rows reads them all).
-    labelled = any(x.kind == "label" for x in res.labels)
     types = frozenset(res.types) if labelled else frozenset()
     return Entry(
         iri=iri,
-        label_zh=min(zh, key=lambda s: (len(s), s)) if zh else None,
-        label_en=min(en, key=lambda s: (len(s), s)) if en else None,
-        alt_labels=tuple(sorted({x.value for x in res.labels if x.kind != "label"})),
+        label_zh=_shortest(zh),
+        label_en=_shortest(en),
+        alt_labels=tuple(sorted({t for k, _, t in res.labels if k != "label"})),
         types=types,
         code=res.code,
         level=_level(types),
     )
 
 
-def _keys(entry: Entry, res: _Resource) -> set[tuple[str, bool]]:
-    """(key, weak) of a searched entry: folded names, short forms, pinyin, initials, code."""
-    texts = {x.value for x in res.labels}
+def _shortest(texts: list[str]) -> str | None:
+    if len(texts) < 2:
+        return texts[0] if texts else None
+    return min(texts, key=lambda s: (len(s), s))
+
+
+_Keys = frozenset[tuple[str, bool]]
+
+
+def _keys(entry: Entry, res: _Resource, memo: dict[object, _Keys] | None = None) -> _Keys:
+    """(key, weak) of a searched entry: folded names, short forms, pinyin, initials, code.
+    Thousands of villages share a name: ``memo`` keeps the keys of each set of names."""
+    texts = frozenset(t for _, _, t in res.labels)
+    english = frozenset(t for _, lang, t in res.labels if lang.startswith("en"))
+    division = entry.level != _NOT_A_DIVISION
+    signature = (texts, english, division)
+    keys = memo.get(signature) if memo is not None else None
+    if keys is None:
+        keys = _name_keys(texts, english, division=division)
+        if memo is not None:
+            if len(memo) >= _MEMO:
+                memo.clear()  # bounded: a national build has hundreds of thousands of names
+            memo[signature] = keys
+    return keys | {(entry.code, False)} if entry.code else keys
+
+
+_MEMO: Final = 1 << 17
+
+
+def _name_keys(names: frozenset[str], english: frozenset[str], *, division: bool) -> _Keys:
+    texts = set(names)
     texts.update(f"{m[1]}{m[2]}" for t in list(texts) if (m := _AUTONOMOUS.match(t)))
     for m in filter(None, map(_EN_AUTONOMOUS.match, list(texts))):
         texts.update((f"{m[1]} {m[2]}", f"{m[1]} autonomous {m[2]}"))
-    if entry.level != _NOT_A_DIVISION and any(t.endswith("市") for t in texts):
+    if division and any(t.endswith("市") for t in texts):
         # 都匀市 is Duyun City, 广州市 Guangzhou City: the 市 of the name, in English.
-        english = [x.value for x in res.labels if x.language.startswith("en")]
         texts.update(f"{t} city" for t in english if not t.lower().endswith(" city"))
-    if entry.level != _NOT_A_DIVISION:
+    if division:
         for pattern in (_ZH_SUFFIX, _EN_SUFFIX):
             texts.update(m[1] for t in list(texts) if (m := pattern.match(t)))
     keys: set[tuple[str, bool]] = set()
@@ -361,9 +392,7 @@ def _keys(entry: Entry, res: _Resource) -> set[tuple[str, bool]]:
         spellings, initials = _readings(text)
         keys.update((s, False) for s in spellings)
         keys.update((i, True) for i in initials if len(i) >= 2)
-    if entry.code:
-        keys.add((entry.code, False))
-    return {(key, weak) for key, weak in keys if key}
+    return frozenset((key, weak) for key, weak in keys if key)
 
 
 def entry_of(rows: Iterable[Mapping[str, Term]], iri: str, base: str) -> Entry | None:
@@ -406,6 +435,16 @@ CREATE VIRTUAL TABLE grams USING fts5(
     key, content='keys', content_rowid='id', tokenize='trigram case_sensitive 1', detail='none');
 INSERT INTO grams(grams) VALUES ('rebuild');
 """
+# The resources with a name (rdfs:label, skos:altLabel or gq:pinyin), one row each, in IRI
+# order: their names, classes (IRIs hold no control character) and code (the greatest).
+_GROUPED: Final = """
+SELECT entity,
+       json_group_array(json_array(kind, language, label)) FILTER (WHERE kind != ''),
+       group_concat(class, char(31)) FILTER (WHERE class != ''),
+       max(code) FILTER (WHERE code != '')
+FROM raw GROUP BY entity HAVING count(*) FILTER (WHERE kind != '') > 0 ORDER BY entity
+"""
+_US: Final = "\x1f"
 #: The index file's format: a file of another format is not read (it is rebuilt).
 FORMAT: Final = "kg-search-1"
 _SEP: Final = "\x1f"
@@ -436,13 +475,15 @@ def write_index(
         entries: list[tuple[object, ...]] = []
         types: list[tuple[int, str]] = []
         keyed: list[tuple[str, int, int, int]] = []
-        ordered = db.execute("SELECT * FROM raw ORDER BY entity")
-        pos = -1
-        for iri, raw in itertools.groupby(ordered, key=lambda r: r[0]):
-            res = _gather(raw, _Resource())
-            if not res.labels:
-                continue  # classes or a code without a label: nothing to show or find
-            pos += 1  # entries numbered in IRI order
+        memo: dict[object, _Keys] = {}
+        # One row per named resource, in IRI order (entries are numbered so): SQLite groups
+        # the rows (names as JSON, which keeps any character), Python sees each resource once.
+        for pos, (iri, names, classes, code) in enumerate(db.execute(_GROUPED)):
+            res = _Resource(
+                [(k, lang, t) for k, lang, t in json.loads(names)],
+                set(classes.split(_US)) if classes else set(),
+                code,
+            )
             entry = _entry(iri, res)
             own = iri.startswith(prefix)
             entries.append(
@@ -461,7 +502,9 @@ def write_index(
             if own:
                 searched += 1
                 types.extend((pos, t) for t in entry.types)
-                keyed.extend((key, pos, int(weak), entry.level) for key, weak in _keys(entry, res))
+                keyed.extend(
+                    (key, pos, int(weak), entry.level) for key, weak in _keys(entry, res, memo)
+                )
             if len(keyed) > _BATCH or len(entries) > _BATCH:
                 _insert(db, entries, types, keyed)
         _insert(db, entries, types, keyed)
