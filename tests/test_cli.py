@@ -137,13 +137,13 @@ def break_csv_row(data: Path) -> tuple[str, str]:
 
 
 def break_reference(data: Path) -> tuple[str, str]:
-    row = f"{PAIRING.replace('522731', '999999')},,,stated,quote,https://example.org/,,,"
+    row = f"{PAIRING.replace('522731', '999999')},,,stated,stated,quote,https://example.org/,,,"
     line = _append(data / "reference" / "pairings.csv", row)
     return f"data/reference/pairings.csv:{line}", "unknown id 'division:999999'"
 
 
 def break_claim_source(data: Path) -> tuple[str, str]:
-    line = _append(data / "reference" / "pairings.csv", f"{PAIRING},,,stated,quote,,,,")
+    line = _append(data / "reference" / "pairings.csv", f"{PAIRING},,,stated,stated,quote,,,,")
     return f"data/reference/pairings.csv:{line}", "source_url"
 
 

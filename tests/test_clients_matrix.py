@@ -148,9 +148,14 @@ def test_rdflib_sparqlstore(server: str) -> None:
 
 
 def test_pandas_reads_csv_from_api_and_sparql(server: str) -> None:
-    pairings = pd.read_csv(f"{server}/api/pairings?party={quote('惠水')}&format=csv")
+    url = f"{server}/api/pairings?party={quote('惠水')}&format=csv"
+    table = pd.read_csv(url, dtype=str)  # codes are text (and the unknown rows have none)
+    # 惠水县's own pairings, then the article's pairing of 黔南州10个县 it is (inferred) in.
+    pairings = table[table["record"] == "pairing"]
     assert set(pairings["recipient.code"].astype(str)) == {"522731"}
     assert {"荔湾区", "南沙区"} <= set(pairings["helper.label"])
+    via = table[table["record"] == "group-pairing"]
+    assert via["via.group.id"].tolist() == ["id:group/qn-ten-counties"]
     search = pd.read_csv(f"{server}/api/search?q=luodian&format=csv")
     assert search["entity.label"].iloc[0] == "罗甸县"
     table = pd.read_csv(f"{server}/sparql?query={quote(SELECT)}&format=csv")

@@ -8,6 +8,7 @@ the problem.
 
 from __future__ import annotations
 
+import csv
 import shutil
 import tomllib
 from pathlib import Path
@@ -21,6 +22,7 @@ from kg.compile import GRAPH_NAMES, compile_dataset, graph_iri
 from kg.config import ONTOLOGY_NS, Settings, project_root
 from kg.errors import DataError
 
+SCHEMA = "https://schema.org/"
 BASE = "http://kg.example.test/"  # not the default: nothing may hard-code the base
 CASES = sorted((Path(__file__).parent / "data_cases").glob("*.toml"))
 
@@ -73,8 +75,10 @@ def test_counts_of_curated_facts(dataset: Dataset) -> None:
     assert len(set(reference.subjects(RDF.type, gq("Pairing")))) == 13
     assert len(set(reference.subjects(RDF.type, gq("Attestation")))) == 14
     # 长顺县, 贵定县, 龙里县, 都匀市 (2021+), 福泉市 (no period); 荔波县, 贵定县, 罗甸县, 长顺县,
-    # 龙里县 (2016-2020).
-    assert len(set(reference.subjects(RDF.type, gq("NoKnownPartner")))) == 10
+    # 龙里县 (2016-2020); 南沙区's two unnamed counties (2016-2020).
+    assert len(set(reference.subjects(RDF.type, gq("NoKnownPartner")))) == 11
+    # The reference notes' reading of 黔南州10个县.
+    assert len(set(reference.subjects(RDF.type, gq("GroupMembership")))) == 1
     assert len(set(article.subjects(RDF.type, gq("Photo")))) == 9
     assert len(set(article.subjects(RDF.type, gq("Issuance")))) == 3
     assert len(set(reference.subjects(gq("divisionCode"), None))) == 27
@@ -117,7 +121,7 @@ def test_every_pairing_unknown_and_figure_has_an_english_label(dataset: Dataset)
         label = o if p == RDFS.label and isinstance(o, Literal) else None
         if label is not None and label.language == "en":
             english[s] = str(label)
-    assert len(claims) == 30 + 45
+    assert len(claims) == 31 + 45
     assert claims <= english.keys(), sorted(str(c) for c in claims - english.keys())
     assert english[ident("pairing/gz-qn-schools")] == (
         "282 schools of Guangzhou – 328 schools of Qiannan pairing"
@@ -136,8 +140,8 @@ def test_every_claim_cites_an_existing_sentence_that_holds_its_wording(dataset: 
     statements = {s for s, p, o in triples if p == RDF.type and o == RDF.Statement}
     cited = {(s, o) for s, p, o in triples if p == gq("statedIn") and s not in statements}
     # 45 statistics, 20 pairings (one cites two sentences: 21), 8 events, 3+1+3 other claims,
-    # 10 explicit unknowns; and 14 attestations of the reference pairings.
-    assert len(cited) == 91 + 14
+    # 11 explicit unknowns, 1 group membership; and 14 attestations of the reference pairings.
+    assert len(cited) == 93 + 14
     for claim, sentence in cited:
         assert (sentence, RDF.type, gq("Sentence")) in sources, (claim, sentence)
         assert (
@@ -246,11 +250,128 @@ def test_a_found_partner_contradicts_an_explicit_unknown(tmp_path: Path) -> None
     table = tmp_path / "data" / "reference" / "pairings.csv"
     found = (
         "海珠区,Haizhu District,440105,长顺县,Changshun County,522729,district-county,2022,,,"
-        "inferred,长顺县,https://example.org/changshun,,a test row,\n"
+        "inferred,inferred,长顺县,https://example.org/changshun,,a test row,\n"
     )
     table.write_text(table.read_text(encoding="utf-8") + found, encoding="utf-8")
+    original = tmp_path / "data" / "reference" / "original" / "pairings.csv"
+    gathered = (
+        "海珠区,Haizhu District,440105,长顺县,Changshun County,522729,district-county,2022,,"
+        "inferred,长顺县,https://example.org/changshun\n"
+    )
+    original.write_text(original.read_text(encoding="utf-8") + gathered, encoding="utf-8")
     with pytest.raises(DataError) as caught:
         compile_dataset(Settings(base_iri=BASE, data_dir=tmp_path / "data"))
     (issue,) = caught.value.issues
     assert issue.file == "ontology/invariants/data/unknown-not-contradicted.rq"
     assert "522729-district-county" in issue.problem
+
+
+def _original_rows() -> list[dict[str, str]]:
+    path = project_root() / "data" / "reference" / "original" / "pairings.csv"
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_the_reference_tables_grade_is_kept_beside_kgs(dataset: Dataset) -> None:
+    # data/reference/original/pairings.csv is the reference table as gathered. Each of its rows
+    # is one attestation, which keeps the table's grade (gq:referenceEvidence) beside kg's own
+    # (gq:evidence); the pairing carries the strongest of each.
+    reference = dataset.graph(graph_iri(BASE, "reference"))
+    sources = dataset.graph(graph_iri(BASE, "sources"))
+    grades = {"stated": gq("Stated"), "inferred": gq("Inferred")}
+    urls = {str(o): s for s, o in sources.subject_objects(URIRef(SCHEMA + "url"))}
+    originals = _original_rows()
+    assert len(originals) == 14
+    regraded: list[tuple[str, str, str]] = []
+    for row in originals:
+        helper = ident(f"division/{row['helper_adcode']}")
+        helped = ident(f"division/{row['helped_adcode']}")
+        page = urls[row["source_url"]]
+        (attestation,) = {
+            a
+            for p in reference.subjects(gq("helper"), helper)
+            if reference.value(p, gq("recipient")) == helped
+            for a in reference.objects(p, gq("attestedBy"))
+            if reference.value(a, gq("source")) == page
+        }
+        assert reference.value(attestation, gq("referenceEvidence")) == grades[row["evidence"]]
+        if reference.value(attestation, gq("evidence")) != grades[row["evidence"]]:
+            regraded.append((row["helper_zh"], row["helped_zh"], row["period_start"]))
+    # Every difference between the two tables' grades: kg regraded these eight (stated in the
+    # table; their quotes do not give both parties and the period), and no other.
+    assert sorted(regraded) == sorted(
+        [
+            ("白云区", "罗甸县", "2021"),
+            ("白云区", "平塘县", "2016"),
+            ("黄埔区", "独山县", "2021"),
+            ("黄埔区", "三都水族自治县", "2021"),
+            ("黄埔区", "独山县", "2016"),
+            ("黄埔区", "三都水族自治县", "2016"),
+            ("黄埔区", "都匀市", "2016"),
+            ("南沙区", "惠水县", "2017"),
+        ]
+    )
+    nansha = ident("pairing/440115-522731-2017-2020")
+    assert reference.value(nansha, gq("evidence")) == gq("Inferred")
+    assert reference.value(nansha, gq("referenceEvidence")) == gq("Stated")
+    liwan = ident("pairing/440103-522731-2021")  # two rows, both stated in both tables
+    assert reference.value(liwan, gq("referenceEvidence")) == gq("Stated")
+
+
+def test_nansha_had_two_more_partners_whose_identity_is_unknown(dataset: Dataset) -> None:
+    # refnotes L3.1: "the 2016–2020 partners of two more counties paired with 南沙区 are unknown".
+    reference = dataset.graph(graph_iri(BASE, "reference"))
+    unknown = ident("unknown/440115-district-county-2016-2020")
+    assert reference.value(unknown, RDF.type) == gq("NoKnownPartner")
+    assert reference.value(unknown, gq("party")) == ident("division/440115")
+    assert reference.value(unknown, gq("unknownPartnerCount")) == Literal(2, datatype=XSD.integer)
+    assert reference.value(unknown, gq("evidence")) == gq("Stated")
+    assert reference.value(unknown, gq("statedIn")) == ident("document/refnotes/s/3-1")
+    assert reference.value(unknown, gq("periodStart")) == Literal("2016-01-01", datatype=XSD.date)
+    assert reference.value(unknown, gq("periodEnd")) == Literal("2020-12-31", datatype=XSD.date)
+    labels = {str(label) for label in reference.objects(unknown, RDFS.label)}
+    assert labels == {
+        "南沙区 另有2个结对方未知(区对县)",
+        "Nansha District: 2 more partners not known (district to county)",
+    }
+
+
+def test_the_ten_counties_are_members_by_inference_only(dataset: Dataset) -> None:
+    # The article names none of 黔南州10个县; the reference notes (L4.1) read them as the ten
+    # 县/自治县, "an inference from the count": one gq:GroupMembership, inferred, never a plain
+    # gq:hasMember (which would read as stated).
+    union_triples = union(dataset)
+    group = ident("group/qn-ten-counties")
+    assert not [t for t in union_triples if t[0] == group and t[1] == gq("hasMember")]
+    reference = dataset.graph(graph_iri(BASE, "reference"))
+    (claim,) = set(reference.subjects(gq("group"), group))
+    assert reference.value(claim, gq("evidence")) == gq("Inferred")
+    assert "inference from the count" in str(reference.value(claim, gq("inferenceRule")))
+    assert reference.value(claim, gq("statedIn")) == ident("document/refnotes/s/4-1")
+    codes = sorted(str(m).rsplit("/", 1)[1] for m in reference.objects(claim, gq("member")))
+    counties = [
+        r["adcode"]
+        for r in csv.DictReader(
+            (project_root() / "data" / "reference" / "divisions.csv").open(encoding="utf-8")
+        )
+        if r["parent_zh"] == "黔南布依族苗族自治州" and r["level"] == "county"
+    ]
+    assert codes == sorted(counties)
+    assert len(codes) == 10
+    assert "522701" not in codes  # 都匀市
+    assert "522702" not in codes  # 福泉市
+
+
+def test_group_members_must_fit_the_groups_count_and_class(tmp_path: Path) -> None:
+    # An eleventh member of 黔南州10个县, and one that is a county-level city, not a county.
+    shutil.copytree(project_root() / "data", tmp_path / "data")
+    table = tmp_path / "data" / "reference" / "group-memberships.csv"
+    text = table.read_text(encoding="utf-8")
+    table.write_text(text.replace("division:522732,", "division:522732|division:522701,"))
+    with pytest.raises(DataError) as caught:
+        compile_dataset(Settings(base_iri=BASE, data_dir=tmp_path / "data"))
+    issues = caught.value.issues
+    assert {i.file for i in issues} == {"ontology/invariants/data/group-members-fit.rq"}
+    problems = sorted(i.problem for i in issues)
+    assert any("member=" + BASE + "id/division/522701" in p for p in problems), problems
+    assert any("members=11" in p and "count=10" in p for p in problems), problems

@@ -237,7 +237,7 @@ def test_warnings_do_not_fail_validation() -> None:
 
 def test_violations_raise_validation_error_with_the_report() -> None:
     report = _report("Pairing_Shape", "invalid")
-    with pytest.raises(ValidationError, match="10 violations") as info:
+    with pytest.raises(ValidationError, match="11 violations") as info:
         report.raise_on_violations()
     assert "gq:Pairing_helper_gq" in info.value.report
 

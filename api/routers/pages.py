@@ -73,7 +73,8 @@ _SECTIONS: Final[tuple[tuple[ClaimKind, str, str, str], ...]] = (
         "unknown",
         "unknown",
         "No known partner 结对方未知",
-        "No source known to kg names a partner at this level; the sentence below records that.",
+        "No source known to kg names a partner at this level (or, where a number of unknown "
+        "partners is given, which those partners are); the sentence below records that.",
     ),
     ("statistic", "statistics", "Statistics 统计", ""),
     ("event", "events", "Events 活动", ""),
@@ -149,12 +150,25 @@ def not_found_page(request: Request, links: Links, message: str) -> Response:
     )
 
 
+_GROUP_SECTION: Final = {
+    "id": "group-pairings",
+    "title": "Pairings via a group 所在群体的结对",
+    "note": (
+        "Pairings of a group this resource is a member of, each of the group as a whole: the "
+        "source does not say which member pairs with which, so no pairing of this resource "
+        "itself follows from it."
+    ),
+}
+
+
 def _sections(d: Description) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for kind, anchor, title, note in _SECTIONS:
         claims: list[Claim] = d.claims_of(kind)
         if claims:
             out.append({"id": anchor, "title": title, "note": note, "claims": claims})
+        if kind == "pairing" and d.group_pairings:  # right after the resource's own
+            out.append({**_GROUP_SECTION, "group_pairings": d.group_pairings})
     return out
 
 

@@ -100,7 +100,17 @@ async def pairings(
         year=year,
         evidence_grade=evidence,
     )
-    records = answer.unknown if answer.unknown and not answer.pairings else answer.pairings
+    # One table: the party's pairings, then those of its groups (via.* columns), then the
+    # explicit unknowns; ``record`` says which a row is.
+    records: list[dict[str, object]] = [
+        {"record": kind, **item.model_dump(mode="json")}
+        for kind, items in (
+            ("pairing", answer.pairings),
+            ("group-pairing", answer.group_pairings),
+            ("unknown", answer.unknown),
+        )
+        for item in items
+    ]
     return render(request, answer, records, format)
 
 

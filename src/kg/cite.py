@@ -91,7 +91,8 @@ def period(row: Mapping[str, Term]) -> Period:
 
 
 def citations(rows: Iterable[Mapping[str, Term]]) -> list[Citation]:
-    """The distinct citations of a claim's rows, in sentence order."""
+    """The distinct citations of a claim's rows, in sentence order; a reference pairing's
+    carry their row's grades (``?citationEvidence``, ``?citationReferenceEvidence``)."""
     seen: dict[tuple[str | None, ...], Citation] = {}
     for row in rows:
         sentence = literal(row, "sentence")
@@ -102,6 +103,8 @@ def citations(rows: Iterable[Mapping[str, Term]]) -> list[Citation]:
             text=literal(row, "text"),
             document=literal(row, "document"),
             url=literal(row, "url"),
+            evidence=evidence(row, "citationEvidence"),
+            reference_evidence=evidence(row, "citationReferenceEvidence"),
         )
         seen.setdefault((cite.sentence, cite.document, cite.url), cite)
     return [seen[k] for k in sorted(seen, key=lambda k: tuple(x or "" for x in k))]

@@ -9,6 +9,8 @@ Every value comes from a named query under ``ontology/queries/pages/`` run throu
 - ``page-incoming``: the other statements naming it;
 - ``page-statement-sources``: sentences stating its plain relations (``rdf:Statement`` nodes);
 - ``page-sentence-statements``: for a sentence, the plain relations it states;
+- ``page-group-pairings``: the pairings of the groups it is a member of (of the group as a
+  whole, with the membership's grade and sentence);
 - ``page-graph``: the same as RDF, for Turtle, JSON-LD and N-Triples.
 
 The ontology's terms (labels, definitions, hierarchy) are read once per store version by
@@ -41,6 +43,7 @@ __all__ = [
     "ClaimKind",
     "Description",
     "Fact",
+    "GroupPairing",
     "Link",
     "Stated",
     "TermInfo",
@@ -125,6 +128,27 @@ class Stated:
     property: str
     value: Value
     evidence: str | None = None
+
+
+@dataclass
+class GroupPairing:
+    """A pairing of a group the resource is a member of: of the group as a whole, never of
+    the resource with a member of the other side."""
+
+    pairing: Value
+    group: Value
+    #: The group's side of the pairing: "helper" or "recipient".
+    side: str
+    other: Value
+    group_count: str | None = None
+    other_count: str | None = None
+    #: How many members of the other side a source names (0: none).
+    other_named: int = 0
+    evidence: str | None = None
+    member_evidence: str | None = None
+    member_rule: str | None = None
+    member_sentences: list[Value] = field(default_factory=list)
+    sentences: list[Value] = field(default_factory=list)
 
 
 @dataclass
@@ -232,6 +256,8 @@ class Description:
     statement_sources: dict[tuple[str, str], list[Value]]
     #: For a sentence: the plain relations it states.
     stated_here: list[Stated] = field(default_factory=list)
+    #: Pairings of the groups it is a member of.
+    group_pairings: list[GroupPairing] = field(default_factory=list)
 
     @property
     def types(self) -> list[str]:
@@ -338,12 +364,20 @@ async def describe(
 ) -> Description:
     """What the graph says about ``iri``; NotFound when it says nothing at all."""
     params = {"entity": iri}
-    facts_rows, claim_rows, incoming_rows, source_rows, stated_rows = await asyncio.gather(
+    (
+        facts_rows,
+        claim_rows,
+        incoming_rows,
+        source_rows,
+        stated_rows,
+        group_rows,
+    ) = await asyncio.gather(
         _rows(store, settings, "page-facts", params),
         _rows(store, settings, "page-claims", params),
         _rows(store, settings, "page-incoming", params),
         _rows(store, settings, "page-statement-sources", params),
         _rows(store, settings, "page-sentence-statements", params),
+        _rows(store, settings, "page-group-pairings", params),
     )
     if not facts_rows and not incoming_rows:
         raise NotFound(f"kg has no statement about <{iri}>")
@@ -409,7 +443,44 @@ async def describe(
         list(incoming.values()),
         sources,
         stated,
+        _group_pairings(group_rows),
     )
+
+
+def _group_pairings(rows: Sequence[Mapping[str, Term]]) -> list[GroupPairing]:
+    """One entry per (pairing, group); a named membership (stated) is the one shown when the
+    resource is also a claimed member."""
+    found: dict[tuple[str, str], GroupPairing] = {}
+    for row in rows:
+        key = (row["pairing"].value, row["group"].value)
+        entry = found.get(key)
+        if entry is None:
+            named = _text(row, "otherNamed")
+            entry = found[key] = GroupPairing(
+                pairing=_value(row, "pairing", "pairing"),
+                group=_value(row, "group", "group"),
+                side=_text(row, "side") or "",
+                other=_value(row, "other", "other"),
+                group_count=_text(row, "groupCount"),
+                other_count=_text(row, "otherCount"),
+                other_named=int(named) if named and named.isdigit() else 0,
+                evidence=_text(row, "evidence"),
+            )
+        grade = _text(row, "memberEvidence")
+        if grade is not None and (entry.member_evidence is None or grade.endswith("Stated")):
+            if grade != entry.member_evidence:
+                entry.member_sentences = []
+            entry.member_evidence = grade
+            entry.member_rule = _text(row, "memberRule")
+        if grade == entry.member_evidence and "memberSentence" in row:
+            sentence = Value(row["memberSentence"], text=_text(row, "memberText"))
+            if sentence.term not in [s.term for s in entry.member_sentences]:
+                entry.member_sentences.append(sentence)
+        if "sentence" in row:
+            sentence = Value(row["sentence"], text=_text(row, "sentenceText"))
+            if sentence.term not in [s.term for s in entry.sentences]:
+                entry.sentences.append(sentence)
+    return list(found.values())
 
 
 async def describe_rdf(store: Store, settings: Settings, iri: str, media_type: str) -> bytes:

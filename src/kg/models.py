@@ -16,6 +16,8 @@ __all__ = [
     "EntityAnswer",
     "EntityList",
     "Fact",
+    "GroupInfo",
+    "GroupVia",
     "NamedQueryInfo",
     "NamedQueryList",
     "NamedQueryResult",
@@ -51,7 +53,11 @@ class Ref(_Model):
 
 
 class Citation(_Model):
-    """Where a fact is stated: the sentence, its text, its document and the document's URL."""
+    """Where a fact is stated: the sentence, its text, its document and the document's URL.
+
+    For a pairing of the reference table, each citation is one row (one
+    ``gq:Attestation``): ``evidence`` is kg's grade of that row, ``reference_evidence`` the
+    grade the reference table as gathered gives it (they differ where kg regraded the row)."""
 
     sentence: str | None = Field(
         default=None, examples=["https://w3id.org/gq-kg/id/document/gq2023/s/13-1"]
@@ -61,6 +67,14 @@ class Citation(_Model):
         default=None, examples=["https://w3id.org/gq-kg/id/document/gq2023"]
     )
     url: str | None = None
+    evidence: Evidence = Field(
+        default=None, description="kg's grade of this source's statement (a reference row)"
+    )
+    reference_evidence: Evidence = Field(
+        default=None,
+        description="the grade the reference table as gathered gives this row",
+        examples=["stated"],
+    )
 
 
 Precision = Literal["year", "month", "day", "unknown"] | None
@@ -78,8 +92,47 @@ class Period(_Model):
     text: str | None = None
 
 
+class GroupInfo(_Model):
+    """A group on one side of a pairing (广州282所学校, 黔南州10个县): how many members the
+    source counts, the members a source names, and those only inferred."""
+
+    group: Ref
+    member_count: int | None = Field(default=None, examples=[10])
+    named_members: list[Ref] = Field(
+        default_factory=list, description="members a source names (stated)"
+    )
+    unnamed_count: int | None = Field(
+        default=None, description="members counted but named by no source", examples=[10]
+    )
+    inferred_members: list[Ref] = Field(
+        default_factory=list,
+        description="members only inferred (a gq:GroupMembership graded inferred), not named",
+    )
+    note: str = Field(examples=["10 members; none named by a source; 10 inferred"])
+
+
+class GroupVia(_Model):
+    """Why a pairing of a group is listed for a party: the party is a member of the group, and
+    the pairing is of the group as a whole. No member-to-member pairing follows from it."""
+
+    group: Ref
+    side: Literal["helper", "recipient"]
+    member: Ref
+    evidence: Evidence = Field(
+        default=None, description="the grade of the party's membership of the group"
+    )
+    rule: str | None = Field(default=None, description="how an inferred membership was inferred")
+    citations: list[Citation] = Field(description="where the membership is stated")
+    note: str
+
+
 class PairingView(_Model):
-    """One pairing (结对): who helps whom, at which level, since when, and who says so."""
+    """One pairing (结对): who helps whom, at which level, since when, and who says so.
+
+    ``evidence`` is kg's grade of the claim; ``reference_evidence`` what the reference table
+    as gathered graded it (reference pairings only). ``via`` is set on the rows of
+    ``group_pairings`` (a pairing of a group the party is a member of); ``helper_group`` /
+    ``recipient_group`` describe a side that is a group."""
 
     iri: str
     id: str
@@ -91,6 +144,14 @@ class PairingView(_Model):
     evidence: Evidence = Field(default=None, examples=["stated"])
     rule: str | None = Field(default=None, description="how an inferred pairing was inferred")
     citations: list[Citation]
+    reference_evidence: Evidence = Field(
+        default=None,
+        description="the reference table's grade (the strongest of its rows); kg's is evidence",
+        examples=["stated"],
+    )
+    via: GroupVia | None = None
+    helper_group: GroupInfo | None = None
+    recipient_group: GroupInfo | None = None
 
 
 class UnknownPartner(_Model):
@@ -105,16 +166,26 @@ class UnknownPartner(_Model):
     rule: str | None = None
     note: str
     citations: list[Citation]
+    unknown_count: int | None = Field(
+        default=None,
+        description="partners the source counts besides the known ones, not identified "
+        "(none: no partner is known at all)",
+        examples=[2],
+    )
 
 
 class PairingsAnswer(_Model):
-    """``status`` is "known" when pairings match; "unknown" (never an empty "none") otherwise."""
+    """``status`` is "known" when pairings naming the party match; "unknown" (never an empty
+    "none") otherwise. ``unknown``: every explicit unknown that matches (a county's other round,
+    南沙区's two unnamed partners), also beside known pairings. ``group_pairings``: pairings of a
+    group the party is a member of, as a whole (``via``); they leave status and count alone."""
 
     status: Literal["known", "unknown"]
     filters: dict[str, Ref | str | int]
     count: int
     pairings: list[PairingView]
     unknown: list[UnknownPartner] = Field(default_factory=list)
+    group_pairings: list[PairingView] = Field(default_factory=list)
 
 
 class PairingSummary(_Model):

@@ -23,6 +23,8 @@ from kg.models import (
     EntityAnswer,
     EntityList,
     Fact,
+    GroupInfo,
+    GroupVia,
     NamedQueryResult,
     PairingsAnswer,
     PairingSummary,
@@ -129,6 +131,176 @@ def _pairing(rows: Sequence[Mapping[str, Term]], index: SearchIndex, base: str) 
         evidence=evidence(row),
         rule=literal(row, "rule"),
         citations=citations(rows),
+        reference_evidence=evidence(row, "referenceEvidence"),
+    )
+
+
+Side = Literal["helper", "recipient"]
+
+
+def _member_of(refs: Mapping[str, Ref]) -> tuple[Ref, Side | None] | None:
+    """Whose group pairings to list: the party, or the one side given alone (then only the
+    pairings with the group on that side); none when both sides are given (a pairing of two
+    groups says nothing about two of their members)."""
+    if "party" in refs:
+        return refs["party"], None
+    if "helper" in refs and "recipient" not in refs:
+        return refs["helper"], "helper"
+    if "recipient" in refs and "helper" not in refs:
+        return refs["recipient"], "recipient"
+    return None
+
+
+def _weaker(*grades: str | None) -> Literal["stated", "inferred"] | None:
+    """The weaker of grades: a party's part in a group's pairing is no stronger than either
+    the pairing or its membership of the group."""
+    if "inferred" in grades:
+        return "inferred"
+    return "stated" if "stated" in grades else None
+
+
+async def _group_pairings(
+    store: Store, member: Ref, index: SearchIndex, base: str
+) -> tuple[list[PairingView], dict[str, Sequence[Mapping[str, Term]]]]:
+    """The pairings of the groups ``member`` belongs to (``via`` set, note to be completed by
+    :func:`_with_groups`), and each one's rows."""
+    text = bind(get_query("api-party-group-pairings"), {"party": member.iri})
+    answer = await select(store, text)
+    found: list[PairingView] = []
+    rows_of: dict[str, Sequence[Mapping[str, Term]]] = {}
+    by_key: dict[tuple[str, str], list[Mapping[str, Term]]] = {}
+    for row in answer.rows:
+        key = (literal(row, "pairing") or "", literal(row, "group") or "")
+        by_key.setdefault(key, []).append(row)
+    for (_, group_iri), rows in by_key.items():
+        # Named and claimed both: the named (stated) membership is the one to cite.
+        grades = {evidence(r, "memberEvidence") for r in rows}
+        best: Literal["stated", "inferred"] | None = (
+            "stated" if "stated" in grades else ("inferred" if "inferred" in grades else None)
+        )
+        member_rows = [r for r in rows if evidence(r, "memberEvidence") == best] or rows
+        side: Side = "helper" if literal(rows[0], "side") == "helper" else "recipient"
+        view = _pairing(rows, index, base)
+        via = GroupVia(
+            group=make_ref(group_iri, index, base),
+            side=side,
+            member=member,
+            evidence=best,
+            rule=literal(member_rows[0], "memberRule") if best == "inferred" else None,
+            citations=citations(
+                {
+                    "sentence": r["memberSentence"],
+                    **{k: r[v] for k, v in _MEMBER_CITATION.items() if v in r},
+                }
+                for r in member_rows
+                if "memberSentence" in r
+            ),
+            note="",
+        )
+        found.append(view.model_copy(update={"via": via}))
+        rows_of[f"{view.iri} {group_iri}"] = rows
+    return found, rows_of
+
+
+async def _no_group_pairings() -> tuple[list[PairingView], dict[str, Sequence[Mapping[str, Term]]]]:
+    return [], {}
+
+
+_MEMBER_CITATION: Final = {"text": "memberText", "document": "memberDocument", "url": "memberUrl"}
+
+
+def _group_note(count: int | None, named: Sequence[Ref], inferred: Sequence[Ref]) -> str:
+    parts = [f"{count} members" if count is not None else "members not counted"]
+    if named and count is not None and len(named) >= count:
+        parts.append("all named by a source")
+    elif named:
+        unnamed = f", {count - len(named)} not named" if count is not None else ""
+        parts.append(f"{len(named)} named by a source{unnamed}")
+    else:
+        parts.append("none named by a source")
+    if inferred:
+        parts.append(f"{len(inferred)} inferred, not stated")
+    return "; ".join(parts)
+
+
+async def _group_infos(
+    store: Store, iris: Sequence[str], index: SearchIndex, base: str
+) -> dict[str, GroupInfo]:
+    """What the graph says of each group: member count, named and inferred members."""
+    rows: list[Mapping[str, Term]] = []
+    for text in bind_batches(get_query("api-groups"), "group", iris):
+        rows.extend((await select(store, text)).rows)
+    infos: dict[str, GroupInfo] = {}
+    for iri, group in group_rows(rows, "group").items():
+        named: dict[str, Ref] = {}
+        inferred: dict[str, Ref] = {}
+        for row in group:
+            member = ref_of(row, "member", index, base)
+            if member is None:
+                continue
+            chosen = named if evidence(row, "memberEvidence") == "stated" else inferred
+            chosen[member.iri] = member
+        for key in named:
+            inferred.pop(key, None)
+        count = _count(group[0], "count")
+
+        def order(ref: Ref) -> tuple[str, str]:
+            return (ref.code or "", ref.iri)
+
+        named_refs = sorted(named.values(), key=order)
+        inferred_refs = sorted(inferred.values(), key=order)
+        infos[iri] = GroupInfo(
+            group=make_ref(iri, index, base),
+            member_count=count,
+            named_members=named_refs,
+            unnamed_count=max(count - len(named_refs), 0) if count is not None else None,
+            inferred_members=inferred_refs,
+            note=_group_note(count, named_refs, inferred_refs),
+        )
+    return infos
+
+
+async def _with_groups(
+    store: Store, views: Sequence[PairingView], index: SearchIndex, base: str
+) -> list[PairingView]:
+    """``views`` with ``helper_group`` / ``recipient_group`` for each side that is a group, and
+    the note of each ``via`` naming the other side."""
+    groups = sorted(
+        {
+            ref.iri
+            for view in views
+            for ref in (view.helper, view.recipient)
+            if (entry := index.entry(ref.iri)) is not None and GQ + "Group" in entry.types
+        }
+    )
+    infos = await _group_infos(store, groups, index, base) if groups else {}
+    out: list[PairingView] = []
+    for view in views:
+        update: dict[str, object] = {
+            "helper_group": infos.get(view.helper.iri),
+            "recipient_group": infos.get(view.recipient.iri),
+        }
+        if view.via is not None:
+            update["via"] = view.via.model_copy(update={"note": _via_note(view, infos)})
+        out.append(view.model_copy(update=update))
+    return out
+
+
+def _via_note(view: PairingView, infos: Mapping[str, GroupInfo]) -> str:
+    via = view.via
+    assert via is not None
+    other = view.recipient if via.side == "helper" else view.helper
+    own, theirs = infos.get(via.group.iri), infos.get(other.iri)
+    member = via.member.label or via.member.id
+    group = via.group.label or via.group.id
+    how = {"stated": "a named", "inferred": "an inferred"}.get(via.evidence or "", "a")
+    size = f" ({own.member_count} members)" if own and own.member_count is not None else ""
+    other_text = other.label or other.id
+    if theirs is not None:
+        other_text += f" ({theirs.note})"
+    return (
+        f"{member} is {how} member of {group}{size}; this is a pairing of that group as a "
+        f"whole with {other_text}: the source does not say which member pairs with which"
     )
 
 
@@ -169,7 +341,15 @@ async def list_pairings(
         text = bind(get_query("api-party-pairings"), {"party": refs["party"].iri})
     else:
         text = bind(get_query("api-pairings"), values)
-    answer = await select(store, text)
+    member = _member_of(refs)
+    unknown_party = refs.get("party") or refs.get("recipient") or refs.get("helper")
+    # The party's own pairings, those of its groups and its explicit unknowns: three lookups
+    # of one party each, run together.
+    answer, (found, rows_of), unknown_rows = await asyncio.gather(
+        select(store, text),
+        _group_pairings(store, member[0], index, base) if member else _no_group_pairings(),
+        _unknown_rows(store, unknown_party),
+    )
     grouped = group_rows(answer.rows, "pairing")
     pairings = [_pairing(rows, index, base) for rows in grouped.values()]
     if "party" in refs:  # the other filters, on the party's pairings
@@ -190,35 +370,100 @@ async def list_pairings(
     pairings.sort(
         key=lambda p: (p.helper.label or "", p.recipient.label or "", p.period.start or "", p.iri)
     )
+    via_groups: list[PairingView] = []
+    if member is not None:
+        # The other filters, as on the party's own pairings; a side given alone is the
+        # member's: its group must be on that side.
+        others = {k: v for k, v in values.items() if k != "level"} if "party" in refs else {}
+        for view in found:
+            assert view.via is not None
+            rows = rows_of[f"{view.iri} {view.via.group.iri}"]
+            if member[1] is not None and view.via.side != member[1]:
+                continue
+            if any(getattr(view, k).iri != v for k, v in others.items()):
+                continue
+            if level_ref is not None and view.level.iri != level_ref.iri:
+                continue
+            if year is not None and not (
+                _active_in(view.period, year) or _stated_in_year(view.period, rows, year)
+            ):
+                continue
+            if evidence_grade is not None and (
+                _weaker(view.evidence, view.via.evidence) != evidence_grade
+            ):
+                continue
+            via_groups.append(view)
+        via_groups.sort(key=lambda p: (p.via.group.iri if p.via else "", p.iri))
+    if pairings or via_groups:
+        views = await _with_groups(store, [*pairings, *via_groups], index, base)
+        pairings, via_groups = views[: len(pairings)], views[len(pairings) :]
+    unknown = _unknowns(
+        unknown_party,
+        unknown_rows,
+        level_ref,
+        year=year,
+        index=index,
+        base=base,
+        fallback=not pairings,
+    )
     if pairings:
         return PairingsAnswer(
-            status="known", filters=filters, count=len(pairings), pairings=pairings
+            status="known",
+            filters=filters,
+            count=len(pairings),
+            pairings=pairings,
+            unknown=unknown,
+            group_pairings=via_groups,
         )
-    unknown = await _unknowns(store, refs, level_ref, year=year, index=index, base=base)
-    return PairingsAnswer(status="unknown", filters=filters, count=0, pairings=[], unknown=unknown)
+    return PairingsAnswer(
+        status="unknown",
+        filters=filters,
+        count=0,
+        pairings=[],
+        unknown=unknown,
+        group_pairings=via_groups,
+    )
 
 
-async def _unknowns(
-    store: Store,
-    refs: Mapping[str, Ref],
+async def _unknown_rows(store: Store, party: Ref | None) -> Sequence[Mapping[str, Term]]:
+    """The rows of the party's explicit unknowns (none without a party)."""
+    if party is None:
+        return ()
+    answer = await select(store, bind(get_query("api-no-known-partner"), {"party": party.iri}))
+    return answer.rows
+
+
+def _unknowns(
+    party: Ref | None,
+    unknown_rows: Sequence[Mapping[str, Term]],
     level: Ref | None,
     *,
     year: int | None,
     index: SearchIndex,
     base: str,
+    fallback: bool,
 ) -> list[UnknownPartner]:
-    party = refs.get("party") or refs.get("recipient") or refs.get("helper")
+    """The explicit unknowns of the party that match the level and year; with ``fallback``
+    (no pairing matched), one record saying "unknown" without a source when there is none."""
     if party is None:
         return []
-    answer = await select(store, bind(get_query("api-no-known-partner"), {"party": party.iri}))
     found: list[UnknownPartner] = []
-    for rows in group_rows(answer.rows, "claim").values():
+    for rows in group_rows(unknown_rows, "claim").values():
         row_level = ref_of(rows[0], "level", index, base)
         if level is not None and row_level is not None and row_level.iri != level.iri:
             continue
         row_period = period(rows[0])
         if year is not None and not _covers(row_period, year):
             continue  # a record of another round does not speak for this year
+        name = party.label or party.id
+        count = _count(rows[0], "unknownCount")
+        note = f"{_UNKNOWN_NOTE} of {name}"
+        if count is not None:
+            level_name = row_level.label_en if row_level and row_level.label_en else "this level"
+            note = (
+                f"{name} had {count} more partner{'s' if count != 1 else ''} ({level_name}) "
+                "than its pairings name; no source known to kg says which"
+            )
         found.append(
             UnknownPartner(
                 party=party,
@@ -226,11 +471,13 @@ async def _unknowns(
                 period=row_period,
                 evidence=evidence(rows[0]),
                 rule=literal(rows[0], "rule"),
-                note=f"{_UNKNOWN_NOTE} of {party.label or party.id}",
+                note=note,
                 citations=citations(rows),
+                unknown_count=count,
             )
         )
-    if not found:  # the graph records no search: still unknown, and said so
+    found.sort(key=lambda u: ((u.period.start or "") if u.period else "", u.note))
+    if not found and fallback:  # the graph records no search: still unknown, and said so
         found.append(
             UnknownPartner(
                 party=party,

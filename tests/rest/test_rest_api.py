@@ -212,9 +212,21 @@ def test_pairings_csv(api: TestClient) -> None:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(response.text)))
-        assert rows
-        assert {r["recipient.label"] for r in rows} == {"罗甸县"}
-        assert all(r["citations.text"] for r in rows)
+        # One table: 罗甸县's own pairings, the article's pairing of the group it is (by the
+        # notes' inference) a member of, and the round whose partner is unknown.
+        kinds = [r["record"] for r in rows]
+        assert kinds == ["pairing", "group-pairing", "unknown"]
+        own, via, unknown = rows
+        assert own["recipient.label"] == "罗甸县"
+        assert own["citations.text"]
+        assert via["recipient.label"] == "黔南州10个县"
+        assert via["via.group.id"] == "id:group/qn-ten-counties"
+        assert via["via.evidence"] == "inferred"
+        assert via["citations.text"]
+        assert via["via.citations.text"]
+        assert unknown["party.label"] == "罗甸县"
+        assert unknown["period.start"] == "2016-01-01"
+        assert unknown["citations.text"]
 
 
 def test_summary_has_the_aggregate_levels(api: TestClient) -> None:

@@ -5,7 +5,7 @@ grade; the compiler turns it into an n-ary node with gq:statedIn, gq:source and 
 from __future__ import annotations
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, ORG, PROV, RDF, RDFS
+from rdflib.namespace import DCTERMS, ORG, PROV, RDF, RDFS, XSD
 
 from kg.compile.context import Context
 from kg.compile.entities import CITE, add_labels
@@ -16,6 +16,7 @@ from kg.compile.vocab import DOCUMENT_CLASSES, EVENT_CLASSES, GQ, PAIRING_LEVELS
 __all__ = [
     "DOCUMENTS_SPEC",
     "EVENTS_SPEC",
+    "GROUP_MEMBERSHIPS_SPEC",
     "MEMBERSHIPS_SPEC",
     "PAIRINGS_SPEC",
     "PARTICIPATIONS_SPEC",
@@ -26,6 +27,7 @@ __all__ = [
     "add_period",
     "emit_document",
     "emit_event",
+    "emit_group_membership",
     "emit_membership",
     "emit_no_known_partner",
     "emit_pairing",
@@ -91,7 +93,12 @@ DOCUMENTS_SPEC = TableSpec(
 UNKNOWN_PARTNERS_SPEC = TableSpec(
     "unknown-partners.csv",
     required=("id", "party", "level", *CITE),
-    optional=("period_start", "period_end", "period_text", "rule", "note"),
+    optional=("period_start", "period_end", "period_text", "unknown_count", "rule", "note"),
+)
+GROUP_MEMBERSHIPS_SPEC = TableSpec(
+    "group-memberships.csv",
+    required=("id", "group", "members", *CITE),
+    optional=("rule", "note"),
 )
 PHOTOS_SPEC = TableSpec(
     "photos.csv",
@@ -200,26 +207,100 @@ _KINDS = {"stock": GQ.Stock, "flow": GQ.Flow}
 _OF_WHICH = "其中"
 
 
+#: How a source may write a small count: 2, two, 两 or 二 (a stated count must be in the quote).
+_COUNT_WORDS: dict[int, tuple[str, ...]] = {
+    1: ("one", "一"),
+    2: ("two", "两", "二"),
+    3: ("three", "三"),
+    4: ("four", "四"),
+    5: ("five", "五"),
+    6: ("six", "六"),
+    7: ("seven", "七"),
+    8: ("eight", "八"),
+    9: ("nine", "九"),
+    10: ("ten", "十"),
+}
+
+
+def _unknown_count(ctx: Context, row: Row) -> tuple[bool, int | None]:
+    """(ok, ``unknown_count`` as a whole number from 1, or None when empty); not ok after
+    reporting a problem.
+
+    A stated count is one the quote gives (as 2, two, 两 or 二); otherwise the row is inferred
+    and its rule says how the count was read."""
+    text = row.get("unknown_count")
+    if not text:
+        return True, None
+    if not text.isdigit() or int(text) < 1:
+        ctx.problem(row, f"unknown_count: {text!r} is not a whole number from 1")
+        return False, None
+    count = int(text)
+    forms = (str(count), *_COUNT_WORDS.get(count, ()))
+    quote = row.get("quote")
+    if row.get("evidence").lower() == "stated" and not any(f in quote for f in forms):
+        ctx.problem(
+            row,
+            f"unknown_count: a stated count must be in the quote ({' or '.join(forms)}); "
+            "grade it inferred and give the rule",
+        )
+        return False, None
+    return True, count
+
+
 def emit_no_known_partner(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
-    """An explicit unknown: no source known to kg names a partner of ``party`` at ``level``."""
+    """An explicit unknown: no source known to kg names a partner of ``party`` at ``level``;
+    with ``unknown_count`` N: the party had N partners more than its pairings name, and no
+    source known to kg says which (gq:unknownPartnerCount)."""
     party, level = ctx.ref(row, "party"), ctx.ref(row, "level")
     if level is not None and level not in PAIRING_LEVELS:
         ctx.problem(row, f"level: {row.get('level')!r} is not a pairing level")
         level = None
+    count_ok, count = _unknown_count(ctx, row)
     period = Graph()
     period_ok = add_period(ctx, period, row, node)
     if not ctx.claim(graph, node, row) or party is None or level is None or not period_ok:
+        return
+    if not count_ok:
         return
     graph += period
     graph.add((node, RDF.type, GQ.NoKnownPartner))
     graph.add((node, GQ.party, party))
     graph.add((node, GQ.level, level))
-    label = f"{ctx.label_of(party)} 结对方未知({ctx.label_of(level)})"
-    graph.add((node, RDFS.label, Literal(label, lang="zh")))
     party_en, level_en = ctx.label_en_of(party), ctx.label_en_of(level)
-    if party_en and level_en:
+    if count is not None:
+        graph.add((node, GQ.unknownPartnerCount, Literal(count, datatype=XSD.integer)))
+        label = f"{ctx.label_of(party)} 另有{count}个结对方未知({ctx.label_of(level)})"
+        label_en = f"{party_en}: {count} more partners not known ({level_en})"
+    else:
+        label = f"{ctx.label_of(party)} 结对方未知({ctx.label_of(level)})"
         label_en = f"{party_en}: no known partner ({level_en})"
+    graph.add((node, RDFS.label, Literal(label, lang="zh")))
+    if party_en and level_en:
         graph.add((node, RDFS.label, Literal(label_en, lang="en")))
+
+
+def emit_group_membership(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:
+    """Members of a group that no source names outright, as a claim with its grade and rule
+    (the reference notes' reading of 黔南州10个县). Named members are gq:hasMember triples of
+    ``groups.csv``; ``ontology/invariants/data/group-members-fit.rq`` checks the members
+    against the group's count and member class."""
+    group = ctx.ref(row, "group")
+    if group is not None and not row.get("group").startswith("group:"):
+        ctx.problem(row, f"group: {row.get('group')!r} is not a group (group:…)")
+        group = None
+    members = ctx.refs(row, "members")
+    if len(set(members)) != len(members):
+        ctx.problem(row, "members: a member is listed twice")
+        return
+    if not ctx.claim(graph, node, row) or group is None or not members:
+        return
+    graph.add((node, RDF.type, GQ.GroupMembership))
+    graph.add((node, GQ.group, group))
+    for member in members:
+        graph.add((node, GQ.member, member))
+    graph.add((node, RDFS.label, Literal(f"{ctx.label_of(group)} 成员", lang="zh")))
+    if group_en := ctx.label_en_of(group):
+        graph.add((node, RDFS.label, Literal(f"members of {group_en}", lang="en")))
 
 
 def emit_statistic(ctx: Context, graph: Graph, row: Row, node: URIRef) -> None:

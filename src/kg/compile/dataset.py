@@ -65,6 +65,9 @@ TABLES: dict[str, Table] = {
     "unknown-partners.csv": Table(
         claims.UNKNOWN_PARTNERS_SPEC, claims.emit_no_known_partner, ("unknown",)
     ),
+    "group-memberships.csv": Table(
+        claims.GROUP_MEMBERSHIPS_SPEC, claims.emit_group_membership, ("group-membership",)
+    ),
 }
 #: Tables of data/reference read by kg.compile.reference in their collected shape.
 REFERENCE_ONLY = ("divisions.csv", "pairings.csv")

@@ -3,6 +3,12 @@
 They keep the shape in which they were collected (see ``data/reference/README.md``). A
 division becomes ``{base}id/division/<GB/T 2260 code>`` of the class given by its level; a
 pairing row becomes a gq:Pairing whose quote is a sentence of the gq:WebPage at its URL.
+
+kg regrades some pairing rows by its own rules (:func:`grade_problem`); the grade the table
+gave each row as it was gathered stays in ``reference_evidence`` (→ ``gq:referenceEvidence``).
+``data/reference/original/pairings.csv`` is that table verbatim: every row of ``pairings.csv``
+must carry the grade of its row there, and every row there must be carried
+(:func:`check_against_original`).
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from kg.errors import DataIssue
 
 __all__ = [
     "DIVISIONS_SPEC",
+    "ORIGINAL_PAIRINGS_SPEC",
     "REF_PAIRINGS_SPEC",
     "ReferenceTables",
+    "check_against_original",
     "read_reference",
 ]
 
@@ -44,6 +52,7 @@ REF_PAIRINGS_SPEC = TableSpec(
         "level",
         "period_start",
         "evidence",
+        "reference_evidence",
         "quote",
         "source_url",
     ),
@@ -57,6 +66,25 @@ REF_PAIRINGS_SPEC = TableSpec(
         "note",
     ),
 )
+
+#: The pairing table as it was gathered, verbatim: the source of ``reference_evidence``.
+ORIGINAL_PAIRINGS = Path("original") / "pairings.csv"
+ORIGINAL_PAIRINGS_SPEC = TableSpec(
+    "original/pairings.csv (the reference table as gathered)",
+    required=("helper_adcode", "helped_adcode", "level", "evidence", "source_url"),
+    optional=(
+        "helper_zh",
+        "helper_en",
+        "helped_zh",
+        "helped_en",
+        "period_start",
+        "period_end",
+        "quote",
+    ),
+)
+#: A row of the original table is carried by the row with the same parties, level and page.
+_ORIGINAL_KEY = ("helper_adcode", "helped_adcode", "level", "source_url")
+_GRADES = {"stated": GQ.Stated, "inferred": GQ.Inferred}
 
 #: Where the divisions come from: the sentence of the reference notes describing divisions.csv.
 DIVISIONS_SOURCE = "refnotes:L1.1"
@@ -260,11 +288,21 @@ def _pairing(ctx: Context, graph: Graph, node: URIRef, rows: list[Row], pages: W
             return
         parties.append(party)
     grades: list[URIRef] = []
+    reference_grades: list[URIRef] = []
     for row in rows:
         grade = row.get("evidence").lower()
-        if grade not in ("stated", "inferred"):
+        if grade not in _GRADES:
             ctx.problem(row, f"evidence: {grade!r} must be stated or inferred")
             return
+        reference_grade = _GRADES.get(row.get("reference_evidence").lower())
+        if reference_grade is None:
+            ctx.problem(
+                row,
+                f"reference_evidence: {row.get('reference_evidence')!r} must be stated or "
+                "inferred (the grade of the row in original/pairings.csv)",
+            )
+            return
+        reference_grades.append(reference_grade)
         problem = grade_problem(row)
         if problem is not None:
             ctx.problem(row, problem)
@@ -289,7 +327,12 @@ def _pairing(ctx: Context, graph: Graph, node: URIRef, rows: list[Row], pages: W
     graph.remove((node, GQ.periodText, None))
     stated = GQ.Stated in grades
     graph.add((node, GQ.evidence, GQ.Stated if stated else GQ.Inferred))
-    for number, (row, grade) in enumerate(zip(rows, grades, strict=True), start=1):
+    # What the reference table said, kept beside kg's grade (the strongest of its rows, as
+    # kg's own grade is the strongest of its attestations').
+    reference_stated = GQ.Stated in reference_grades
+    graph.add((node, GQ.referenceEvidence, GQ.Stated if reference_stated else GQ.Inferred))
+    numbered = enumerate(zip(rows, grades, reference_grades, strict=True), start=1)
+    for number, (row, grade, reference_grade) in numbered:
         sentence, page = pages.cite(ctx, row.get("source_url"), row.get("quote"))
         pages.date(ctx, row, row.get("source_url"), row.get("source_date"))
         graph.add((node, GQ.statedIn, sentence))
@@ -302,6 +345,7 @@ def _pairing(ctx: Context, graph: Graph, node: URIRef, rows: list[Row], pages: W
         graph.add((attestation, GQ.statedIn, sentence))
         graph.add((attestation, GQ.source, page))
         graph.add((attestation, GQ.evidence, grade))
+        graph.add((attestation, GQ.referenceEvidence, reference_grade))
         if grade == GQ.Inferred:
             graph.add((attestation, GQ.inferenceRule, Literal(row.get("rule"), lang="en")))
         add_period(ctx, graph, row, attestation)
@@ -311,6 +355,55 @@ def _pairing(ctx: Context, graph: Graph, node: URIRef, rows: list[Row], pages: W
 def _precision(row: Row) -> tuple[int, int]:
     """Rank rows by how precisely they give the period (longer texts are more precise)."""
     return (len(row.get("period_start")), len(row.get("period_end")))
+
+
+def check_against_original(ctx: Context, rows: list[Row], original: Path, data_dir: Path) -> None:
+    """Every row of ``pairings.csv`` carries the grade its row of the original table gives
+    (``reference_evidence``), and every row of the original is carried by exactly one row.
+
+    Rows are matched on helper, helped, level and page (``_ORIGINAL_KEY``): kg may correct a
+    row's period, quote or grade, never which pairing on which page it is.
+    """
+    shown = shown_path(original, data_dir)
+    if not original.is_file():
+        ctx.issues.append(
+            DataIssue(shown, None, "missing: the reference pairing table as gathered, verbatim")
+        )
+        return
+    gathered = read_table(original, shown, ORIGINAL_PAIRINGS_SPEC, ctx.issues)
+    by_key: dict[tuple[str, ...], list[Row]] = {}
+    for row in gathered:
+        by_key.setdefault(tuple(row.get(c) for c in _ORIGINAL_KEY), []).append(row)
+    carried: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        key = tuple(row.get(c) for c in _ORIGINAL_KEY)
+        carried.setdefault(key, []).append(row)
+        matches = by_key.get(key, [])
+        if len(matches) != 1:
+            found = "no row" if not matches else f"{len(matches)} rows"
+            ctx.problem(
+                row,
+                f"{found} of {shown} with this helper_adcode, helped_adcode, level and "
+                "source_url: every row must carry one row of the table as gathered",
+            )
+            continue
+        (source,) = matches
+        if row.get("reference_evidence").lower() != source.get("evidence").lower():
+            ctx.problem(
+                row,
+                f"reference_evidence: {row.get('reference_evidence')!r}, but "
+                f"{shown}:{source.line} grades this row {source.get('evidence')!r}: "
+                "reference_evidence keeps the table's grade (kg's own goes to evidence)",
+            )
+    for key, sources in by_key.items():
+        if len(carried.get(key, [])) != 1:
+            for source in sources:
+                ctx.problem(
+                    source,
+                    f"carried by {len(carried.get(key, []))} rows of pairings.csv "
+                    "(same helper_adcode, helped_adcode, level and source_url): exactly one "
+                    "must carry it, with its grade in reference_evidence",
+                )
 
 
 def read_reference(ctx: Context, data_dir: Path, pages: WebPages) -> ReferenceTables:
@@ -340,9 +433,9 @@ def read_reference(ctx: Context, data_dir: Path, pages: WebPages) -> ReferenceTa
                 found.divisions.append((row, node))
     if pairings.is_file():
         groups: list[list[Row]] = []
-        for row in read_table(
-            pairings, shown_path(pairings, data_dir), REF_PAIRINGS_SPEC, ctx.issues
-        ):
+        rows = read_table(pairings, shown_path(pairings, data_dir), REF_PAIRINGS_SPEC, ctx.issues)
+        check_against_original(ctx, rows, folder / ORIGINAL_PAIRINGS, data_dir)
+        for row in rows:
             # One real-world pairing is one node: rows with the same parties and level whose
             # periods overlap are sources of the same pairing.
             key = (row.get("helper_adcode"), row.get("helped_adcode"), row.get("level"))

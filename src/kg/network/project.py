@@ -529,10 +529,12 @@ def _add_unknowns(
 ) -> None:
     """gq:NoKnownPartner claims: the party is marked unknown at that level, with the citation.
     Not a party the map shows paired at that level: a record of a later round (都匀市 from 2021,
-    paired with 黄埔区 in 2016-2020) does not make a drawn partner unknown."""
+    paired with 黄埔区 in 2016-2020) does not make a drawn partner unknown; nor a count of
+    partners besides the known ones (南沙区's two more counties in 2016-2020): the party has a
+    known partner."""
     for row in rows:
         party = _value(row.get("party"))
-        if party not in graph:
+        if party not in graph or row.get("unknownCount") is not None:
             continue
         level = local_name(_value(row.get("level")))
         if any(
