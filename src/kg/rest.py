@@ -164,12 +164,24 @@ async def _group_pairings(
 ) -> tuple[list[PairingView], dict[str, Sequence[Mapping[str, Term]]]]:
     """The pairings of the groups ``member`` belongs to (``via`` set, note to be completed by
     :func:`_with_groups`), and each one's rows."""
-    text = bind(get_query("api-party-group-pairings"), {"party": member.iri})
-    answer = await select(store, text)
+    # Two steps: the party's groups (none, for most parties: nothing more is asked), then
+    # those groups' pairings; one query with both let the engine join every pairing first.
+    groups = await select(store, bind(get_query("api-party-groups"), {"party": member.iri}))
+    memberships: dict[str, list[Mapping[str, Term]]] = {}
+    for row in groups.rows:
+        memberships.setdefault(literal(row, "group") or "", []).append(row)
+    pairing_rows: list[Mapping[str, Term]] = []
+    for text in bind_batches(get_query("api-group-pairings"), "group", sorted(memberships)):
+        pairing_rows.extend((await select(store, text)).rows)
+    joined = [
+        {**pairing, **membership}
+        for pairing in pairing_rows
+        for membership in memberships.get(literal(pairing, "group") or "", ())
+    ]
     found: list[PairingView] = []
     rows_of: dict[str, Sequence[Mapping[str, Term]]] = {}
     by_key: dict[tuple[str, str], list[Mapping[str, Term]]] = {}
-    for row in answer.rows:
+    for row in joined:
         key = (literal(row, "pairing") or "", literal(row, "group") or "")
         by_key.setdefault(key, []).append(row)
     for (_, group_iri), rows in by_key.items():
