@@ -342,7 +342,7 @@ def test_a_membership_without_a_sentence_cites_none(name: str, param: str) -> No
     store = ox.Store()
     store.load(_GROUPS_TRIG.encode(), format=ox.RdfFormat.TRIG)
     text = bind(get_query(name), {param: "https://w3id.org/gq-kg/id/m"})
-    rows = list(store.query(text, use_default_graph_as_union=True))  # type: ignore[union-attr]
+    rows = list(store.query(text, use_default_graph_as_union=True))  # type: ignore[arg-type]
     assert len(rows) == 1
     assert rows[0]["group"] == ox.NamedNode("https://w3id.org/gq-kg/id/g1")
     assert rows[0]["memberText"] is None
