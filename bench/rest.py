@@ -64,6 +64,10 @@ def server_spec(
             "uvicorn",
             "--factory",
             "api.app:create_app",
+            # uvicorn puts its app dir (default: the working directory) first on sys.path:
+            # without this, bench.rest_ab's base served this checkout's `api`.
+            "--app-dir",
+            str(root),
             "--host",
             "127.0.0.1",
             "--port",

@@ -359,7 +359,11 @@ async def list_pairings(
     # of one party each, run together.
     answer, (found, rows_of), unknown_rows = await asyncio.gather(
         select(store, text),
-        _group_pairings(store, member[0], index, base) if member else _no_group_pairings(),
+        # A store without groups (the search index knows every entity's classes) has no
+        # pairing of a group: nothing to ask.
+        _group_pairings(store, member[0], index, base)
+        if member and index.has_type(GQ + "Group")
+        else _no_group_pairings(),
         _unknown_rows(store, unknown_party),
     )
     grouped = group_rows(answer.rows, "pairing")

@@ -611,6 +611,7 @@ class SearchIndex:
         self.terms: dict[str, Entry] = {e.iri: e for e in map(_from_row, db.execute(_TERMS))}
         self.describe = lru_cache(maxsize=16_384)(self._describe)
         self.class_counts = self._class_counts(db)
+        self._has_type: dict[str, bool] = {}
 
     @staticmethod
     def _class_counts(db: sqlite3.Connection) -> list[tuple[str, int]] | None:
@@ -641,6 +642,14 @@ class SearchIndex:
     def entry(self, iri: str) -> Entry | None:
         """The entry of a searched entity (under ``{base}id/``), None for anything else."""
         return None if iri in self.terms else self.describe(iri)
+
+    def has_type(self, type_iri: str) -> bool:
+        """Whether any searched entity is of ``type_iri`` (the file never changes: kept)."""
+        known = self._has_type.get(type_iri)
+        if known is None:
+            row = self._db().execute(_HAS_TYPE, (type_iri,)).fetchone()
+            known = self._has_type[type_iri] = row is not None
+        return known
 
     def entry_for_code(self, code: str) -> Entry | None:
         """The searched entity with GB/T 2260 ``code``."""
@@ -708,6 +717,7 @@ _BY_CODE: Final = "SELECT * FROM entries WHERE code = ? AND searched ORDER BY po
 _COUNT: Final = "SELECT count(*) FROM entries WHERE searched"
 _PAGE: Final = "SELECT * FROM entries WHERE searched ORDER BY pos LIMIT :limit OFFSET :offset"
 # Of one class: along the types index, in position order (no scan of every entry).
+_HAS_TYPE: Final = "SELECT 1 FROM types WHERE type = ? LIMIT 1"
 _COUNT_TYPED: Final = """SELECT count(DISTINCT pos) FROM types
     WHERE type IN (SELECT value FROM json_each(:types))"""
 _PAGE_TYPED: Final = """SELECT * FROM entries WHERE pos IN (

@@ -198,3 +198,30 @@ def test_pages_show_the_count_of_unknown_partners_and_the_reference_grade(
     assert 'href="/ontology#Stated"' in row
     row = pairing.split('href="/ontology#evidence"', 1)[1].split("</tr>", 1)[0]
     assert 'href="/ontology#Inferred"' in row
+
+
+def test_a_store_without_groups_is_not_asked_for_them(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The party's groups are asked only of a store with groups (the search index knows the
+    classes of every entity); the answer is the same without the lookup."""
+    import kg.rest
+    from kg.search import SearchIndex
+
+    asked: list[str] = []
+    select = kg.rest.select  # type: ignore[attr-defined]
+
+    async def recording(store: Any, text: str, *args: Any, **kwargs: Any) -> Any:
+        asked.append(text.split("\n", 1)[0])
+        return await select(store, text, *args, **kwargs)
+
+    monkeypatch.setattr(kg.rest, "select", recording)
+    with_groups = _pairings(api, party="惠水县")
+    assert any("groups a party is a member of" in q for q in asked)
+    assert with_groups["group_pairings"]
+    asked.clear()
+    monkeypatch.setattr(SearchIndex, "has_type", lambda _self, iri: not iri.endswith("#Group"))
+    without = _pairings(api, party="惠水县")
+    assert not any("groups a party is a member of" in q for q in asked)
+    assert without["group_pairings"] == []
+    assert without["pairings"] == with_groups["pairings"]

@@ -520,3 +520,17 @@ def test_folding_ascii_takes_a_short_path_with_the_same_result() -> None:
     agrees()
     for text in ("Huishui County", "hui4shui3", "Weng'an", "nu:", "lu:shan", "a\x00b\tc", "522731"):
         assert search.fold(text) == search._fold_unicode(text)
+
+
+def test_the_index_knows_which_classes_have_entities(real_build: Path, tmp_path: Path) -> None:
+    """`/api/pairings?party=` asks for a party's groups only when the store has groups."""
+    index = SearchIndex(real_build / "search.sqlite")
+    assert index.has_type("https://w3id.org/gq-kg/ontology#Group")
+    assert index.has_type(COUNTY)
+    assert not index.has_type("https://w3id.org/gq-kg/ontology#NoSuchClass")
+    path = tmp_path / "search.sqlite"
+    rows = [(f"{BASE}id/a", "甲", "zh", "label", "", ""), (f"{BASE}id/a", "", "", "", COUNTY, "")]
+    write_index(path, iter(rows), base=BASE, version="v")
+    small = SearchIndex(path)
+    assert small.has_type(COUNTY)
+    assert not small.has_type("https://w3id.org/gq-kg/ontology#Group")
