@@ -234,6 +234,9 @@ def test_home_and_entity_pages_lead_to_the_maps(guarded: GuardedPage) -> None:
     assert guarded.goto("/") == 200
     assert guarded.page.locator("a[href^='/maps']").count() >= 1
     assert guarded.goto("/id/division/522732") == 200
+    # The map is lazy (loading="lazy"): it loads when a reader scrolls to it, below the
+    # page's sections (the group pairings put it 4,000 px down).
+    guarded.page.locator("iframe.map").scroll_into_view_if_needed()
     frame = guarded.page.frame_locator("iframe.map")
     frame.locator('#kg-map[data-ready="true"]').wait_for(state="attached")
     assert frame.locator("#kg-map").get_attribute("data-node-count") not in (None, "0")
