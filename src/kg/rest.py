@@ -235,6 +235,10 @@ def _group_note(count: int | None, named: Sequence[Ref], inferred: Sequence[Ref]
     return "; ".join(parts)
 
 
+def _code_order(ref: Ref) -> tuple[str, str]:
+    return (ref.code or "", ref.iri)
+
+
 async def _group_infos(
     store: Store, iris: Sequence[str], index: SearchIndex, base: str
 ) -> dict[str, GroupInfo]:
@@ -255,12 +259,8 @@ async def _group_infos(
         for key in named:
             inferred.pop(key, None)
         count = _count(group[0], "count")
-
-        def order(ref: Ref) -> tuple[str, str]:
-            return (ref.code or "", ref.iri)
-
-        named_refs = sorted(named.values(), key=order)
-        inferred_refs = sorted(inferred.values(), key=order)
+        named_refs = sorted(named.values(), key=_code_order)
+        inferred_refs = sorted(inferred.values(), key=_code_order)
         infos[iri] = GroupInfo(
             group=make_ref(iri, index, base),
             member_count=count,
@@ -422,20 +422,11 @@ async def list_pairings(
         base=base,
         fallback=not pairings,
     )
-    if pairings:
-        return PairingsAnswer(
-            status="known",
-            filters=filters,
-            count=len(pairings),
-            pairings=pairings,
-            unknown=unknown,
-            group_pairings=via_groups,
-        )
     return PairingsAnswer(
-        status="unknown",
+        status="known" if pairings else "unknown",
         filters=filters,
-        count=0,
-        pairings=[],
+        count=len(pairings),
+        pairings=pairings,
         unknown=unknown,
         group_pairings=via_groups,
     )

@@ -23,6 +23,11 @@ def _pairings(api: TestClient, **params: Any) -> dict[str, Any]:
     return body
 
 
+def _section(page: str, section_id: str) -> str:
+    """The HTML of one section of a page, by its id."""
+    return page.split(f'id="{section_id}"', 1)[1].split("</section>", 1)[0]
+
+
 def _via(body: dict[str, Any]) -> dict[str, Any]:
     found: list[dict[str, Any]] = [p for p in body["group_pairings"] if p["id"] == GROUP_PAIRING]
     assert len(found) == 1, body["group_pairings"]
@@ -171,15 +176,13 @@ def test_a_pairing_keeps_the_reference_tables_grade(api: TestClient) -> None:
 
 
 def test_party_page_lists_its_groups_pairing(api: TestClient) -> None:
-    page = api.get("/id/division/440112").text
-    section = page.split('id="group-pairings"', 1)[1].split("</section>", 1)[0]
+    section = _section(api.get("/id/division/440112").text, "group-pairings")
     assert 'href="/id/pairing/gz-districts-qn-counties"' in section
     assert 'href="/id/group/gz-four-districts"' in section
     assert "as a whole" in section
     assert "10 members, none named by a source" in section
     assert 'href="/id/document/gq2023/s/13-1"' in section
-    county = api.get("/id/division/522731").text
-    section = county.split('id="group-pairings"', 1)[1].split("</section>", 1)[0]
+    section = _section(api.get("/id/division/522731").text, "group-pairings")
     assert 'href="/ontology#Inferred"' in section
     assert 'href="/id/document/refnotes/s/4-1"' in section
     assert 'id="group-pairings"' not in api.get("/id/division/522701").text  # 都匀市
@@ -188,8 +191,7 @@ def test_party_page_lists_its_groups_pairing(api: TestClient) -> None:
 def test_pages_show_the_count_of_unknown_partners_and_the_reference_grade(
     api: TestClient,
 ) -> None:
-    nansha = api.get("/id/division/440115").text
-    section = nansha.split('id="unknown"', 1)[1].split("</section>", 1)[0]
+    section = _section(api.get("/id/division/440115").text, "unknown")
     assert 'href="/id/unknown/440115-district-county-2016-2020"' in section
     assert 'href="/ontology#unknownPartnerCount"' in section
     assert 'href="/id/document/refnotes/s/3-1"' in section
