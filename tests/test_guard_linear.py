@@ -2,7 +2,7 @@
 
 A complexity check, not a speed goal (speed goals live in bench/): for each adversarial
 pattern the guard reads texts of 4 KB, 16 KB, 64 KB, 256 KB and 1 MB, and the CPU time for each
-text must stay under 64 times that of the text 16 times shorter (linear is 16; quadratic is 256,
+text must stay under 128 times that of the text 16 times shorter (linear is 16; quadratic is 256,
 and the former guard's lexer made 16 KB of ``a.`` after ``#service`` take over a second, 64 KB
 22 s). Over a factor of 16 the margin stays wide on a loaded machine, where one step of 4 could
 measure 12 (caches shared with other processes).
@@ -24,8 +24,12 @@ from kg.sparql.guard import _shape
 
 SIZES = (4_000, 16_000, 64_000, 256_000, 1_000_000)
 #: t(16n) / t(n) above this is not linear (the timer floor keeps tiny times from counting).
-MAX_RATIO = 64
-FLOOR = 0.002
+#: Linear is 16 and quadratic 256. On an AMD EPYC machine a text of 64 KB stays in the core's
+#: cache and one of 256 KB does not: a run of comments took 6 ms at 64 KB, 82 ms at 256 KB and
+#: 276 ms at 1 MB on a quiet machine (45x over 16x the text, linear from 256 KB on), and up to
+#: 136x under load (a fresh clone's `make test` failed twice there at 64).
+MAX_RATIO = 128
+FLOOR = 0.005
 #: Seconds of CPU for 1 MB: generous, so a loaded machine passes (measured at load 30 on two
 #: cores: 0.05 to 0.6 s for most patterns, 1 to 1.5 s for the keyword-densest).
 MAX_SECONDS_PER_MB = 3.0
